@@ -1,0 +1,256 @@
+//! Storage: the connection pool for SQLite or PostgreSQL, the embedded
+//! migrations, and one repository module per table. Repositories are written
+//! once; `with_connection!` and `in_write_transaction!` expand each query body
+//! for both backends, so no query is ever written twice.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use diesel::Connection as _;
+use diesel_async::pooled_connection::deadpool::Pool;
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
+use diesel_async::{AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
+use futures_util::FutureExt;
+
+/// Runs `$body` with `$conn` bound to a pooled connection of the database's
+/// backend. The body is compiled once per backend.
+macro_rules! with_connection {
+    ($db:expr, |$conn:ident| $body:expr) => {
+        match $db.pool() {
+            $crate::db::Pools::Sqlite(pool) => {
+                let mut pooled = pool.get().await?;
+                let $conn: &mut $crate::db::SqliteConnection = &mut pooled;
+                $body
+            }
+            $crate::db::Pools::Postgres(pool) => {
+                let mut pooled = pool.get().await?;
+                let $conn: &mut diesel_async::AsyncPgConnection = &mut pooled;
+                $body
+            }
+        }
+    };
+}
+
+/// Runs `$body` in a write transaction on a pooled connection of the
+/// database's backend: committed when it gives `Ok`, rolled back when it gives
+/// `Err`, so a refused change writes nothing. `return` leaves the body only.
+macro_rules! in_write_transaction {
+    ($db:expr, |$conn:ident| $body:expr) => {
+        match $db.pool() {
+            $crate::db::Pools::Sqlite(pool) => {
+                let mut pooled = pool.get().await?;
+                let $conn: &mut $crate::db::SqliteConnection = &mut pooled;
+                $crate::db::transaction::WriteConnection::begin_write($conn).await?;
+                let outcome: Result<_, $crate::db::StorageError> = async { $body }.await;
+                $crate::db::transaction::finish($conn, outcome).await
+            }
+            $crate::db::Pools::Postgres(pool) => {
+                let mut pooled = pool.get().await?;
+                let $conn: &mut diesel_async::AsyncPgConnection = &mut pooled;
+                $crate::db::transaction::WriteConnection::begin_write($conn).await?;
+                let outcome: Result<_, $crate::db::StorageError> = async { $body }.await;
+                $crate::db::transaction::finish($conn, outcome).await
+            }
+        }
+    };
+}
+
+mod error;
+mod migrations;
+pub mod mini_programs;
+mod rows;
+pub mod schema;
+mod transaction;
+pub mod update_mode_changes;
+pub mod versions;
+
+pub use error::StorageError;
+
+/// SQLite through diesel's synchronous driver, run on tokio's blocking pool.
+pub type SqliteConnection = SyncConnectionWrapper<diesel::SqliteConnection>;
+
+/// How long a SQLite writer waits for another one before giving up.
+const SQLITE_BUSY_TIMEOUT_MS: u32 = 10_000;
+
+#[derive(Clone)]
+pub enum Pools {
+    Sqlite(Pool<SqliteConnection>),
+    Postgres(Pool<AsyncPgConnection>),
+}
+
+/// Where the data lives, as named by `DATABASE_URL`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseLocation {
+    /// A SQLite database file.
+    Sqlite(String),
+    /// A PostgreSQL connection URL.
+    Postgres(String),
+}
+
+impl DatabaseLocation {
+    pub fn parse(url: &str) -> Result<Self, String> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Self::Postgres(url.to_owned()));
+        }
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .ok_or_else(|| {
+                format!(
+                    "unsupported database URL {:?}: use sqlite://PATH or postgres://...",
+                    redact(url)
+                )
+            })?;
+        if path.is_empty() {
+            return Err("the SQLite URL names no file (sqlite://PATH)".into());
+        }
+        Ok(Self::Sqlite(path.to_owned()))
+    }
+
+    /// The location without a password, for logs.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Sqlite(path) => format!("SQLite file {path}"),
+            Self::Postgres(url) => format!("PostgreSQL {}", redact(url)),
+        }
+    }
+}
+
+/// Hides the password of a URL like `postgres://user:secret@host/db`.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// The application's database: a pool of connections to one backend.
+#[derive(Clone)]
+pub struct Database {
+    pools: Pools,
+    location: Arc<DatabaseLocation>,
+}
+
+impl Database {
+    /// Builds the pool; connections are opened on first use.
+    pub fn connect(location: DatabaseLocation, pool_size: usize) -> Result<Self, StorageError> {
+        let pools = match &location {
+            DatabaseLocation::Sqlite(path) => {
+                if let Some(folder) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty())
+                {
+                    std::fs::create_dir_all(folder).map_err(|error| {
+                        StorageError::Unavailable(format!("cannot create {}: {error}", folder.display()))
+                    })?;
+                }
+                let mut config = ManagerConfig::default();
+                config.custom_setup = Box::new(|path| open_sqlite(path.to_owned()).boxed());
+                let manager = AsyncDieselConnectionManager::new_with_config(path, config);
+                Pools::Sqlite(build_pool(manager, pool_size)?)
+            }
+            DatabaseLocation::Postgres(url) => {
+                let manager = AsyncDieselConnectionManager::new(url);
+                Pools::Postgres(build_pool(manager, pool_size)?)
+            }
+        };
+        Ok(Self {
+            pools,
+            location: Arc::new(location),
+        })
+    }
+
+    pub fn location(&self) -> &DatabaseLocation {
+        &self.location
+    }
+
+    pub(crate) fn pool(&self) -> &Pools {
+        &self.pools
+    }
+
+    /// Succeeds when a connection can run a statement.
+    pub async fn ping(&self) -> Result<(), StorageError> {
+        with_connection!(self, |conn| {
+            diesel::select(diesel::dsl::sql::<diesel::sql_types::Integer>("1"))
+                .get_result::<i32>(conn)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// Applies the embedded migrations that this database has not seen yet and
+    /// returns their names.
+    pub async fn migrate(&self) -> Result<Vec<String>, StorageError> {
+        migrations::run_pending(&self.location).await
+    }
+}
+
+fn build_pool<C>(
+    manager: AsyncDieselConnectionManager<C>,
+    size: usize,
+) -> Result<Pool<C>, StorageError>
+where
+    C: diesel_async::pooled_connection::PoolableConnection + 'static,
+    AsyncDieselConnectionManager<C>: deadpool::managed::Manager<Type = C, Error = diesel_async::pooled_connection::PoolError>,
+{
+    Pool::builder(manager)
+        .max_size(size)
+        .runtime(deadpool::Runtime::Tokio1)
+        .wait_timeout(Some(std::time::Duration::from_secs(5)))
+        .create_timeout(Some(std::time::Duration::from_secs(5)))
+        .build()
+        .map_err(|error| StorageError::Unavailable(error.to_string()))
+}
+
+/// Opens a SQLite connection set up for concurrent use: WAL lets readers run
+/// beside the one writer, the busy timeout makes writers queue instead of
+/// failing, and foreign keys are off by default in SQLite.
+async fn open_sqlite(path: String) -> diesel::ConnectionResult<SqliteConnection> {
+    let conn = tokio::task::spawn_blocking(move || diesel::SqliteConnection::establish(&path))
+        .await
+        .map_err(|error| diesel::ConnectionError::BadConnection(error.to_string()))??;
+    let mut conn = SqliteConnection::new(conn);
+    conn.batch_execute(&format!(
+        "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;"
+    ))
+    .await
+    .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+    Ok(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_name_their_backend() {
+        assert_eq!(
+            DatabaseLocation::parse("sqlite://data/update-mode.db"),
+            Ok(DatabaseLocation::Sqlite("data/update-mode.db".into()))
+        );
+        assert_eq!(
+            DatabaseLocation::parse("sqlite:///tmp/x.db"),
+            Ok(DatabaseLocation::Sqlite("/tmp/x.db".into()))
+        );
+        for url in ["postgres://u@h/db", "postgresql://u:p@h:5432/db"] {
+            assert_eq!(
+                DatabaseLocation::parse(url),
+                Ok(DatabaseLocation::Postgres(url.into()))
+            );
+        }
+        assert!(DatabaseLocation::parse("mysql://h/db").is_err());
+        assert!(DatabaseLocation::parse("sqlite://").is_err());
+    }
+
+    #[test]
+    fn passwords_stay_out_of_descriptions() {
+        let location = DatabaseLocation::parse("postgres://app:s3cret@db:5432/prod").unwrap();
+        assert_eq!(location.describe(), "PostgreSQL postgres://app:***@db:5432/prod");
+        assert!(!format!("{:?}", DatabaseLocation::parse("mysql://a:s3cret@h").unwrap_err()).contains("s3cret"));
+    }
+}

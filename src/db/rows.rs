@@ -1,0 +1,139 @@
+//! Table rows as diesel reads and writes them, and their conversion to the
+//! domain types. Enums are stored by their wire names.
+
+use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
+use diesel::prelude::*;
+
+use super::StorageError;
+use super::schema::{mini_program_versions, mini_programs, update_mode_changes};
+use crate::domain::{
+    MiniProgram, MiniProgramChannel, MiniProgramType, MiniProgramVersion, UpdateMode,
+    UpdateModeChange, VersionNumber, VersionStatus,
+};
+
+/// The current time as stored: UTC, to the microsecond that PostgreSQL keeps,
+/// so that a value reads back the same on both backends.
+pub(super) fn now() -> NaiveDateTime {
+    Utc::now().naive_utc().trunc_subsecs(6)
+}
+
+pub(super) fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+fn utc(time: NaiveDateTime) -> DateTime<Utc> {
+    time.and_utc()
+}
+
+fn parse<T>(what: &'static str, value: &str, from_name: fn(&str) -> Option<T>) -> Result<T, StorageError> {
+    from_name(value).ok_or_else(|| StorageError::Corrupt {
+        what,
+        value: value.to_owned(),
+    })
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = mini_programs, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub(super) struct MiniProgramRow {
+    pub id: String,
+    pub workspace_id: String,
+    pub name: String,
+    pub search_name: String,
+    pub program_type: String,
+    pub channel: String,
+    pub update_mode: String,
+    pub revision: i32,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl TryFrom<MiniProgramRow> for MiniProgram {
+    type Error = StorageError;
+
+    fn try_from(row: MiniProgramRow) -> Result<Self, StorageError> {
+        Ok(MiniProgram {
+            program_type: parse("program type", &row.program_type, MiniProgramType::from_name)?,
+            channel: parse("channel", &row.channel, MiniProgramChannel::from_name)?,
+            update_mode: parse("update mode", &row.update_mode, UpdateMode::from_name)?,
+            id: row.id,
+            workspace_id: row.workspace_id,
+            name: row.name,
+            revision: row.revision,
+            created_at: utc(row.created_at),
+            updated_at: utc(row.updated_at),
+        })
+    }
+}
+
+/// The lowercased form that name searches compare against.
+pub(super) fn search_form(text: &str) -> String {
+    text.to_lowercase()
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = mini_program_versions, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub(super) struct VersionRow {
+    pub id: String,
+    pub mini_program_id: String,
+    pub major: i32,
+    pub minor: i32,
+    pub patch: i32,
+    pub description: Option<String>,
+    pub status: String,
+    pub update_mode: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub submitted_at: Option<NaiveDateTime>,
+}
+
+/// A version row with its program's global mode, as every version query reads it.
+pub(super) type VersionWithGlobalMode = (VersionRow, String);
+
+pub(super) fn version_from_row(
+    (row, program_update_mode): VersionWithGlobalMode,
+) -> Result<MiniProgramVersion, StorageError> {
+    Ok(MiniProgramVersion {
+        number: VersionNumber {
+            major: row.major,
+            minor: row.minor,
+            patch: row.patch,
+        },
+        status: parse("version status", &row.status, VersionStatus::from_name)?,
+        fixed_update_mode: row
+            .update_mode
+            .as_deref()
+            .map(|mode| parse("update mode", mode, UpdateMode::from_name))
+            .transpose()?,
+        program_update_mode: parse("update mode", &program_update_mode, UpdateMode::from_name)?,
+        id: row.id,
+        mini_program_id: row.mini_program_id,
+        description: row.description,
+        created_at: utc(row.created_at),
+        submitted_at: row.submitted_at.map(utc),
+    })
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = update_mode_changes, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub(super) struct UpdateModeChangeRow {
+    pub mini_program_id: String,
+    pub revision: i32,
+    pub previous_mode: String,
+    pub mode: String,
+    pub changed_by: String,
+    pub changed_at: NaiveDateTime,
+}
+
+impl TryFrom<UpdateModeChangeRow> for UpdateModeChange {
+    type Error = StorageError;
+
+    fn try_from(row: UpdateModeChangeRow) -> Result<Self, StorageError> {
+        Ok(UpdateModeChange {
+            previous_mode: parse("update mode", &row.previous_mode, UpdateMode::from_name)?,
+            mode: parse("update mode", &row.mode, UpdateMode::from_name)?,
+            mini_program_id: row.mini_program_id,
+            changed_by: row.changed_by,
+            changed_at: utc(row.changed_at),
+            revision: row.revision,
+        })
+    }
+}

@@ -1,0 +1,39 @@
+use super::{UpdateModeLock, VersionNumber, VersionStatus};
+
+/// A business rule that a requested change would break. Every variant is the
+/// caller's to fix; none of them means the platform failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RuleViolation {
+    #[error("{field}: {message}")]
+    InvalidInput {
+        field: &'static str,
+        message: String,
+    },
+    #[error("the workspace already has a mini program named {name:?}")]
+    NameTaken { name: String },
+    #[error("the update mode of this mini program cannot be changed")]
+    UpdateModeLocked(Vec<UpdateModeLock>),
+    #[error("the mini program changed since revision {expected} (now at revision {current})")]
+    StaleRevision { expected: i32, current: i32 },
+    #[error("version {version} already waits for release approval")]
+    AnotherVersionPending { version: VersionNumber },
+    #[error("version {requested} must be greater than the latest version {latest}")]
+    VersionNotGreater {
+        requested: VersionNumber,
+        latest: VersionNumber,
+    },
+    #[error("a version in status {status} cannot be {action}")]
+    InvalidTransition {
+        status: VersionStatus,
+        action: &'static str,
+    },
+}
+
+impl RuleViolation {
+    pub(crate) fn invalid_input(field: &'static str, message: impl Into<String>) -> Self {
+        Self::InvalidInput {
+            field,
+            message: message.into(),
+        }
+    }
+}

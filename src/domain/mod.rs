@@ -1,0 +1,51 @@
+//! Pure types and rules of the update-mode business: who may do what, which
+//! update mode a version executes, how versions move through their lifecycle.
+//! Nothing here does I/O, so every rule is unit-tested next to its code.
+
+/// Declares a closed set of names with their wire spelling, used the same way
+/// in tokens, storage and error extensions.
+macro_rules! named_enum {
+    ($(#[$meta:meta])* $vis:vis enum $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        $vis enum $name { $($(#[$vmeta])* $variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [Self] = &[$(Self::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $text),+ }
+            }
+
+            pub fn from_name(name: &str) -> Option<Self> {
+                match name { $($text => Some(Self::$variant),)+ _ => None }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+mod error;
+mod mini_program;
+mod principal;
+mod update_mode;
+mod version;
+
+pub use error::RuleViolation;
+pub use mini_program::{
+    MiniProgram, MiniProgramChannel, MiniProgramType, NewMiniProgram, validate_program_name,
+};
+pub use principal::{Principal, Role};
+pub use update_mode::{
+    UpdateMode, UpdateModeChange, UpdateModeDecision, UpdateModeLock, UpdateModeSource,
+    decide_update_mode_change, update_mode_locks,
+};
+pub use version::{
+    MiniProgramVersion, VersionNumber, VersionStatus, check_new_version_number,
+    check_submission, validate_description,
+};

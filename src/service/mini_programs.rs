@@ -1,0 +1,129 @@
+//! Mini programs: reading them, creating them, changing their update mode.
+
+use super::page::{Page, PageRequest};
+use super::{ServiceError, require_reader};
+use crate::db::mini_programs::{self as repository, ProgramFilter, ProgramKey, UpdateModeOutcome};
+use crate::db::{Database, update_mode_changes};
+use crate::domain::{
+    MiniProgram, MiniProgramChannel, MiniProgramType, NewMiniProgram, Principal, UpdateMode,
+    UpdateModeChange, decide_update_mode_change, validate_program_name,
+};
+
+/// A program of the principal's workspace, if there is one with this id.
+pub async fn find(
+    db: &Database,
+    principal: &Principal,
+    id: &str,
+) -> Result<Option<MiniProgram>, ServiceError> {
+    require_reader(principal)?;
+    Ok(repository::find(db, &principal.workspace_id, id).await?)
+}
+
+pub async fn list(
+    db: &Database,
+    principal: &Principal,
+    filter: &ProgramFilter,
+    page: &PageRequest,
+) -> Result<Page<MiniProgram>, ServiceError> {
+    require_reader(principal)?;
+    let window = page.window::<ProgramKey>()?;
+    let programs = repository::list(
+        db,
+        &principal.workspace_id,
+        filter,
+        window.after.as_ref(),
+        window.fetch,
+    )
+    .await?;
+    Ok(window.page(programs, ProgramKey::of))
+}
+
+pub async fn count(
+    db: &Database,
+    principal: &Principal,
+    filter: &ProgramFilter,
+) -> Result<i64, ServiceError> {
+    require_reader(principal)?;
+    Ok(repository::count(db, &principal.workspace_id, filter).await?)
+}
+
+pub struct CreateMiniProgram {
+    pub name: String,
+    pub program_type: MiniProgramType,
+    pub channel: MiniProgramChannel,
+}
+
+pub async fn create(
+    db: &Database,
+    principal: &Principal,
+    input: CreateMiniProgram,
+) -> Result<MiniProgram, ServiceError> {
+    if !principal.may_create_mini_program() {
+        return Err(ServiceError::Forbidden(
+            "only a WORKSPACE_ADMIN may create mini programs",
+        ));
+    }
+    let program = NewMiniProgram {
+        workspace_id: principal.workspace_id.clone(),
+        name: validate_program_name(&input.name)?,
+        program_type: input.program_type,
+        channel: input.channel,
+    };
+    Ok(repository::insert(db, program).await?)
+}
+
+/// Sets the global update mode of a program; see `decide_update_mode_change`.
+pub async fn change_update_mode(
+    db: &Database,
+    principal: &Principal,
+    id: &str,
+    mode: UpdateMode,
+    expected_revision: Option<i32>,
+) -> Result<UpdateModeOutcome, ServiceError> {
+    if !principal.may_change_update_mode() {
+        return Err(ServiceError::Forbidden(
+            "only a WORKSPACE_ADMIN may change the update mode",
+        ));
+    }
+    let outcome = repository::change_update_mode(
+        db,
+        &principal.workspace_id,
+        id,
+        &principal.subject,
+        |program| decide_update_mode_change(program, mode, expected_revision),
+    )
+    .await?;
+    outcome.ok_or(ServiceError::NotFound("mini program"))
+}
+
+/// The update mode changes of a program, newest first.
+pub async fn history(
+    db: &Database,
+    principal: &Principal,
+    program: &MiniProgram,
+    page: &PageRequest,
+) -> Result<Page<UpdateModeChange>, ServiceError> {
+    require_visible(principal, program)?;
+    let window = page.window::<i32>()?;
+    let changes = update_mode_changes::list(db, &program.id, window.after, window.fetch).await?;
+    Ok(window.page(changes, |change| change.revision))
+}
+
+pub async fn history_count(
+    db: &Database,
+    principal: &Principal,
+    program: &MiniProgram,
+) -> Result<i64, ServiceError> {
+    require_visible(principal, program)?;
+    Ok(update_mode_changes::count(db, &program.id).await?)
+}
+
+/// A program read for one principal is only ever shown to that workspace.
+pub(super) fn require_visible(principal: &Principal, program: &MiniProgram) -> Result<(), ServiceError> {
+    require_reader(principal)?;
+    if program.workspace_id == principal.workspace_id {
+        Ok(())
+    } else {
+        Err(ServiceError::NotFound("mini program"))
+    }
+}
