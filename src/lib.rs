@@ -1,6 +1,11 @@
 //! update-mode: the GraphQL API through which a super-app platform's tenants
 //! view and change how each mini program updates at launch.
 
+pub mod app;
+pub mod auth;
+pub mod config;
 pub mod db;
 pub mod domain;
+pub mod graphql;
+pub mod http;
 pub mod service;

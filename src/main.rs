@@ -1,1 +1,36 @@
-fn main() {}
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+use update_mode::app;
+use update_mode::config::{Cli, Command};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+    let result = match cli.command {
+        None => app::serve(cli.serve, cli.database, cli.auth).await,
+        Some(Command::Serve(args)) => app::serve(args, cli.database, cli.auth).await,
+        Some(Command::Migrate) => app::migrate_command(cli.database).await,
+        Some(Command::Schema) => {
+            print!("{}", update_mode::graphql::sdl());
+            Ok(())
+        }
+        Some(Command::Token(args)) => app::token_command(args, cli.database, cli.auth),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("update-mode: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

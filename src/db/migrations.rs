@@ -1,5 +1,5 @@
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use diesel_async::AsyncMigrationHarness;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use super::{DatabaseLocation, SqliteConnection, StorageError, open_sqlite};

@@ -59,7 +59,11 @@ pub(super) trait LockProgram {
 }
 
 impl LockProgram for AsyncPgConnection {
-    async fn lock_program(&mut self, workspace_id: &str, id: &str) -> QueryResult<Option<MiniProgramRow>> {
+    async fn lock_program(
+        &mut self,
+        workspace_id: &str,
+        id: &str,
+    ) -> QueryResult<Option<MiniProgramRow>> {
         in_workspace(workspace_id, id)
             .select(MiniProgramRow::as_select())
             .for_update()
@@ -71,7 +75,11 @@ impl LockProgram for AsyncPgConnection {
 
 impl LockProgram for SqliteConnection {
     /// The `IMMEDIATE` transaction already holds the database's write lock.
-    async fn lock_program(&mut self, workspace_id: &str, id: &str) -> QueryResult<Option<MiniProgramRow>> {
+    async fn lock_program(
+        &mut self,
+        workspace_id: &str,
+        id: &str,
+    ) -> QueryResult<Option<MiniProgramRow>> {
         in_workspace(workspace_id, id)
             .select(MiniProgramRow::as_select())
             .first(self)
@@ -116,7 +124,11 @@ macro_rules! filtered_programs {
             query = query.filter(mini_programs::update_mode.eq(mode.as_str()));
         }
         if let Some(text) = &filter.name_contains {
-            query = query.filter(mini_programs::search_name.like(contains_pattern(text)).escape('\\'));
+            query = query.filter(
+                mini_programs::search_name
+                    .like(contains_pattern(text))
+                    .escape('\\'),
+            );
         }
         query
     }};
@@ -135,7 +147,11 @@ fn contains_pattern(text: &str) -> String {
     pattern
 }
 
-pub async fn find(db: &Database, workspace_id: &str, id: &str) -> Result<Option<MiniProgram>, StorageError> {
+pub async fn find(
+    db: &Database,
+    workspace_id: &str,
+    id: &str,
+) -> Result<Option<MiniProgram>, StorageError> {
     let row = with_connection!(db, |conn| {
         in_workspace(workspace_id, id)
             .select(MiniProgramRow::as_select())
@@ -173,7 +189,11 @@ pub async fn list(
     rows.into_iter().map(MiniProgram::try_from).collect()
 }
 
-pub async fn count(db: &Database, workspace_id: &str, filter: &ProgramFilter) -> Result<i64, StorageError> {
+pub async fn count(
+    db: &Database,
+    workspace_id: &str,
+    filter: &ProgramFilter,
+) -> Result<i64, StorageError> {
     Ok(with_connection!(db, |conn| {
         filtered_programs!(workspace_id, filter)
             .count()

@@ -143,10 +143,15 @@ impl Database {
     pub fn connect(location: DatabaseLocation, pool_size: usize) -> Result<Self, StorageError> {
         let pools = match &location {
             DatabaseLocation::Sqlite(path) => {
-                if let Some(folder) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty())
+                if let Some(folder) = Path::new(path)
+                    .parent()
+                    .filter(|p| !p.as_os_str().is_empty())
                 {
                     std::fs::create_dir_all(folder).map_err(|error| {
-                        StorageError::Unavailable(format!("cannot create {}: {error}", folder.display()))
+                        StorageError::Unavailable(format!(
+                            "cannot create {}: {error}",
+                            folder.display()
+                        ))
                     })?;
                 }
                 let mut config = ManagerConfig::default();
@@ -196,7 +201,8 @@ fn build_pool<C>(
 ) -> Result<Pool<C>, StorageError>
 where
     C: diesel_async::pooled_connection::PoolableConnection + 'static,
-    AsyncDieselConnectionManager<C>: deadpool::managed::Manager<Type = C, Error = diesel_async::pooled_connection::PoolError>,
+    AsyncDieselConnectionManager<C>:
+        deadpool::managed::Manager<Type = C, Error = diesel_async::pooled_connection::PoolError>,
 {
     Pool::builder(manager)
         .max_size(size)
@@ -250,7 +256,16 @@ mod tests {
     #[test]
     fn passwords_stay_out_of_descriptions() {
         let location = DatabaseLocation::parse("postgres://app:s3cret@db:5432/prod").unwrap();
-        assert_eq!(location.describe(), "PostgreSQL postgres://app:***@db:5432/prod");
-        assert!(!format!("{:?}", DatabaseLocation::parse("mysql://a:s3cret@h").unwrap_err()).contains("s3cret"));
+        assert_eq!(
+            location.describe(),
+            "PostgreSQL postgres://app:***@db:5432/prod"
+        );
+        assert!(
+            !format!(
+                "{:?}",
+                DatabaseLocation::parse("mysql://a:s3cret@h").unwrap_err()
+            )
+            .contains("s3cret")
+        );
     }
 }

@@ -25,7 +25,11 @@ fn utc(time: NaiveDateTime) -> DateTime<Utc> {
     time.and_utc()
 }
 
-fn parse<T>(what: &'static str, value: &str, from_name: fn(&str) -> Option<T>) -> Result<T, StorageError> {
+fn parse<T>(
+    what: &'static str,
+    value: &str,
+    from_name: fn(&str) -> Option<T>,
+) -> Result<T, StorageError> {
     from_name(value).ok_or_else(|| StorageError::Corrupt {
         what,
         value: value.to_owned(),
@@ -52,7 +56,11 @@ impl TryFrom<MiniProgramRow> for MiniProgram {
 
     fn try_from(row: MiniProgramRow) -> Result<Self, StorageError> {
         Ok(MiniProgram {
-            program_type: parse("program type", &row.program_type, MiniProgramType::from_name)?,
+            program_type: parse(
+                "program type",
+                &row.program_type,
+                MiniProgramType::from_name,
+            )?,
             channel: parse("channel", &row.channel, MiniProgramChannel::from_name)?,
             update_mode: parse("update mode", &row.update_mode, UpdateMode::from_name)?,
             id: row.id,

@@ -45,4 +45,8 @@ diesel::table! {
 diesel::joinable!(mini_program_versions -> mini_programs (mini_program_id));
 diesel::joinable!(update_mode_changes -> mini_programs (mini_program_id));
 
-diesel::allow_tables_to_appear_in_same_query!(mini_programs, mini_program_versions, update_mode_changes);
+diesel::allow_tables_to_appear_in_same_query!(
+    mini_programs,
+    mini_program_versions,
+    update_mode_changes
+);

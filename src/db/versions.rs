@@ -15,7 +15,10 @@ macro_rules! versions_with_global_mode {
     () => {
         mini_program_versions::table
             .inner_join(mini_programs::table)
-            .select((mini_program_versions::all_columns, mini_programs::update_mode))
+            .select((
+                mini_program_versions::all_columns,
+                mini_programs::update_mode,
+            ))
     };
 }
 pub(super) use versions_with_global_mode;
@@ -229,7 +232,11 @@ pub struct ImportedVersion {
     pub submitted_at: Option<DateTime<Utc>>,
 }
 
-pub async fn import(db: &Database, program_id: &str, version: ImportedVersion) -> Result<(), StorageError> {
+pub async fn import(
+    db: &Database,
+    program_id: &str,
+    version: ImportedVersion,
+) -> Result<(), StorageError> {
     let row = VersionRow {
         id: new_id(),
         mini_program_id: program_id.to_owned(),
@@ -238,7 +245,9 @@ pub async fn import(db: &Database, program_id: &str, version: ImportedVersion) -
         patch: version.number.patch,
         description: version.description,
         status: version.status.as_str().to_owned(),
-        update_mode: version.fixed_update_mode.map(|mode| mode.as_str().to_owned()),
+        update_mode: version
+            .fixed_update_mode
+            .map(|mode| mode.as_str().to_owned()),
         created_at: version.created_at.naive_utc(),
         submitted_at: version.submitted_at.map(|at| at.naive_utc()),
     };

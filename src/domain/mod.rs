@@ -46,6 +46,6 @@ pub use update_mode::{
     decide_update_mode_change, update_mode_locks,
 };
 pub use version::{
-    MiniProgramVersion, VersionNumber, VersionStatus, check_new_version_number,
-    check_submission, validate_description,
+    MiniProgramVersion, VersionNumber, VersionStatus, check_new_version_number, check_submission,
+    validate_description,
 };

@@ -159,7 +159,10 @@ mod tests {
             vec![UpdateModeLock::AlipayPlusChannel]
         );
         assert_eq!(
-            update_mode_locks(&admin, &program(MiniProgramType::H5, MiniProgramChannel::Workspace)),
+            update_mode_locks(
+                &admin,
+                &program(MiniProgramType::H5, MiniProgramChannel::Workspace)
+            ),
             vec![UpdateModeLock::NotDsl]
         );
     }
@@ -200,7 +203,9 @@ mod tests {
         let h5 = program(MiniProgramType::H5, MiniProgramChannel::Workspace);
         assert_eq!(
             decide_update_mode_change(&h5, UpdateMode::Async, Some(99)),
-            Err(RuleViolation::UpdateModeLocked(vec![UpdateModeLock::NotDsl]))
+            Err(RuleViolation::UpdateModeLocked(vec![
+                UpdateModeLock::NotDsl
+            ]))
         );
     }
 }

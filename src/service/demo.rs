@@ -29,26 +29,118 @@ pub async fn seed_if_empty(db: &Database) -> Result<bool, ServiceError> {
 
     // A DSL program with its whole history: released versions keep the mode
     // they were released with while the global mode moved on.
-    let mall = create(db, &seeder, "Mall", MiniProgramType::Dsl, MiniProgramChannel::Workspace).await?;
-    import(db, &mall, "1.0.0", VersionStatus::Offline, UpdateMode::Default, 60).await?;
+    let mall = create(
+        db,
+        &seeder,
+        "Mall",
+        MiniProgramType::Dsl,
+        MiniProgramChannel::Workspace,
+    )
+    .await?;
+    import(
+        db,
+        &mall,
+        "1.0.0",
+        VersionStatus::Offline,
+        UpdateMode::Default,
+        60,
+    )
+    .await?;
     mini_programs::change_update_mode(db, &seeder, &mall, UpdateMode::Async, None).await?;
-    import(db, &mall, "1.1.0", VersionStatus::FullRelease, UpdateMode::Async, 30).await?;
-    import(db, &mall, "1.2.0", VersionStatus::Rejected, UpdateMode::Async, 20).await?;
+    import(
+        db,
+        &mall,
+        "1.1.0",
+        VersionStatus::FullRelease,
+        UpdateMode::Async,
+        30,
+    )
+    .await?;
+    import(
+        db,
+        &mall,
+        "1.2.0",
+        VersionStatus::Rejected,
+        UpdateMode::Async,
+        20,
+    )
+    .await?;
     mini_programs::change_update_mode(db, &seeder, &mall, UpdateMode::Sync, None).await?;
     let pending = create_version(db, &seeder, &mall, "1.3.0", "Checkout redesign").await?;
     versions::submit_for_release_approval(db, &seeder, &pending).await?;
     create_version(db, &seeder, &mall, "1.4.0", "Dark mode").await?;
 
-    let coupons = create(db, &seeder, "Coupons", MiniProgramType::Dsl, MiniProgramChannel::Workspace).await?;
-    import(db, &coupons, "2.0.0", VersionStatus::FullRelease, UpdateMode::Default, 40).await?;
-    import(db, &coupons, "2.1.0", VersionStatus::GrayRelease, UpdateMode::Default, 10).await?;
-    import(db, &coupons, "2.2.0", VersionStatus::Approved, UpdateMode::Default, 2).await?;
+    let coupons = create(
+        db,
+        &seeder,
+        "Coupons",
+        MiniProgramType::Dsl,
+        MiniProgramChannel::Workspace,
+    )
+    .await?;
+    import(
+        db,
+        &coupons,
+        "2.0.0",
+        VersionStatus::FullRelease,
+        UpdateMode::Default,
+        40,
+    )
+    .await?;
+    import(
+        db,
+        &coupons,
+        "2.1.0",
+        VersionStatus::GrayRelease,
+        UpdateMode::Default,
+        10,
+    )
+    .await?;
+    import(
+        db,
+        &coupons,
+        "2.2.0",
+        VersionStatus::Approved,
+        UpdateMode::Default,
+        2,
+    )
+    .await?;
 
-    let guide = create(db, &seeder, "Travel Guide", MiniProgramType::H5, MiniProgramChannel::Workspace).await?;
-    import(db, &guide, "1.0.0", VersionStatus::FullRelease, UpdateMode::Default, 15).await?;
+    let guide = create(
+        db,
+        &seeder,
+        "Travel Guide",
+        MiniProgramType::H5,
+        MiniProgramChannel::Workspace,
+    )
+    .await?;
+    import(
+        db,
+        &guide,
+        "1.0.0",
+        VersionStatus::FullRelease,
+        UpdateMode::Default,
+        15,
+    )
+    .await?;
 
-    let rewards = create(db, &seeder, "Alipay+ Rewards", MiniProgramType::Dsl, MiniProgramChannel::AlipayPlus).await?;
-    import(db, &rewards, "3.2.0", VersionStatus::FullRelease, UpdateMode::Default, 25).await?;
+    let rewards = create(
+        db,
+        &seeder,
+        "Alipay+ Rewards",
+        MiniProgramType::Dsl,
+        MiniProgramChannel::AlipayPlus,
+    )
+    .await?;
+    import(
+        db,
+        &rewards,
+        "3.2.0",
+        VersionStatus::FullRelease,
+        UpdateMode::Default,
+        25,
+    )
+    .await?;
     Ok(true)
 }
 

@@ -3,18 +3,23 @@ use crate::domain::RuleViolation;
 
 /// Why a use case did not give its result. The GraphQL layer maps each
 /// variant to one `extensions.code`.
-#[derive(Debug, thiserror::Error)]
+///
+/// It deliberately has no `Display`: async-graphql converts anything
+/// displayable into a code-less error, and without it `?` can only go
+/// through our one mapping.
+#[derive(Debug)]
 pub enum ServiceError {
-    #[error("forbidden: {0}")]
     Forbidden(&'static str),
-    #[error("{0} not found")]
     NotFound(&'static str),
-    #[error(transparent)]
-    Rule(#[from] RuleViolation),
-    #[error("the database is unavailable")]
-    Unavailable(#[source] StorageError),
-    #[error("internal error")]
-    Internal(#[source] StorageError),
+    Rule(RuleViolation),
+    Unavailable(StorageError),
+    Internal(StorageError),
+}
+
+impl From<RuleViolation> for ServiceError {
+    fn from(violation: RuleViolation) -> Self {
+        ServiceError::Rule(violation)
+    }
 }
 
 impl From<StorageError> for ServiceError {

@@ -119,7 +119,10 @@ pub async fn history_count(
 }
 
 /// A program read for one principal is only ever shown to that workspace.
-pub(super) fn require_visible(principal: &Principal, program: &MiniProgram) -> Result<(), ServiceError> {
+pub(super) fn require_visible(
+    principal: &Principal,
+    program: &MiniProgram,
+) -> Result<(), ServiceError> {
     require_reader(principal)?;
     if program.workspace_id == principal.workspace_id {
         Ok(())

@@ -9,11 +9,13 @@ use super::ServiceError;
 use crate::domain::RuleViolation;
 
 pub const MAX_PAGE_SIZE: i32 = 100;
+pub const DEFAULT_PAGE_SIZE: i32 = 20;
 
 /// What a client asked for: how many items, after which cursor.
 #[derive(Debug, Clone, Default)]
 pub struct PageRequest {
-    pub first: i32,
+    /// `None` asks for the default size.
+    pub first: Option<i32>,
     pub after: Option<String>,
 }
 
@@ -27,7 +29,8 @@ pub(super) struct Window<K> {
 
 impl PageRequest {
     pub(super) fn window<K: DeserializeOwned>(&self) -> Result<Window<K>, ServiceError> {
-        if !(1..=MAX_PAGE_SIZE).contains(&self.first) {
+        let first = self.first.unwrap_or(DEFAULT_PAGE_SIZE);
+        if !(1..=MAX_PAGE_SIZE).contains(&first) {
             return Err(RuleViolation::invalid_input(
                 "first",
                 format!("must be between 1 and {MAX_PAGE_SIZE}"),
@@ -37,8 +40,8 @@ impl PageRequest {
         let after = self.after.as_deref().map(decode_cursor).transpose()?;
         Ok(Window {
             after,
-            fetch: i64::from(self.first) + 1,
-            first: self.first as usize,
+            fetch: i64::from(first) + 1,
+            first: first as usize,
         })
     }
 }
@@ -53,7 +56,11 @@ pub struct Page<T> {
 
 impl<K> Window<K> {
     /// Cuts what storage returned (up to `fetch` items) to the page.
-    pub(super) fn page<T, KS: Serialize>(&self, mut items: Vec<T>, key: impl Fn(&T) -> KS) -> Page<T> {
+    pub(super) fn page<T, KS: Serialize>(
+        &self,
+        mut items: Vec<T>,
+        key: impl Fn(&T) -> KS,
+    ) -> Page<T> {
         let has_next_page = items.len() > self.first;
         items.truncate(self.first);
         Page {
@@ -78,9 +85,7 @@ fn decode_cursor<K: DeserializeOwned>(cursor: &str) -> Result<K, ServiceError> {
         .decode(cursor)
         .ok()
         .and_then(|json| serde_json::from_slice(&json).ok())
-        .ok_or_else(|| {
-            RuleViolation::invalid_input("after", "is not a cursor of this list").into()
-        })
+        .ok_or_else(|| RuleViolation::invalid_input("after", "is not a cursor of this list").into())
 }
 
 #[cfg(test)]
@@ -89,7 +94,7 @@ mod tests {
 
     fn request(first: i32, after: Option<&str>) -> PageRequest {
         PageRequest {
-            first,
+            first: Some(first),
             after: after.map(str::to_owned),
         }
     }
@@ -100,8 +105,13 @@ mod tests {
             assert!(request(first, None).window::<i32>().is_err());
         }
         for first in [1, 100] {
-            assert_eq!(request(first, None).window::<i32>().unwrap().fetch, i64::from(first) + 1);
+            assert_eq!(
+                request(first, None).window::<i32>().unwrap().fetch,
+                i64::from(first) + 1
+            );
         }
+        let default = PageRequest::default().window::<i32>().unwrap();
+        assert_eq!(default.fetch, i64::from(DEFAULT_PAGE_SIZE) + 1);
     }
 
     #[test]
@@ -110,7 +120,11 @@ mod tests {
         let window = request(5, Some(&cursor)).window::<(i32, String)>().unwrap();
         assert_eq!(window.after, Some((7, "x".to_owned())));
         assert!(request(5, Some("not a cursor!")).window::<i32>().is_err());
-        assert!(request(5, Some(&encode_cursor(&"text"))).window::<i32>().is_err());
+        assert!(
+            request(5, Some(&encode_cursor(&"text")))
+                .window::<i32>()
+                .is_err()
+        );
     }
 
     #[test]
@@ -119,7 +133,10 @@ mod tests {
         let page = window.page(vec![1, 2, 3], |n| *n);
         assert!(page.has_next_page);
         assert!(!page.has_previous_page);
-        assert_eq!(page.items.iter().map(|(_, n)| *n).collect::<Vec<_>>(), [1, 2]);
+        assert_eq!(
+            page.items.iter().map(|(_, n)| *n).collect::<Vec<_>>(),
+            [1, 2]
+        );
         let last = window.page(vec![1, 2], |n| *n);
         assert!(!last.has_next_page);
     }

@@ -1,0 +1,225 @@
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{Principal, Role};
+
+/// A shorter HS256 secret can be brute-forced offline from any token.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// Tolerated clock difference between the identity provider and this server.
+const CLOCK_LEEWAY_SECONDS: u64 = 30;
+
+/// How tokens are signed and whom they must be meant for.
+#[derive(Clone)]
+pub struct JwtSettings {
+    pub secret: Vec<u8>,
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+}
+
+impl JwtSettings {
+    pub fn new(
+        secret: Vec<u8>,
+        issuer: Option<String>,
+        audience: Option<String>,
+    ) -> Result<Self, String> {
+        if secret.len() < MIN_SECRET_BYTES {
+            return Err(format!(
+                "JWT_SECRET has {} bytes; HS256 needs at least {MIN_SECRET_BYTES} to resist guessing",
+                secret.len()
+            ));
+        }
+        Ok(Self {
+            secret,
+            issuer,
+            audience,
+        })
+    }
+}
+
+/// Why a bearer token was not accepted. The message is safe to show the caller.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("missing bearer token")]
+    Missing,
+    #[error("invalid token: {0}")]
+    Invalid(String),
+}
+
+#[derive(Serialize, Deserialize)]
+struct Claims {
+    sub: String,
+    workspace_id: String,
+    #[serde(default)]
+    roles: Vec<serde_json::Value>,
+    exp: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    iat: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    iss: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    aud: Option<String>,
+}
+
+/// Turns a bearer token into the principal it names.
+#[derive(Clone)]
+pub struct TokenVerifier {
+    key: DecodingKey,
+    validation: Validation,
+}
+
+impl TokenVerifier {
+    pub fn new(settings: &JwtSettings) -> Self {
+        // Only HS256 is accepted: the algorithm named in a token's header
+        // never chooses how it is checked.
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = CLOCK_LEEWAY_SECONDS;
+        validation.validate_nbf = true;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        match &settings.issuer {
+            Some(issuer) => validation.set_issuer(&[issuer]),
+            None => validation.iss = None,
+        }
+        match &settings.audience {
+            Some(audience) => validation.set_audience(&[audience]),
+            None => validation.validate_aud = false,
+        }
+        Self {
+            key: DecodingKey::from_secret(&settings.secret),
+            validation,
+        }
+    }
+
+    pub fn verify(&self, token: &str) -> Result<Principal, TokenError> {
+        let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
+            .map_err(|error| TokenError::Invalid(describe(error.kind())))?;
+        let claims = data.claims;
+        if claims.sub.trim().is_empty() {
+            return Err(TokenError::Invalid("empty sub claim".into()));
+        }
+        if claims.workspace_id.trim().is_empty() {
+            return Err(TokenError::Invalid("empty workspace_id claim".into()));
+        }
+        let roles: BTreeSet<Role> = claims
+            .roles
+            .iter()
+            .filter_map(|role| role.as_str().and_then(Role::from_name))
+            .collect();
+        Ok(Principal {
+            subject: claims.sub,
+            workspace_id: claims.workspace_id,
+            roles,
+        })
+    }
+}
+
+/// Says what was wrong without echoing the token.
+fn describe(kind: &jsonwebtoken::errors::ErrorKind) -> String {
+    use jsonwebtoken::errors::ErrorKind;
+    match kind {
+        ErrorKind::ExpiredSignature => "expired".into(),
+        ErrorKind::ImmatureSignature => "not valid yet (nbf)".into(),
+        ErrorKind::InvalidIssuer => "wrong issuer".into(),
+        ErrorKind::InvalidAudience => "wrong audience".into(),
+        ErrorKind::InvalidSignature => "bad signature".into(),
+        ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
+            "algorithm not accepted".into()
+        }
+        ErrorKind::MissingRequiredClaim(claim) => format!("missing {claim} claim"),
+        ErrorKind::Json(_) => {
+            "claims are missing or of the wrong type (sub, exp, workspace_id, roles)".into()
+        }
+        _ => "malformed".into(),
+    }
+}
+
+/// Mints tokens with the configured secret: the development token and the
+/// `token` command.
+#[derive(Clone)]
+pub struct TokenIssuer {
+    key: EncodingKey,
+    issuer: Option<String>,
+    audience: Option<String>,
+}
+
+impl TokenIssuer {
+    pub fn new(settings: &JwtSettings) -> Self {
+        Self {
+            key: EncodingKey::from_secret(&settings.secret),
+            issuer: settings.issuer.clone(),
+            audience: settings.audience.clone(),
+        }
+    }
+
+    pub fn mint(
+        &self,
+        subject: &str,
+        workspace_id: &str,
+        roles: &[Role],
+        ttl: Duration,
+    ) -> Result<String, jsonwebtoken::errors::Error> {
+        let now = jsonwebtoken::get_current_timestamp();
+        let claims = Claims {
+            sub: subject.to_owned(),
+            workspace_id: workspace_id.to_owned(),
+            roles: roles
+                .iter()
+                .map(|role| serde_json::Value::from(role.as_str()))
+                .collect(),
+            exp: now.saturating_add(ttl.as_secs()),
+            iat: Some(now),
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> JwtSettings {
+        JwtSettings::new(vec![7; 32], Some("idp".into()), Some("update-mode".into())).unwrap()
+    }
+
+    #[test]
+    fn a_minted_token_verifies_to_its_principal() {
+        let token = TokenIssuer::new(&settings())
+            .mint(
+                "alice",
+                "acme",
+                &[Role::Developer, Role::Viewer],
+                Duration::from_secs(60),
+            )
+            .unwrap();
+        let principal = TokenVerifier::new(&settings()).verify(&token).unwrap();
+        assert_eq!(principal.subject, "alice");
+        assert_eq!(principal.workspace_id, "acme");
+        assert_eq!(principal.roles, [Role::Developer, Role::Viewer].into());
+    }
+
+    #[test]
+    fn short_secrets_are_refused() {
+        assert!(JwtSettings::new(vec![1; 31], None, None).is_err());
+    }
+
+    #[test]
+    fn another_secret_issuer_or_audience_is_refused() {
+        let token = TokenIssuer::new(&settings())
+            .mint("alice", "acme", &[Role::Viewer], Duration::from_secs(60))
+            .unwrap();
+        let other_secret =
+            JwtSettings::new(vec![8; 32], Some("idp".into()), Some("update-mode".into())).unwrap();
+        let other_issuer =
+            JwtSettings::new(vec![7; 32], Some("evil".into()), Some("update-mode".into())).unwrap();
+        let other_audience =
+            JwtSettings::new(vec![7; 32], Some("idp".into()), Some("other".into())).unwrap();
+        for settings in [other_secret, other_issuer, other_audience] {
+            assert!(TokenVerifier::new(&settings).verify(&token).is_err());
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! Every setting, typed, from command-line flags or the environment.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::domain::Role;
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/update-mode.db";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "update-mode",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Serving is what runs without a subcommand.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+    #[command(flatten)]
+    pub database: DatabaseSettings,
+    #[command(flatten)]
+    pub auth: AuthSettings,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the GraphQL API (the default).
+    Serve(ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Print the GraphQL schema (SDL).
+    Schema,
+    /// Mint a bearer token signed with the configured secret.
+    Token(TokenArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, env = "LISTEN_ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Do not apply pending migrations at start (run `migrate` yourself).
+    #[arg(long, env = "SKIP_MIGRATIONS")]
+    pub skip_migrations: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseSettings {
+    /// `sqlite://PATH` or `postgres://USER@HOST/DB`.
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, global = true, hide_env_values = true)]
+    pub database_url: String,
+    /// Connections per process.
+    #[arg(long, env = "DATABASE_POOL_SIZE", default_value_t = 10, global = true, value_parser = clap::value_parser!(u16).range(1..))]
+    pub database_pool_size: u16,
+    /// Where development files are kept (the development signing secret).
+    #[arg(long, env = "DATA_DIR", default_value = "data", global = true)]
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AuthSettings {
+    /// HS256 signing secret of the identity provider (at least 32 bytes).
+    /// Unset means development mode: a local secret, demo data and a printed token.
+    #[arg(long, env = "JWT_SECRET", global = true, hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+    /// Required `iss` claim, when set.
+    #[arg(long, env = "JWT_ISSUER", global = true)]
+    pub jwt_issuer: Option<String>,
+    /// Required `aud` claim, when set.
+    #[arg(long, env = "JWT_AUDIENCE", global = true)]
+    pub jwt_audience: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TokenArgs {
+    /// The workspace the token is for.
+    #[arg(long)]
+    pub workspace: String,
+    /// A role to grant; repeat for several.
+    #[arg(long = "role", required = true, value_parser = parse_role)]
+    pub roles: Vec<Role>,
+    /// Who the token names (`sub`).
+    #[arg(long, default_value = "cli")]
+    pub subject: String,
+    /// How long the token is valid, e.g. `30m`, `12h`, `7d`.
+    #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+    pub ttl: Duration,
+}
+
+fn parse_role(name: &str) -> Result<Role, String> {
+    Role::from_name(name).ok_or_else(|| {
+        let names: Vec<&str> = Role::ALL.iter().map(|role| role.as_str()).collect();
+        format!("unknown role {name:?}; one of {}", names.join(", "))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn serving_is_the_default() {
+        let cli = Cli::try_parse_from(["update-mode", "--listen", "127.0.0.1:0"]).unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(cli.serve.listen.port(), 0);
+    }
+
+    #[test]
+    fn tokens_need_known_roles() {
+        let cli = Cli::try_parse_from([
+            "update-mode",
+            "token",
+            "--workspace",
+            "w",
+            "--role",
+            "VIEWER",
+            "--role",
+            "DEVELOPER",
+            "--ttl",
+            "2h",
+        ])
+        .unwrap();
+        let Some(Command::Token(args)) = cli.command else {
+            panic!("not a token command");
+        };
+        assert_eq!(args.roles, [Role::Viewer, Role::Developer]);
+        assert_eq!(args.ttl, Duration::from_secs(7200));
+        assert!(
+            Cli::try_parse_from(["update-mode", "token", "--workspace", "w", "--role", "ROOT"])
+                .is_err()
+        );
+    }
+}

@@ -1,0 +1,56 @@
+//! Relay connections over the services' pages, with a `totalCount` that is
+//! only counted when a client selects it.
+
+use async_graphql::connection::{Connection, Edge};
+use async_graphql::{Context, Object, OutputType};
+
+use super::caller;
+use crate::db::mini_programs::ProgramFilter;
+use crate::domain::{MiniProgram, VersionStatus};
+use crate::service::page::Page;
+use crate::service::{mini_programs, versions};
+
+/// What a connection's `totalCount` counts.
+pub enum TotalCount {
+    MiniPrograms(ProgramFilter),
+    Versions {
+        program: MiniProgram,
+        statuses: Vec<VersionStatus>,
+    },
+    UpdateModeChanges(MiniProgram),
+}
+
+#[Object]
+impl TotalCount {
+    /// How many items the whole list has, across all pages.
+    async fn total_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
+        let (db, principal) = caller(ctx)?;
+        let count = match self {
+            TotalCount::MiniPrograms(filter) => mini_programs::count(db, principal, filter).await?,
+            TotalCount::Versions { program, statuses } => {
+                versions::count(db, principal, program, statuses).await?
+            }
+            TotalCount::UpdateModeChanges(program) => {
+                mini_programs::history_count(db, principal, program).await?
+            }
+        };
+        Ok(i32::try_from(count).unwrap_or(i32::MAX))
+    }
+}
+
+pub type ListConnection<N> = Connection<String, N, TotalCount>;
+
+pub fn connection<T, N: OutputType>(
+    page: Page<T>,
+    node: impl Fn(T) -> N,
+    total: TotalCount,
+) -> ListConnection<N> {
+    let mut connection =
+        Connection::with_additional_fields(page.has_previous_page, page.has_next_page, total);
+    connection.edges.extend(
+        page.items
+            .into_iter()
+            .map(|(cursor, item)| Edge::new(cursor, node(item))),
+    );
+    connection
+}

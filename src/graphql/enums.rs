@@ -1,0 +1,78 @@
+//! GraphQL faces of the domain's enums; the variants are the domain's.
+
+use async_graphql::Enum;
+
+use crate::domain;
+
+/// What the super app does at a cold start when a newer released version may exist.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "domain::UpdateMode")]
+pub enum UpdateMode {
+    /// Start from the cache before the async update time, update in the
+    /// background between the two times, update before starting after the
+    /// sync update time.
+    Default,
+    /// Start from the cache and download the new version in the background.
+    Async,
+    /// Check at every open and download the new version before starting.
+    Sync,
+}
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "domain::MiniProgramType")]
+pub enum MiniProgramType {
+    /// Built with the mini program DSL and shipped as a cached package.
+    Dsl,
+    /// A web mini program loaded from the web.
+    H5,
+}
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "domain::MiniProgramChannel")]
+pub enum MiniProgramChannel {
+    /// Created and released in this workspace.
+    Workspace,
+    /// Synced in from the Alipay+ channel, which owns its release settings.
+    AlipayPlus,
+}
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "domain::VersionStatus")]
+pub enum VersionStatus {
+    NewVersionCreated,
+    PendingApproval,
+    Approved,
+    Rejected,
+    GrayRelease,
+    FullRelease,
+    Offline,
+}
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "domain::UpdateModeSource")]
+pub enum UpdateModeSource {
+    /// New Version Created: the version will execute the program's global mode.
+    Pending,
+    /// Fixed when the version was submitted for release approval.
+    Released,
+}
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "domain::UpdateModeLock")]
+pub enum UpdateModeLock {
+    /// Only a WORKSPACE_ADMIN may change the update mode.
+    NotAdmin,
+    /// Update modes apply to DSL mini programs only.
+    NotDsl,
+    /// The Alipay+ channel owns the release settings of this mini program.
+    AlipayPlusChannel,
+}
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "domain::Role")]
+pub enum Role {
+    WorkspaceAdmin,
+    Developer,
+    Viewer,
+    ReleaseApprover,
+}

@@ -1,0 +1,40 @@
+//! The GraphQL API: the schema, thin resolvers that call the services, the
+//! GraphQL types, and the one place where errors become `extensions.code`.
+
+mod connection;
+mod enums;
+mod error;
+mod mutation;
+mod query;
+mod scalars;
+mod types;
+
+use async_graphql::{EmptySubscription, Schema, SchemaBuilder};
+
+use crate::db::Database;
+use crate::domain::Principal;
+
+pub use error::ErrorCodes;
+
+pub type ApiSchema = Schema<query::Query, mutation::Mutation, EmptySubscription>;
+
+fn builder() -> SchemaBuilder<query::Query, mutation::Mutation, EmptySubscription> {
+    Schema::build(query::Query, mutation::Mutation, EmptySubscription).extension(ErrorCodes)
+}
+
+/// The executable schema; each request brings its `Principal` as request data.
+pub fn schema(db: Database) -> ApiSchema {
+    builder().data(db).finish()
+}
+
+/// The schema in SDL, as committed in `schema.graphql`.
+pub fn sdl() -> String {
+    builder().finish().sdl()
+}
+
+/// The caller and the database, as every resolver needs them.
+fn caller<'a>(
+    ctx: &async_graphql::Context<'a>,
+) -> async_graphql::Result<(&'a Database, &'a Principal)> {
+    Ok((ctx.data::<Database>()?, ctx.data::<Principal>()?))
+}

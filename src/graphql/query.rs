@@ -1,0 +1,85 @@
+use async_graphql::{Context, ID, InputObject, Object};
+
+use super::caller;
+use super::connection::{ListConnection, TotalCount, connection};
+use super::enums::{MiniProgramChannel, MiniProgramType, UpdateMode};
+use super::types::{MiniProgram, MiniProgramVersion, Viewer};
+use crate::db::mini_programs::ProgramFilter;
+use crate::service::page::PageRequest;
+use crate::service::{mini_programs, versions};
+
+pub struct Query;
+
+/// Narrows a list of mini programs; every field given must match.
+#[derive(InputObject, Default)]
+pub struct MiniProgramFilter {
+    #[graphql(name = "type")]
+    program_type: Option<MiniProgramType>,
+    channel: Option<MiniProgramChannel>,
+    update_mode: Option<UpdateMode>,
+    /// Case-insensitive part of the name.
+    name_contains: Option<String>,
+}
+
+impl From<MiniProgramFilter> for ProgramFilter {
+    fn from(filter: MiniProgramFilter) -> Self {
+        ProgramFilter {
+            program_type: filter.program_type.map(Into::into),
+            channel: filter.channel.map(Into::into),
+            update_mode: filter.update_mode.map(Into::into),
+            name_contains: filter.name_contains,
+        }
+    }
+}
+
+#[Object]
+impl Query {
+    /// Who the caller is.
+    async fn viewer(&self, ctx: &Context<'_>) -> async_graphql::Result<Viewer> {
+        let (_, principal) = caller(ctx)?;
+        Ok(Viewer(principal.clone()))
+    }
+
+    /// The mini programs of the caller's workspace, by name.
+    async fn mini_programs(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20, desc = "1 to 100; null means 20")] first: Option<i32>,
+        after: Option<String>,
+        filter: Option<MiniProgramFilter>,
+    ) -> async_graphql::Result<ListConnection<MiniProgram>> {
+        let (db, principal) = caller(ctx)?;
+        let filter = ProgramFilter::from(filter.unwrap_or_default());
+        let page =
+            mini_programs::list(db, principal, &filter, &PageRequest { first, after }).await?;
+        Ok(connection(
+            page,
+            MiniProgram,
+            TotalCount::MiniPrograms(filter),
+        ))
+    }
+
+    /// A mini program of the caller's workspace; null when there is none with this id.
+    async fn mini_program(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<Option<MiniProgram>> {
+        let (db, principal) = caller(ctx)?;
+        Ok(mini_programs::find(db, principal, &id)
+            .await?
+            .map(MiniProgram))
+    }
+
+    /// A version of a mini program of the caller's workspace; null when there is none with this id.
+    async fn mini_program_version(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<Option<MiniProgramVersion>> {
+        let (db, principal) = caller(ctx)?;
+        Ok(versions::find(db, principal, &id)
+            .await?
+            .map(MiniProgramVersion))
+    }
+}

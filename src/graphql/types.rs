@@ -1,0 +1,216 @@
+//! The GraphQL object types, each a thin view of a domain value.
+
+use async_graphql::{Context, ID, Object, SimpleObject};
+
+use super::caller;
+use super::connection::{ListConnection, TotalCount, connection};
+use super::enums::{
+    MiniProgramChannel, MiniProgramType, Role, UpdateMode, UpdateModeLock, UpdateModeSource,
+    VersionStatus,
+};
+use super::scalars::DateTime;
+use crate::domain::{self, Principal, update_mode_locks};
+use crate::service::page::PageRequest;
+use crate::service::{ServiceError, mini_programs, versions};
+
+/// The caller, as its token names it.
+pub struct Viewer(pub Principal);
+
+#[Object]
+impl Viewer {
+    /// The token's subject (`sub`).
+    async fn subject(&self) -> &str {
+        &self.0.subject
+    }
+
+    async fn workspace_id(&self) -> ID {
+        ID(self.0.workspace_id.clone())
+    }
+
+    /// The roles of the token that this API knows.
+    async fn roles(&self) -> Vec<Role> {
+        self.0.roles.iter().map(|&role| role.into()).collect()
+    }
+}
+
+/// A mini program of the caller's workspace.
+pub struct MiniProgram(pub domain::MiniProgram);
+
+#[Object]
+impl MiniProgram {
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    #[graphql(name = "type")]
+    async fn program_type(&self) -> MiniProgramType {
+        self.0.program_type.into()
+    }
+
+    async fn channel(&self) -> MiniProgramChannel {
+        self.0.channel.into()
+    }
+
+    /// The global update mode (Versions > Update Mode). It takes effect with a
+    /// version when that version is submitted for release approval.
+    async fn update_mode(&self) -> UpdateMode {
+        self.0.update_mode.into()
+    }
+
+    /// Whether the caller may change the update mode.
+    async fn update_mode_editable(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        let (_, principal) = caller(ctx)?;
+        Ok(update_mode_locks(principal, &self.0).is_empty())
+    }
+
+    /// Every reason why the caller may not change the update mode; empty when it may.
+    async fn update_mode_locks(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<UpdateModeLock>> {
+        let (_, principal) = caller(ctx)?;
+        Ok(update_mode_locks(principal, &self.0)
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+
+    /// Raised by one on every accepted change of the program; pass it as
+    /// `expectedRevision` so that a stale edit is refused rather than lost.
+    async fn revision(&self) -> i32 {
+        self.0.revision
+    }
+
+    async fn created_at(&self) -> DateTime {
+        self.0.created_at.into()
+    }
+
+    async fn updated_at(&self) -> DateTime {
+        self.0.updated_at.into()
+    }
+
+    /// The program's versions, newest version number first (1.10.0 before 1.9.0).
+    async fn versions(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20, desc = "1 to 100; null means 20")] first: Option<i32>,
+        after: Option<String>,
+        #[graphql(desc = "Only versions in these statuses; all when absent or empty.")]
+        status: Option<Vec<VersionStatus>>,
+    ) -> async_graphql::Result<ListConnection<MiniProgramVersion>> {
+        let (db, principal) = caller(ctx)?;
+        let statuses: Vec<domain::VersionStatus> = status
+            .unwrap_or_default()
+            .into_iter()
+            .map(Into::into)
+            .collect();
+        let page = versions::list(
+            db,
+            principal,
+            &self.0,
+            &statuses,
+            &PageRequest { first, after },
+        )
+        .await?;
+        let total = TotalCount::Versions {
+            program: self.0.clone(),
+            statuses,
+        };
+        Ok(connection(page, MiniProgramVersion, total))
+    }
+
+    /// The changes of the global update mode, newest first.
+    async fn update_mode_history(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20, desc = "1 to 100; null means 20")] first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<ListConnection<UpdateModeChange>> {
+        let (db, principal) = caller(ctx)?;
+        let page =
+            mini_programs::history(db, principal, &self.0, &PageRequest { first, after }).await?;
+        Ok(connection(
+            page,
+            UpdateModeChange::from,
+            TotalCount::UpdateModeChanges(self.0.clone()),
+        ))
+    }
+}
+
+/// A version of a mini program.
+pub struct MiniProgramVersion(pub domain::MiniProgramVersion);
+
+#[Object]
+impl MiniProgramVersion {
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+
+    async fn mini_program(&self, ctx: &Context<'_>) -> async_graphql::Result<MiniProgram> {
+        let (db, principal) = caller(ctx)?;
+        let program = mini_programs::find(db, principal, &self.0.mini_program_id)
+            .await?
+            .ok_or(ServiceError::NotFound("mini program"))?;
+        Ok(MiniProgram(program))
+    }
+
+    /// The version number, MAJOR.MINOR.PATCH.
+    async fn version(&self) -> String {
+        self.0.number.to_string()
+    }
+
+    async fn description(&self) -> Option<&str> {
+        self.0.description.as_deref()
+    }
+
+    async fn status(&self) -> VersionStatus {
+        self.0.status.into()
+    }
+
+    /// While New Version Created, the mode the version will finally execute
+    /// (the global mode); from submission on, the mode it was released with.
+    async fn update_mode(&self) -> UpdateMode {
+        self.0.update_mode().0.into()
+    }
+
+    async fn update_mode_source(&self) -> UpdateModeSource {
+        self.0.update_mode().1.into()
+    }
+
+    async fn created_at(&self) -> DateTime {
+        self.0.created_at.into()
+    }
+
+    /// When the version was submitted for release approval.
+    async fn submitted_at(&self) -> Option<DateTime> {
+        self.0.submitted_at.map(Into::into)
+    }
+}
+
+/// One accepted change of a program's global update mode.
+#[derive(SimpleObject)]
+pub struct UpdateModeChange {
+    previous_mode: UpdateMode,
+    mode: UpdateMode,
+    /// The subject of the token that made the change.
+    changed_by: String,
+    changed_at: DateTime,
+    /// The program's revision that this change produced.
+    revision: i32,
+}
+
+impl From<domain::UpdateModeChange> for UpdateModeChange {
+    fn from(change: domain::UpdateModeChange) -> Self {
+        Self {
+            previous_mode: change.previous_mode.into(),
+            mode: change.mode.into(),
+            changed_by: change.changed_by,
+            changed_at: change.changed_at.into(),
+            revision: change.revision,
+        }
+    }
+}
