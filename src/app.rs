@@ -23,14 +23,14 @@ pub async fn serve(
     database: DatabaseSettings,
     auth: AuthSettings,
 ) -> Result<(), StartError> {
+    let dev_mode = auth.jwt_secret.is_none();
+    let jwt = jwt_settings(&database, &auth)?;
     let db = connect(&database)?;
     if args.skip_migrations {
         tracing::info!("skipping migrations");
     } else {
         migrate(&db).await?;
     }
-    let dev_mode = auth.jwt_secret.is_none();
-    let jwt = jwt_settings(&database, &auth)?;
     let listener = TcpListener::bind(args.listen).await?;
     let address = listener.local_addr()?;
     let base_url = format!("http://{address}");

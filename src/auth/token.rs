@@ -78,7 +78,16 @@ impl TokenVerifier {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = CLOCK_LEEWAY_SECONDS;
         validation.validate_nbf = true;
-        validation.set_required_spec_claims(&["exp", "sub"]);
+        // jsonwebtoken only compares `iss` and `aud` when a token has them:
+        // a configured one must also be present.
+        let mut required = vec!["exp", "sub"];
+        if settings.issuer.is_some() {
+            required.push("iss");
+        }
+        if settings.audience.is_some() {
+            required.push("aud");
+        }
+        validation.set_required_spec_claims(&required);
         match &settings.issuer {
             Some(issuer) => validation.set_issuer(&[issuer]),
             None => validation.iss = None,
@@ -221,5 +230,18 @@ mod tests {
         for settings in [other_secret, other_issuer, other_audience] {
             assert!(TokenVerifier::new(&settings).verify(&token).is_err());
         }
+    }
+
+    #[test]
+    fn a_configured_issuer_and_audience_must_be_present() {
+        let anonymous = JwtSettings::new(vec![7; 32], None, None).unwrap();
+        let token = TokenIssuer::new(&anonymous)
+            .mint("alice", "acme", &[Role::Viewer], Duration::from_secs(60))
+            .unwrap();
+        assert!(TokenVerifier::new(&anonymous).verify(&token).is_ok());
+        assert_eq!(
+            TokenVerifier::new(&settings()).verify(&token),
+            Err(TokenError::Invalid("missing iss claim".into()))
+        );
     }
 }

@@ -4,7 +4,8 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use super::{DatabaseLocation, SqliteConnection, StorageError, open_sqlite};
 
-const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 
 /// Any constant works, as long as every process uses the same one.
 const MIGRATION_LOCK_KEY: i64 = 0x7570_6461_7465_6d6f; // "updatemo"
@@ -13,7 +14,7 @@ pub(super) async fn run_pending(location: &DatabaseLocation) -> Result<Vec<Strin
     match location {
         DatabaseLocation::Sqlite(path) => {
             let conn: SqliteConnection = open_sqlite(path.clone()).await?;
-            apply(conn).await.map(|(names, _)| names)
+            apply(conn, SQLITE_MIGRATIONS).await.map(|(names, _)| names)
         }
         DatabaseLocation::Postgres(url) => {
             let mut conn = AsyncPgConnection::establish(url).await?;
@@ -23,7 +24,7 @@ pub(super) async fn run_pending(location: &DatabaseLocation) -> Result<Vec<Strin
             diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))
                 .execute(&mut conn)
                 .await?;
-            let (names, mut conn) = apply(conn).await?;
+            let (names, mut conn) = apply(conn, POSTGRES_MIGRATIONS).await?;
             diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"))
                 .execute(&mut conn)
                 .await?;
@@ -32,7 +33,7 @@ pub(super) async fn run_pending(location: &DatabaseLocation) -> Result<Vec<Strin
     }
 }
 
-async fn apply<C>(conn: C) -> Result<(Vec<String>, C), StorageError>
+async fn apply<C>(conn: C, migrations: EmbeddedMigrations) -> Result<(Vec<String>, C), StorageError>
 where
     C: AsyncConnection + 'static,
     AsyncMigrationHarness<C>: MigrationHarness<C::Backend>,
@@ -40,7 +41,7 @@ where
     // The harness blocks the current worker thread while it runs.
     let mut harness = AsyncMigrationHarness::new(conn);
     let applied = harness
-        .run_pending_migrations(MIGRATIONS)
+        .run_pending_migrations(migrations)
         .map_err(|error| StorageError::Migration(error.to_string()))?
         .into_iter()
         .map(|version| version.to_string())

@@ -24,7 +24,8 @@ pub struct ProgramFilter {
     pub name_contains: Option<String>,
 }
 
-/// Position in the listing order (name, then id), for keyset pagination.
+/// Position in the listing order (case-insensitive name, then id), for
+/// keyset pagination.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProgramKey {
     pub name: String,
@@ -34,7 +35,7 @@ pub struct ProgramKey {
 impl ProgramKey {
     pub fn of(program: &MiniProgram) -> Self {
         Self {
-            name: program.name.clone(),
+            name: search_form(&program.name),
             id: program.id.clone(),
         }
     }
@@ -162,7 +163,8 @@ pub async fn find(
     row.map(MiniProgram::try_from).transpose()
 }
 
-/// Up to `limit` programs after `after`, ordered by name then id.
+/// Up to `limit` programs after `after`, ordered by name (ignoring case)
+/// then id.
 pub async fn list(
     db: &Database,
     workspace_id: &str,
@@ -174,13 +176,15 @@ pub async fn list(
         let mut query = filtered_programs!(workspace_id, filter);
         if let Some(after) = after {
             query = query.filter(
-                mini_programs::name.gt(&after.name).or(mini_programs::name
-                    .eq(&after.name)
-                    .and(mini_programs::id.gt(&after.id))),
+                mini_programs::search_name
+                    .gt(&after.name)
+                    .or(mini_programs::search_name
+                        .eq(&after.name)
+                        .and(mini_programs::id.gt(&after.id))),
             );
         }
         query
-            .order((mini_programs::name.asc(), mini_programs::id.asc()))
+            .order((mini_programs::search_name.asc(), mini_programs::id.asc()))
             .limit(limit)
             .select(MiniProgramRow::as_select())
             .load(conn)

@@ -1,10 +1,11 @@
--- One file for both backends: only SQL that PostgreSQL and SQLite read alike.
+-- The PostgreSQL migrations describe the same tables; only the collation differs.
 -- Times are stored as UTC without a zone so that one diesel schema fits both.
 CREATE TABLE mini_programs (
     id TEXT PRIMARY KEY,
     workspace_id TEXT NOT NULL,
     name TEXT NOT NULL,
-    -- The name lowercased by the application, so that a search matches alike on both backends.
+    -- The name lowercased by the application, so that searching and sorting
+    -- by name give the same results on both backends (compared byte by byte).
     search_name TEXT NOT NULL,
     program_type TEXT NOT NULL CHECK (program_type IN ('DSL', 'H5')),
     channel TEXT NOT NULL CHECK (channel IN ('WORKSPACE', 'ALIPAY_PLUS')),
@@ -14,6 +15,9 @@ CREATE TABLE mini_programs (
     updated_at TIMESTAMP NOT NULL,
     CONSTRAINT mini_programs_name_unique UNIQUE (workspace_id, name)
 );
+
+-- Lists of a workspace's programs are paged in this order.
+CREATE INDEX mini_programs_listing ON mini_programs (workspace_id, search_name, id);
 
 CREATE TABLE mini_program_versions (
     id TEXT PRIMARY KEY,

@@ -1,0 +1,169 @@
+use serde_json::json;
+
+use crate::common::*;
+use crate::on_both_backends;
+
+on_both_backends! {
+    async fn health_and_readiness_answer(backend: Backend) {
+        let (server, _db) = TestServer::start(backend).await;
+        for path in ["/healthz", "/readyz"] {
+            let response = server.http().get(format!("{}{path}", server.url)).send().await.unwrap();
+            assert_eq!(response.status(), 200, "{path}");
+        }
+    }
+
+    async fn queries_run_over_get_but_mutations_do_not(backend: Backend) {
+        let (server, _db) = TestServer::start(backend).await;
+        let program = create_dsl_program(&server, "Shop").await;
+        let before = program_state(&server, &program).await;
+
+        let query = format!("{{ miniProgram(id: \"{program}\") {{ name updateMode }} }}");
+        let response = server
+            .http()
+            .get(format!("{}/graphql", server.url))
+            .query(&[("query", query.as_str())])
+            .bearer_auth(admin())
+            .send()
+            .await
+            .unwrap();
+        let response = Gql::read(response).await;
+        assert_eq!(response.data()["miniProgram"], json!({ "name": "Shop", "updateMode": "DEFAULT" }));
+
+        let mutation = format!(
+            "mutation {{ updateMode(input: {{ miniProgramId: \"{program}\", mode: SYNC }}) {{ changed }} }}"
+        );
+        let response = server
+            .http()
+            .get(format!("{}/graphql", server.url))
+            .query(&[("query", mutation.as_str())])
+            .bearer_auth(admin())
+            .send()
+            .await
+            .unwrap();
+        let response = Gql::read(response).await;
+        assert_eq!(response.status, 405);
+        assert_eq!(response.headers["allow"], "POST");
+        assert_eq!(response.code(), "METHOD_NOT_ALLOWED");
+        assert_eq!(program_state(&server, &program).await, before);
+    }
+
+    async fn malformed_requests_get_coded_errors(backend: Backend) {
+        let (server, _db) = TestServer::start(backend).await;
+        let response = server
+            .http()
+            .post(format!("{}/graphql", server.url))
+            .bearer_auth(admin())
+            .header("content-type", "application/json")
+            .body("{ not json")
+            .send()
+            .await
+            .unwrap();
+        let response = Gql::read(response).await;
+        assert_eq!(response.status, 400);
+        assert_eq!(response.code(), "BAD_REQUEST");
+
+        let response = server.gql(&admin(), "{ miniPrograms { ", json!({})).await;
+        assert_eq!(response.code(), "GRAPHQL_PARSE_FAILED");
+
+        let response = server.gql(&admin(), "{ miniPrograms { noSuchField } }", json!({})).await;
+        assert_eq!(response.code(), "GRAPHQL_VALIDATION_FAILED");
+
+        let response = server
+            .gql(&admin(), "query($n: Int) { miniPrograms(first: $n) { totalCount } }", json!({ "n": "many" }))
+            .await;
+        assert!(
+            ["GRAPHQL_VALIDATION_FAILED", "BAD_USER_INPUT"].contains(&response.code()),
+            "{}",
+            response.body
+        );
+    }
+
+    async fn graphiql_is_served(backend: Backend) {
+        let (server, _db) = TestServer::start(backend).await;
+        let response = server.http().get(format!("{}/graphiql", server.url)).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        let page = response.text().await.unwrap();
+        assert!(page.contains("graphiql"), "{page}");
+        assert!(page.contains("/graphql"));
+        assert!(!page.contains("Bearer"), "a token outside development mode");
+    }
+}
+
+#[test]
+fn the_committed_schema_is_the_served_one() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_update-mode"))
+        .arg("schema")
+        .output()
+        .expect("update-mode schema");
+    assert!(output.status.success());
+    let generated = String::from_utf8(output.stdout).unwrap();
+    let committed =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql")).unwrap();
+    assert!(
+        generated == committed,
+        "schema.graphql is out of date: run `cargo run -- schema > schema.graphql`"
+    );
+}
+
+#[test]
+fn the_cli_mints_tokens_with_the_configured_secret() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_update-mode"))
+        .args([
+            "token",
+            "--workspace",
+            "acme",
+            "--role",
+            "VIEWER",
+            "--subject",
+            "ops",
+            "--ttl",
+            "2h",
+        ])
+        .env("JWT_SECRET", SECRET)
+        .env("JWT_ISSUER", ISSUER)
+        .env("JWT_AUDIENCE", AUDIENCE)
+        .output()
+        .expect("update-mode token");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let token = String::from_utf8(output.stdout).unwrap();
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    validation.set_issuer(&[ISSUER]);
+    validation.set_audience(&[AUDIENCE]);
+    let claims = jsonwebtoken::decode::<serde_json::Value>(
+        token.trim(),
+        &jsonwebtoken::DecodingKey::from_secret(SECRET.as_bytes()),
+        &validation,
+    )
+    .expect("a valid token")
+    .claims;
+    assert_eq!(claims["sub"], "ops");
+    assert_eq!(claims["workspace_id"], "acme");
+    assert_eq!(claims["roles"], json!(["VIEWER"]));
+    let lifetime = claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap();
+    assert_eq!(lifetime, 7200);
+}
+
+#[test]
+fn a_short_secret_stops_the_server_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_update-mode"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("JWT_SECRET", "too-short")
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}/x.db", dir.path().display()),
+        )
+        .output()
+        .expect("update-mode serve");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("at least 32"), "{stderr}");
+    assert!(
+        !dir.path().join("x.db").exists(),
+        "touched the database before refusing"
+    );
+}

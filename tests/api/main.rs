@@ -1,0 +1,13 @@
+//! Black-box tests of the API: the real server over HTTP, on SQLite and on
+//! PostgreSQL.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod authentication;
+mod dev_mode;
+mod http;
+mod mini_programs;
+mod tenancy;
+mod update_mode;
+mod versions;

@@ -1,0 +1,457 @@
+//! The test harness: the real `update-mode` binary on 127.0.0.1:0, a fresh
+//! SQLite file or a fresh PostgreSQL database per server, real HS256 tokens
+//! and a GraphQL client over HTTP.
+
+#![allow(dead_code)] // Each test binary uses a different part of the harness.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{Value, json};
+
+pub const SECRET: &str = "test-secret-of-the-update-mode-suite-0123456789";
+pub const ISSUER: &str = "https://idp.example.test";
+pub const AUDIENCE: &str = "update-mode";
+pub const WORKSPACE: &str = "acme";
+pub const OTHER_WORKSPACE: &str = "globex";
+
+/// Every test runs once per backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Declares each test once and runs it on SQLite and on PostgreSQL; the
+/// PostgreSQL half is ignored, with the reason, when TEST_DATABASE_URL is unset.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($(async fn $name:ident($backend:ident: Backend) $body:block)*) => {
+        mod sqlite {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let $backend = $crate::common::Backend::Sqlite;
+                    $body
+                }
+            )*
+        }
+        mod postgres {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[cfg_attr(not(test_database), ignore = "set TEST_DATABASE_URL to run against PostgreSQL")]
+                async fn $name() {
+                    let $backend = $crate::common::Backend::Postgres;
+                    $body
+                }
+            )*
+        }
+    };
+}
+
+/// A database made for one test and removed after it.
+pub struct TestDatabase {
+    pub url: String,
+    postgres: Option<(String, String)>,
+    dir: tempfile::TempDir,
+}
+
+impl TestDatabase {
+    pub async fn create(backend: Backend) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        match backend {
+            Backend::Sqlite => {
+                let url = format!("sqlite://{}", dir.path().join("update-mode.db").display());
+                TestDatabase {
+                    url,
+                    postgres: None,
+                    dir,
+                }
+            }
+            Backend::Postgres => {
+                let admin_url = std::env::var("TEST_DATABASE_URL")
+                    .expect("TEST_DATABASE_URL must name a PostgreSQL server for these tests");
+                let name = format!("update_mode_test_{}", uuid::Uuid::now_v7().simple());
+                let mut conn = AsyncPgConnection::establish(&admin_url)
+                    .await
+                    .expect("connect to TEST_DATABASE_URL");
+                diesel::sql_query(format!("CREATE DATABASE {name}"))
+                    .execute(&mut conn)
+                    .await
+                    .expect("create test database");
+                let url = replace_database(&admin_url, &name);
+                TestDatabase {
+                    url,
+                    postgres: Some((admin_url, name)),
+                    dir,
+                }
+            }
+        }
+    }
+
+    /// A folder that lives as long as the database (for DATA_DIR).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let Some((admin_url, name)) = self.postgres.take() else {
+            return;
+        };
+        // Drop runs outside any async context: a thread with its own runtime.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(async {
+                let mut conn = AsyncPgConnection::establish(&admin_url).await?;
+                diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut conn)
+                    .await?;
+                Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("could not drop a test database: {dropped:?}");
+        }
+    }
+}
+
+fn replace_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[authority_start..].find('/') {
+        Some(slash) => &base[..authority_start + slash],
+        None => base,
+    };
+    match query {
+        Some(query) => format!("{base}/{name}?{query}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+/// How a test server is configured beyond the defaults.
+#[derive(Clone, Default)]
+pub struct Settings {
+    /// Leave JWT_SECRET unset: development mode.
+    pub dev_mode: bool,
+    pub env: Vec<(String, String)>,
+}
+
+/// A running `update-mode serve`, stopped when dropped.
+pub struct TestServer {
+    pub url: String,
+    pub stdout: Vec<String>,
+    child: Child,
+    log: PathBuf,
+    http: reqwest::Client,
+}
+
+impl TestServer {
+    /// A server with the suite's JWT settings on a fresh database.
+    pub async fn start(backend: Backend) -> (TestServer, TestDatabase) {
+        let db = TestDatabase::create(backend).await;
+        let server = TestServer::start_on(&db, Settings::default()).await;
+        (server, db)
+    }
+
+    pub async fn start_on(db: &TestDatabase, settings: Settings) -> TestServer {
+        let log = db
+            .dir()
+            .join(format!("server-{}.log", uuid::Uuid::now_v7().simple()));
+        let mut command = server_command(db, &settings);
+        command.arg("serve");
+        command
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).expect("log file"));
+        let mut child = command.spawn().expect("start update-mode");
+        let stdout = child.stdout.take().expect("stdout");
+        let (lines_tx, lines_rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if lines_tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut printed = Vec::new();
+        let url = loop {
+            match lines_rx.recv_timeout(Duration::from_secs(60)) {
+                Ok(line) => {
+                    if let Some(url) = line.strip_prefix("update-mode listening on ") {
+                        break url.to_owned();
+                    }
+                    printed.push(line);
+                }
+                Err(_) => {
+                    let _ = child.kill();
+                    panic!(
+                        "update-mode did not start; its log:\n{}",
+                        std::fs::read_to_string(&log).unwrap_or_default()
+                    );
+                }
+            }
+        };
+        TestServer {
+            url,
+            stdout: printed,
+            child,
+            log,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// Runs a GraphQL operation with a bearer token.
+    pub async fn gql(&self, token: &str, query: &str, variables: Value) -> Gql {
+        let response = self
+            .http
+            .post(format!("{}/graphql", self.url))
+            .bearer_auth(token)
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("POST /graphql");
+        Gql::read(response).await
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `update-mode` with the suite's configuration and nothing from the
+/// environment that could change it.
+pub fn server_command(db: &TestDatabase, settings: &Settings) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_update-mode"));
+    for name in [
+        "DATABASE_URL",
+        "DATABASE_POOL_SIZE",
+        "DATA_DIR",
+        "JWT_SECRET",
+        "JWT_ISSUER",
+        "JWT_AUDIENCE",
+        "LISTEN_ADDR",
+        "SKIP_MIGRATIONS",
+    ] {
+        command.env_remove(name);
+    }
+    command
+        .env("DATABASE_URL", &db.url)
+        .env("DATA_DIR", db.dir().join("data"))
+        .env("LISTEN_ADDR", "127.0.0.1:0")
+        .env("RUST_LOG", "info");
+    if !settings.dev_mode {
+        command
+            .env("JWT_SECRET", SECRET)
+            .env("JWT_ISSUER", ISSUER)
+            .env("JWT_AUDIENCE", AUDIENCE);
+    }
+    for (name, value) in &settings.env {
+        command.env(name, value);
+    }
+    command
+}
+
+/// The claims of a valid token for `subject` in `workspace`; tests alter them.
+pub fn claims(workspace: &str, roles: &[&str]) -> Value {
+    let now = jsonwebtoken::get_current_timestamp();
+    json!({
+        "sub": format!("{}-user", roles.first().map_or("no-role", |r| r).to_lowercase()),
+        "workspace_id": workspace,
+        "roles": roles,
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "iat": now,
+        "exp": now + 3600,
+    })
+}
+
+pub fn sign(claims: &Value) -> String {
+    sign_with(Algorithm::HS256, SECRET.as_bytes(), claims)
+}
+
+pub fn sign_with(algorithm: Algorithm, secret: &[u8], claims: &Value) -> String {
+    jsonwebtoken::encode(
+        &Header::new(algorithm),
+        claims,
+        &EncodingKey::from_secret(secret),
+    )
+    .expect("sign token")
+}
+
+pub fn token(workspace: &str, roles: &[&str]) -> String {
+    sign(&claims(workspace, roles))
+}
+
+pub fn admin() -> String {
+    token(WORKSPACE, &["WORKSPACE_ADMIN"])
+}
+
+pub fn developer() -> String {
+    token(WORKSPACE, &["DEVELOPER"])
+}
+
+pub fn viewer() -> String {
+    token(WORKSPACE, &["VIEWER"])
+}
+
+pub fn approver() -> String {
+    token(WORKSPACE, &["RELEASE_APPROVER"])
+}
+
+/// A GraphQL response with its HTTP status.
+#[derive(Debug, Clone)]
+pub struct Gql {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Gql {
+    pub async fn read(response: reqwest::Response) -> Gql {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.expect("response body");
+        let body = serde_json::from_str(&text)
+            .unwrap_or_else(|_| panic!("not JSON (HTTP {status}): {text}"));
+        Gql {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// The data of a response that must have no errors.
+    pub fn data(&self) -> &Value {
+        assert_eq!(self.status, 200, "HTTP status of {}", self.body);
+        assert!(
+            self.body.get("errors").is_none(),
+            "unexpected errors: {}",
+            self.body
+        );
+        &self.body["data"]
+    }
+
+    /// The first error, which must exist.
+    pub fn error(&self) -> &Value {
+        let error = &self.body["errors"][0];
+        assert!(error.is_object(), "expected an error, got {}", self.body);
+        error
+    }
+
+    pub fn code(&self) -> &str {
+        self.error()["extensions"]["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("error without a code: {}", self.body))
+    }
+}
+
+/// Creates a program through the API and returns its id.
+pub async fn create_program(
+    server: &TestServer,
+    name: &str,
+    program_type: &str,
+    channel: &str,
+) -> String {
+    let response = server
+        .gql(
+            &admin(),
+            "mutation($input: CreateMiniProgramInput!) { createMiniProgram(input: $input) { miniProgram { id } } }",
+            json!({ "input": { "name": name, "type": program_type, "channel": channel } }),
+        )
+        .await;
+    response.data()["createMiniProgram"]["miniProgram"]["id"]
+        .as_str()
+        .expect("program id")
+        .to_owned()
+}
+
+pub async fn create_dsl_program(server: &TestServer, name: &str) -> String {
+    create_program(server, name, "DSL", "WORKSPACE").await
+}
+
+/// Creates a version through the API and returns its id.
+pub async fn create_version(server: &TestServer, program_id: &str, version: &str) -> String {
+    let response = server
+        .gql(
+            &developer(),
+            "mutation($input: CreateMiniProgramVersionInput!) { createMiniProgramVersion(input: $input) { miniProgramVersion { id } } }",
+            json!({ "input": { "miniProgramId": program_id, "version": version } }),
+        )
+        .await;
+    response.data()["createMiniProgramVersion"]["miniProgramVersion"]["id"]
+        .as_str()
+        .expect("version id")
+        .to_owned()
+}
+
+pub const UPDATE_MODE: &str = "mutation($input: UpdateModeInput!) {
+    updateMode(input: $input) {
+        miniProgram { id updateMode revision }
+        previousMode changed
+        affectedVersions { id version status updateMode updateModeSource }
+    }
+}";
+
+pub async fn update_mode(server: &TestServer, token: &str, program_id: &str, mode: &str) -> Gql {
+    server
+        .gql(
+            token,
+            UPDATE_MODE,
+            json!({ "input": { "miniProgramId": program_id, "mode": mode } }),
+        )
+        .await
+}
+
+pub const SUBMIT: &str = "mutation($id: ID!) {
+    submitVersionForReleaseApproval(input: { versionId: $id }) {
+        miniProgramVersion { id version status updateMode updateModeSource submittedAt }
+    }
+}";
+
+pub async fn submit(server: &TestServer, token: &str, version_id: &str) -> Gql {
+    server.gql(token, SUBMIT, json!({ "id": version_id })).await
+}
+
+/// What a program looks like now: mode, revision and history, as an admin
+/// reads them. Refusal tests compare it before and after.
+pub async fn program_state(server: &TestServer, program_id: &str) -> Value {
+    let response = server
+        .gql(
+            &admin(),
+            "query($id: ID!) { miniProgram(id: $id) {
+                updateMode revision updatedAt
+                updateModeHistory(first: 100) { totalCount nodes { previousMode mode changedBy revision changedAt } }
+                versions(first: 100) { totalCount nodes { id version status updateMode updateModeSource submittedAt } }
+            } }",
+            json!({ "id": program_id }),
+        )
+        .await;
+    response.data()["miniProgram"].clone()
+}
