@@ -7,6 +7,7 @@ mod common;
 mod authentication;
 mod dev_mode;
 mod http;
+mod migrations;
 mod mini_programs;
 mod tenancy;
 mod update_mode;

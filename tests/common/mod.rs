@@ -189,23 +189,25 @@ impl TestServer {
                 }
             }
         });
-        let mut printed = Vec::new();
-        let url = loop {
-            match lines_rx.recv_timeout(Duration::from_secs(60)) {
-                Ok(line) => {
-                    if let Some(url) = line.strip_prefix("update-mode listening on ") {
-                        break url.to_owned();
-                    }
-                    printed.push(line);
+        // Waiting blocks a thread, so that several servers can start at once.
+        let started = tokio::task::spawn_blocking(move || {
+            let mut printed = Vec::new();
+            while let Ok(line) = lines_rx.recv_timeout(Duration::from_secs(60)) {
+                if let Some(url) = line.strip_prefix("update-mode listening on ") {
+                    return Some((url.to_owned(), printed));
                 }
-                Err(_) => {
-                    let _ = child.kill();
-                    panic!(
-                        "update-mode did not start; its log:\n{}",
-                        std::fs::read_to_string(&log).unwrap_or_default()
-                    );
-                }
+                printed.push(line);
             }
+            None
+        })
+        .await
+        .expect("wait for the server");
+        let Some((url, printed)) = started else {
+            let _ = child.kill();
+            panic!(
+                "update-mode did not start; its log:\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
         };
         TestServer {
             url,
