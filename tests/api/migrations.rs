@@ -33,12 +33,17 @@ on_both_backends! {
 /// the advisory lock, the others wait and find nothing left to do, and then
 /// every replica serves the same data.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[cfg_attr(not(test_database), ignore = "set TEST_DATABASE_URL to run against PostgreSQL")]
+#[cfg_attr(
+    not(test_database),
+    ignore = "set TEST_DATABASE_URL to run against PostgreSQL"
+)]
 async fn replicas_start_together_on_one_postgres_database() {
     let db = TestDatabase::create(Backend::Postgres).await;
     let servers = join_all((0..3).map(|_| TestServer::start_on(&db, Settings::default()))).await;
     let program = create_dsl_program(&servers[0], "Shop").await;
-    update_mode(&servers[1], &admin(), &program, "SYNC").await.data();
+    update_mode(&servers[1], &admin(), &program, "SYNC")
+        .await
+        .data();
     for server in &servers {
         let state = program_state(server, &program).await;
         assert_eq!(state["updateMode"], "SYNC");
