@@ -239,9 +239,16 @@ mod tests {
             .mint("alice", "acme", &[Role::Viewer], Duration::from_secs(60))
             .unwrap();
         assert!(TokenVerifier::new(&anonymous).verify(&token).is_ok());
+        let issuer_only = JwtSettings::new(vec![7; 32], Some("idp".into()), None).unwrap();
         assert_eq!(
-            TokenVerifier::new(&settings()).verify(&token),
+            TokenVerifier::new(&issuer_only).verify(&token),
             Err(TokenError::Invalid("missing iss claim".into()))
+        );
+        let audience_only =
+            JwtSettings::new(vec![7; 32], None, Some("update-mode".into())).unwrap();
+        assert_eq!(
+            TokenVerifier::new(&audience_only).verify(&token),
+            Err(TokenError::Invalid("missing aud claim".into()))
         );
     }
 }
