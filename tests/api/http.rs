@@ -87,6 +87,29 @@ on_both_backends! {
         assert!(page.contains("/graphql"));
         assert!(!page.contains("Bearer"), "a token outside development mode");
     }
+
+    async fn internal_errors_say_nothing_of_the_inside(backend: Backend) {
+        let (server, db) = TestServer::start(backend).await;
+        let program = create_dsl_program(&server, "Shop").await;
+        // A value the application never writes, past the CHECK constraint.
+        let corrupt = format!("UPDATE mini_programs SET update_mode = 'TURBO' WHERE id = '{program}'");
+        if db.is_postgres() {
+            db.execute("ALTER TABLE mini_programs DROP CONSTRAINT mini_programs_update_mode_check").await;
+            db.execute(&corrupt).await;
+        } else {
+            db.execute(&format!("PRAGMA ignore_check_constraints = ON; {corrupt};")).await;
+        }
+        let response = server
+            .gql(&viewer(), "query($id: ID!) { miniProgram(id: $id) { updateMode } }", json!({ "id": program }))
+            .await;
+        assert_eq!(response.code(), "INTERNAL_SERVER_ERROR");
+        assert_eq!(response.error()["message"], "internal server error");
+        let body = response.body.to_string();
+        for secret in ["TURBO", "mini_programs", "update_mode", "diesel", "src/"] {
+            assert!(!body.contains(secret), "{secret} leaked: {body}");
+        }
+        assert!(server.log().contains("TURBO"), "the log keeps the detail");
+    }
 }
 
 #[test]

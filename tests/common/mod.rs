@@ -98,6 +98,33 @@ impl TestDatabase {
         }
     }
 
+    /// Runs SQL straight on the database, past the application, to set up
+    /// states that the API would never produce.
+    pub async fn execute(&self, sql: &str) {
+        match &self.postgres {
+            Some(_) => {
+                let mut conn = AsyncPgConnection::establish(&self.url)
+                    .await
+                    .expect("connect");
+                diesel::sql_query(sql)
+                    .execute(&mut conn)
+                    .await
+                    .expect("execute");
+            }
+            None => {
+                use diesel::Connection as _;
+                use diesel::connection::SimpleConnection as _;
+                let path = self.url.trim_start_matches("sqlite://");
+                let mut conn = diesel::SqliteConnection::establish(path).expect("open");
+                conn.batch_execute(sql).expect("execute");
+            }
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.postgres.is_some()
+    }
+
     /// A folder that lives as long as the database (for DATA_DIR).
     pub fn dir(&self) -> &Path {
         self.dir.path()
