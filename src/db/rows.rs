@@ -7,8 +7,8 @@ use diesel::prelude::*;
 use super::StorageError;
 use super::schema::{mini_program_versions, mini_programs, update_mode_changes};
 use crate::domain::{
-    MiniProgram, MiniProgramChannel, MiniProgramType, MiniProgramVersion, UpdateMode,
-    UpdateModeChange, VersionNumber, VersionStatus,
+    MiniProgram, MiniProgramChannel, MiniProgramType, MiniProgramVersion, ReleaseDecisionRecord,
+    UpdateMode, UpdateModeChange, VersionNumber, VersionStatus,
 };
 
 /// The current time as stored: UTC, to the microsecond that PostgreSQL keeps,
@@ -91,6 +91,11 @@ pub(super) struct VersionRow {
     pub update_mode: Option<String>,
     pub created_at: NaiveDateTime,
     pub submitted_at: Option<NaiveDateTime>,
+    pub gray_percentage: Option<i32>,
+    pub decided_at: Option<NaiveDateTime>,
+    pub decided_by: Option<String>,
+    pub decision_comment: Option<String>,
+    pub released_at: Option<NaiveDateTime>,
 }
 
 /// A version row with its program's global mode, as every version query reads it.
@@ -112,11 +117,21 @@ pub(super) fn version_from_row(
             .map(|mode| parse("update mode", mode, UpdateMode::from_name))
             .transpose()?,
         program_update_mode: parse("update mode", &program_update_mode, UpdateMode::from_name)?,
+        decision: match (row.decided_by, row.decided_at) {
+            (Some(decided_by), Some(decided_at)) => Some(ReleaseDecisionRecord {
+                decided_by,
+                decided_at: utc(decided_at),
+                comment: row.decision_comment,
+            }),
+            _ => None,
+        },
         id: row.id,
         mini_program_id: row.mini_program_id,
         description: row.description,
         created_at: utc(row.created_at),
         submitted_at: row.submitted_at.map(utc),
+        gray_percentage: row.gray_percentage,
+        released_at: row.released_at.map(utc),
     })
 }
 

@@ -28,6 +28,11 @@ diesel::table! {
         update_mode -> Nullable<Text>,
         created_at -> Timestamp,
         submitted_at -> Nullable<Timestamp>,
+        gray_percentage -> Nullable<Integer>,
+        decided_at -> Nullable<Timestamp>,
+        decided_by -> Nullable<Text>,
+        decision_comment -> Nullable<Text>,
+        released_at -> Nullable<Timestamp>,
     }
 }
 

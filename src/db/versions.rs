@@ -1,14 +1,16 @@
 //! The `mini_program_versions` table: versions, their status and the update
 //! mode fixed on them at submission.
 
-use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use super::rows::{VersionRow, new_id, now, version_from_row};
 use super::schema::{mini_program_versions, mini_programs};
 use super::{Database, StorageError, mini_programs as programs};
-use crate::domain::{MiniProgramVersion, RuleViolation, UpdateMode, VersionNumber, VersionStatus};
+use crate::domain::{
+    MiniProgramVersion, ReleaseState, ReleasedVersion, RuleViolation, VersionChange, VersionNumber,
+    VersionStatus,
+};
 
 /// Versions with their program's global mode, which the unsubmitted ones show.
 macro_rules! versions_with_global_mode {
@@ -32,6 +34,36 @@ macro_rules! newest_first {
             mini_program_versions::patch.desc(),
         )
     };
+}
+
+/// Finds a version of the workspace, locks its program for the rest of the
+/// transaction and reads both as they are under the lock; `return`s `Ok(None)`
+/// from the transaction when the workspace has no such version.
+macro_rules! lock_version {
+    ($conn:expr, $workspace_id:expr, $id:expr) => {{
+        let conn = &mut *$conn;
+        let Some(program_id) = mini_program_versions::table
+            .inner_join(mini_programs::table)
+            .filter(mini_program_versions::id.eq($id))
+            .filter(mini_programs::workspace_id.eq($workspace_id))
+            .select(mini_program_versions::mini_program_id)
+            .first::<String>(conn)
+            .await
+            .optional()?
+        else {
+            return Ok(None);
+        };
+        let Some(program) = programs::lock(conn, $workspace_id, &program_id).await? else {
+            return Ok(None);
+        };
+        let version = version_from_row(
+            versions_with_global_mode!()
+                .filter(mini_program_versions::id.eq($id))
+                .first(conn)
+                .await?,
+        )?;
+        (program, version)
+    }};
 }
 
 /// A version as a user creates it: New Version Created, no mode fixed yet.
@@ -148,6 +180,11 @@ pub async fn create(
             update_mode: None,
             created_at: now(),
             submitted_at: None,
+            gray_percentage: None,
+            decided_at: None,
+            decided_by: None,
+            decision_comment: None,
+            released_at: None,
         };
         diesel::insert_into(mini_program_versions::table)
             .values(&row)
@@ -169,26 +206,7 @@ pub async fn submit_for_release_approval(
     check: impl FnOnce(&MiniProgramVersion, Option<VersionNumber>) -> Result<(), RuleViolation> + Send,
 ) -> Result<Option<MiniProgramVersion>, StorageError> {
     in_write_transaction!(db, |conn| {
-        let Some(program_id) = mini_program_versions::table
-            .inner_join(mini_programs::table)
-            .filter(mini_program_versions::id.eq(id))
-            .filter(mini_programs::workspace_id.eq(workspace_id))
-            .select(mini_program_versions::mini_program_id)
-            .first::<String>(conn)
-            .await
-            .optional()?
-        else {
-            return Ok(None);
-        };
-        let Some(program) = programs::lock(conn, workspace_id, &program_id).await? else {
-            return Ok(None);
-        };
-        let version = version_from_row(
-            versions_with_global_mode!()
-                .filter(mini_program_versions::id.eq(id))
-                .first(conn)
-                .await?,
-        )?;
+        let (program, version) = lock_version!(conn, workspace_id, id);
         let pending = mini_program_versions::table
             .filter(mini_program_versions::mini_program_id.eq(&program.id))
             .filter(mini_program_versions::status.eq(VersionStatus::PendingApproval.as_str()))
@@ -219,43 +237,117 @@ pub async fn submit_for_release_approval(
     })
 }
 
-/// A version as it stands in another system, brought in past the lifecycle
-/// (the demo data of a fresh installation).
+/// A release step and the versions it took offline, as committed.
 #[derive(Debug, Clone)]
-pub struct ImportedVersion {
-    pub number: VersionNumber,
-    pub description: Option<String>,
-    pub status: VersionStatus,
-    /// Set for every status but New Version Created.
-    pub fixed_update_mode: Option<UpdateMode>,
-    pub created_at: DateTime<Utc>,
-    pub submitted_at: Option<DateTime<Utc>>,
+pub struct VersionTransition {
+    pub version: MiniProgramVersion,
+    pub superseded: Vec<MiniProgramVersion>,
 }
 
-pub async fn import(
+/// Applies the release step that `decide` plans for a version, given its
+/// program's release state read under the program's lock. `None` when the
+/// workspace has no such version.
+pub async fn transition(
     db: &Database,
-    program_id: &str,
-    version: ImportedVersion,
-) -> Result<(), StorageError> {
-    let row = VersionRow {
-        id: new_id(),
-        mini_program_id: program_id.to_owned(),
-        major: version.number.major,
-        minor: version.number.minor,
-        patch: version.number.patch,
-        description: version.description,
-        status: version.status.as_str().to_owned(),
-        update_mode: version
-            .fixed_update_mode
-            .map(|mode| mode.as_str().to_owned()),
-        created_at: version.created_at.naive_utc(),
-        submitted_at: version.submitted_at.map(|at| at.naive_utc()),
-    };
-    with_connection!(db, |conn| {
-        diesel::insert_into(mini_program_versions::table)
-            .values(&row)
+    workspace_id: &str,
+    id: &str,
+    actor: &str,
+    decide: impl FnOnce(&MiniProgramVersion, &ReleaseState) -> Result<VersionChange, RuleViolation>
+    + Send,
+) -> Result<Option<VersionTransition>, StorageError> {
+    in_write_transaction!(db, |conn| {
+        let (program, version) = lock_version!(conn, workspace_id, id);
+        let released: Vec<(String, String, i32, i32, i32)> = mini_program_versions::table
+            .filter(mini_program_versions::mini_program_id.eq(&program.id))
+            .filter(mini_program_versions::status.eq_any([
+                VersionStatus::FullRelease.as_str(),
+                VersionStatus::GrayRelease.as_str(),
+            ]))
+            .select((
+                mini_program_versions::id,
+                mini_program_versions::status,
+                mini_program_versions::major,
+                mini_program_versions::minor,
+                mini_program_versions::patch,
+            ))
+            .load(conn)
+            .await?;
+        let mut state = ReleaseState::default();
+        for (id, status, major, minor, patch) in released {
+            let released = ReleasedVersion {
+                id,
+                number: VersionNumber {
+                    major,
+                    minor,
+                    patch,
+                },
+            };
+            if status == VersionStatus::FullRelease.as_str() {
+                state.full = Some(released);
+            } else {
+                state.gray = Some(released);
+            }
+        }
+        let change = decide(&version, &state)?;
+
+        let at = now();
+        let (decided_at, decided_by, decision_comment) = match &change.decision {
+            Some(comment) => (Some(at), Some(actor.to_owned()), comment.clone()),
+            None => (
+                version.decision.as_ref().map(|d| d.decided_at.naive_utc()),
+                version.decision.as_ref().map(|d| d.decided_by.clone()),
+                version.decision.as_ref().and_then(|d| d.comment.clone()),
+            ),
+        };
+        let released_at = match version.released_at {
+            Some(at) => Some(at.naive_utc()),
+            None if change.releases => Some(at),
+            None => None,
+        };
+        diesel::update(mini_program_versions::table.find(id))
+            .set((
+                mini_program_versions::status.eq(change.status.as_str()),
+                mini_program_versions::gray_percentage.eq(change.gray_percentage),
+                mini_program_versions::decided_at.eq(decided_at),
+                mini_program_versions::decided_by.eq(decided_by),
+                mini_program_versions::decision_comment.eq(decision_comment),
+                mini_program_versions::released_at.eq(released_at),
+            ))
             .execute(conn)
             .await?;
-    });
-    Ok(())
+        let superseded_ids: Vec<&str> = change.supersedes.iter().map(|v| v.id.as_str()).collect();
+        if !superseded_ids.is_empty() {
+            diesel::update(
+                mini_program_versions::table
+                    .filter(mini_program_versions::id.eq_any(&superseded_ids)),
+            )
+            .set(mini_program_versions::status.eq(VersionStatus::Offline.as_str()))
+            .execute(conn)
+            .await?;
+        }
+        let mut changed: Vec<MiniProgramVersion> = versions_with_global_mode!()
+            .filter(
+                mini_program_versions::id
+                    .eq(id)
+                    .or(mini_program_versions::id.eq_any(&superseded_ids)),
+            )
+            .load(conn)
+            .await?
+            .into_iter()
+            .map(version_from_row)
+            .collect::<Result<_, _>>()?;
+        let position =
+            changed
+                .iter()
+                .position(|v| v.id == id)
+                .ok_or_else(|| StorageError::Corrupt {
+                    what: "version",
+                    value: id.to_owned(),
+                })?;
+        let version = changed.swap_remove(position);
+        Ok(Some(VersionTransition {
+            version,
+            superseded: changed,
+        }))
+    })
 }

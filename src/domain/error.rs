@@ -22,6 +22,8 @@ pub enum RuleViolation {
         requested: VersionNumber,
         latest: VersionNumber,
     },
+    #[error("version {version} is already fully released; an older one cannot replace it")]
+    NewerVersionReleased { version: VersionNumber },
     #[error("a version in status {status} cannot be {action}")]
     InvalidTransition {
         status: VersionStatus,

@@ -31,12 +31,17 @@ macro_rules! named_enum {
 }
 
 mod error;
+mod lifecycle;
 mod mini_program;
 mod principal;
 mod update_mode;
 mod version;
 
 pub use error::RuleViolation;
+pub use lifecycle::{
+    ReleaseDecision, ReleaseState, ReleasedVersion, VersionChange, decide_release, plan_offline,
+    plan_release,
+};
 pub use mini_program::{
     MiniProgram, MiniProgramChannel, MiniProgramType, NewMiniProgram, validate_program_name,
 };
@@ -46,6 +51,6 @@ pub use update_mode::{
     decide_update_mode_change, update_mode_locks,
 };
 pub use version::{
-    MiniProgramVersion, VersionNumber, VersionStatus, check_new_version_number, check_submission,
-    validate_description,
+    MiniProgramVersion, ReleaseDecisionRecord, VersionNumber, VersionStatus,
+    check_new_version_number, check_submission, validate_description,
 };

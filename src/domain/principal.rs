@@ -45,6 +45,14 @@ impl Principal {
     pub fn may_submit_version(&self) -> bool {
         self.may_create_version()
     }
+
+    pub fn may_decide_release(&self) -> bool {
+        self.has_role(Role::ReleaseApprover) || self.has_role(Role::WorkspaceAdmin)
+    }
+
+    pub fn may_release(&self) -> bool {
+        self.has_role(Role::WorkspaceAdmin)
+    }
 }
 
 #[cfg(test)]
@@ -88,6 +96,20 @@ mod tests {
         for role in [Role::Viewer, Role::ReleaseApprover] {
             assert!(!principal_with(&[role]).may_create_version());
             assert!(!principal_with(&[role]).may_submit_version());
+        }
+    }
+
+    #[test]
+    fn approvers_and_admins_decide_and_only_admins_release() {
+        for role in [Role::ReleaseApprover, Role::WorkspaceAdmin] {
+            assert!(principal_with(&[role]).may_decide_release());
+        }
+        for role in [Role::Developer, Role::Viewer] {
+            assert!(!principal_with(&[role]).may_decide_release());
+        }
+        assert!(principal_with(&[Role::WorkspaceAdmin]).may_release());
+        for role in [Role::ReleaseApprover, Role::Developer, Role::Viewer] {
+            assert!(!principal_with(&[role]).may_release());
         }
     }
 

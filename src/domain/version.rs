@@ -81,6 +81,19 @@ pub struct MiniProgramVersion {
     pub program_update_mode: UpdateMode,
     pub created_at: DateTime<Utc>,
     pub submitted_at: Option<DateTime<Utc>>,
+    /// The share of devices, 1 to 99, that a gray release reaches.
+    pub gray_percentage: Option<i32>,
+    pub decision: Option<ReleaseDecisionRecord>,
+    /// When the version was first released (gray or full).
+    pub released_at: Option<DateTime<Utc>>,
+}
+
+/// Who approved or rejected a version, when and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReleaseDecisionRecord {
+    pub decided_by: String,
+    pub decided_at: DateTime<Utc>,
+    pub comment: Option<String>,
 }
 
 impl MiniProgramVersion {
@@ -168,6 +181,9 @@ mod tests {
             program_update_mode: global,
             created_at: Utc::now(),
             submitted_at: None,
+            gray_percentage: None,
+            decision: None,
+            released_at: None,
         }
     }
 

@@ -76,3 +76,12 @@ pub enum Role {
     Viewer,
     ReleaseApprover,
 }
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "domain::ReleaseDecision")]
+pub enum ReleaseDecision {
+    /// The version may be released.
+    Approve,
+    /// The version may not be released.
+    Reject,
+}

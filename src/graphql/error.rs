@@ -65,6 +65,8 @@ fn rule_error(violation: RuleViolation) -> async_graphql::Error {
         }
         RuleViolation::AnotherVersionPending { version } => coded(message, "CONFLICT")
             .extend_with(move |_, e| e.set("pendingVersion", version.to_string())),
+        RuleViolation::NewerVersionReleased { version } => coded(message, "CONFLICT")
+            .extend_with(move |_, e| e.set("releasedVersion", version.to_string())),
         RuleViolation::InvalidTransition { status, .. } => coded(message, "INVALID_TRANSITION")
             .extend_with(move |_, e| e.set("status", status.as_str())),
     }

@@ -1,8 +1,9 @@
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 
 use super::caller;
-use super::enums::{MiniProgramChannel, MiniProgramType, UpdateMode};
+use super::enums::{MiniProgramChannel, MiniProgramType, ReleaseDecision, UpdateMode};
 use super::types::{MiniProgram, MiniProgramVersion};
+use crate::db::versions::VersionTransition;
 use crate::domain::UpdateModeDecision;
 use crate::service::mini_programs::{self, CreateMiniProgram};
 use crate::service::versions::{self, CreateVersion};
@@ -65,6 +66,49 @@ pub struct SubmitVersionInput {
 #[derive(SimpleObject)]
 pub struct SubmitVersionPayload {
     mini_program_version: MiniProgramVersion,
+}
+
+#[derive(InputObject)]
+pub struct DecideReleaseInput {
+    version_id: ID,
+    decision: ReleaseDecision,
+    /// Why; shown to the version's developers. At most 2000 characters.
+    comment: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct ReleaseVersionInput {
+    version_id: ID,
+    /// 1 to 99 releases to that share of devices (it may only grow); null or
+    /// 100 releases to all devices.
+    gray_percentage: Option<i32>,
+}
+
+#[derive(InputObject)]
+pub struct TakeVersionOfflineInput {
+    version_id: ID,
+}
+
+/// The version after a release step.
+#[derive(SimpleObject)]
+pub struct VersionTransitionPayload {
+    mini_program_version: MiniProgramVersion,
+    /// Versions that this step took offline (the previous full release, a
+    /// superseded gray release).
+    offline_versions: Vec<MiniProgramVersion>,
+}
+
+impl From<VersionTransition> for VersionTransitionPayload {
+    fn from(transition: VersionTransition) -> Self {
+        Self {
+            mini_program_version: MiniProgramVersion(transition.version),
+            offline_versions: transition
+                .superseded
+                .into_iter()
+                .map(MiniProgramVersion)
+                .collect(),
+        }
+    }
 }
 
 #[Object]
@@ -152,5 +196,49 @@ impl Mutation {
         Ok(SubmitVersionPayload {
             mini_program_version: MiniProgramVersion(version),
         })
+    }
+
+    /// Approves or rejects a PENDING_APPROVAL version. RELEASE_APPROVER or
+    /// WORKSPACE_ADMIN.
+    async fn decide_release(
+        &self,
+        ctx: &Context<'_>,
+        input: DecideReleaseInput,
+    ) -> async_graphql::Result<VersionTransitionPayload> {
+        let (db, principal) = caller(ctx)?;
+        let transition = versions::decide_release(
+            db,
+            principal,
+            &input.version_id,
+            input.decision.into(),
+            input.comment.as_deref(),
+        )
+        .await?;
+        Ok(transition.into())
+    }
+
+    /// Releases an APPROVED or GRAY_RELEASE version, to a share of devices or
+    /// to all; a full release takes the previous full release OFFLINE.
+    /// WORKSPACE_ADMIN.
+    async fn release_version(
+        &self,
+        ctx: &Context<'_>,
+        input: ReleaseVersionInput,
+    ) -> async_graphql::Result<VersionTransitionPayload> {
+        let (db, principal) = caller(ctx)?;
+        let transition =
+            versions::release(db, principal, &input.version_id, input.gray_percentage).await?;
+        Ok(transition.into())
+    }
+
+    /// Takes a GRAY_RELEASE or FULL_RELEASE version OFFLINE. WORKSPACE_ADMIN.
+    async fn take_version_offline(
+        &self,
+        ctx: &Context<'_>,
+        input: TakeVersionOfflineInput,
+    ) -> async_graphql::Result<VersionTransitionPayload> {
+        let (db, principal) = caller(ctx)?;
+        let transition = versions::take_offline(db, principal, &input.version_id).await?;
+        Ok(transition.into())
     }
 }

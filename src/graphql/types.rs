@@ -189,6 +189,30 @@ impl MiniProgramVersion {
     async fn submitted_at(&self) -> Option<DateTime> {
         self.0.submitted_at.map(Into::into)
     }
+
+    /// The share of devices (1 to 99) that a gray release reaches.
+    async fn gray_percentage(&self) -> Option<i32> {
+        self.0.gray_percentage
+    }
+
+    /// When the version was approved or rejected.
+    async fn decided_at(&self) -> Option<DateTime> {
+        self.0.decision.as_ref().map(|d| d.decided_at.into())
+    }
+
+    /// Who approved or rejected the version (the token's subject).
+    async fn decided_by(&self) -> Option<&str> {
+        self.0.decision.as_ref().map(|d| d.decided_by.as_str())
+    }
+
+    async fn decision_comment(&self) -> Option<&str> {
+        self.0.decision.as_ref().and_then(|d| d.comment.as_deref())
+    }
+
+    /// When the version was first released, gray or full.
+    async fn released_at(&self) -> Option<DateTime> {
+        self.0.released_at.map(Into::into)
+    }
 }
 
 /// One accepted change of a program's global update mode.

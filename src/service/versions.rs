@@ -1,14 +1,15 @@
-//! Versions of mini programs: reading, creating and submitting them for
-//! release approval.
+//! Versions of mini programs: reading, creating, submitting them for release
+//! approval, and the release steps that follow.
 
 use super::mini_programs::require_visible;
 use super::page::{Page, PageRequest};
 use super::{ServiceError, require_reader};
 use crate::db::Database;
-use crate::db::versions::{self as repository, NewVersion};
+use crate::db::versions::{self as repository, NewVersion, VersionTransition};
 use crate::domain::{
-    MiniProgram, MiniProgramVersion, Principal, VersionNumber, VersionStatus,
-    check_new_version_number, check_submission, validate_description,
+    self, MiniProgram, MiniProgramVersion, Principal, ReleaseDecision, ReleaseState, RuleViolation,
+    VersionChange, VersionNumber, VersionStatus, check_new_version_number, check_submission,
+    plan_offline, plan_release, validate_description,
 };
 
 /// A version of a program of the principal's workspace, if there is one with this id.
@@ -90,6 +91,72 @@ pub async fn submit_for_release_approval(
         ));
     }
     repository::submit_for_release_approval(db, &principal.workspace_id, id, check_submission)
+        .await?
+        .ok_or(ServiceError::NotFound("version"))
+}
+
+/// Approves or rejects a version waiting for release approval.
+/// RELEASE_APPROVER or WORKSPACE_ADMIN.
+pub async fn decide_release(
+    db: &Database,
+    principal: &Principal,
+    id: &str,
+    decision: ReleaseDecision,
+    comment: Option<&str>,
+) -> Result<VersionTransition, ServiceError> {
+    if !principal.may_decide_release() {
+        return Err(ServiceError::Forbidden(
+            "only a RELEASE_APPROVER or WORKSPACE_ADMIN may approve or reject versions",
+        ));
+    }
+    let comment = comment.map(str::to_owned);
+    transition(db, principal, id, move |version, _| {
+        domain::decide_release(version, decision, comment.as_deref())
+    })
+    .await
+}
+
+/// Releases an approved or gray version to `gray_percentage` of devices, or
+/// to all of them. WORKSPACE_ADMIN.
+pub async fn release(
+    db: &Database,
+    principal: &Principal,
+    id: &str,
+    gray_percentage: Option<i32>,
+) -> Result<VersionTransition, ServiceError> {
+    if !principal.may_release() {
+        return Err(ServiceError::Forbidden(
+            "only a WORKSPACE_ADMIN may release versions",
+        ));
+    }
+    transition(db, principal, id, move |version, state| {
+        plan_release(version, gray_percentage, state)
+    })
+    .await
+}
+
+/// Takes a released version offline. WORKSPACE_ADMIN.
+pub async fn take_offline(
+    db: &Database,
+    principal: &Principal,
+    id: &str,
+) -> Result<VersionTransition, ServiceError> {
+    if !principal.may_release() {
+        return Err(ServiceError::Forbidden(
+            "only a WORKSPACE_ADMIN may take versions offline",
+        ));
+    }
+    transition(db, principal, id, |version, _| plan_offline(version)).await
+}
+
+async fn transition(
+    db: &Database,
+    principal: &Principal,
+    id: &str,
+    decide: impl FnOnce(&MiniProgramVersion, &ReleaseState) -> Result<VersionChange, RuleViolation>
+    + Send,
+) -> Result<VersionTransition, ServiceError> {
+    repository::transition(db, &principal.workspace_id, id, &principal.subject, decide)
         .await?
         .ok_or(ServiceError::NotFound("version"))
 }

@@ -7,6 +7,7 @@ mod common;
 mod authentication;
 mod dev_mode;
 mod http;
+mod lifecycle;
 mod migrations;
 mod mini_programs;
 mod tenancy;

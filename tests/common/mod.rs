@@ -477,7 +477,7 @@ pub async fn program_state(server: &TestServer, program_id: &str) -> Value {
             "query($id: ID!) { miniProgram(id: $id) {
                 updateMode revision updatedAt
                 updateModeHistory(first: 100) { totalCount nodes { previousMode mode changedBy revision changedAt } }
-                versions(first: 100) { totalCount nodes { id version status updateMode updateModeSource submittedAt } }
+                versions(first: 100) { totalCount nodes { id version status updateMode updateModeSource submittedAt grayPercentage decidedAt decidedBy decisionComment releasedAt } }
             } }",
             json!({ "id": program_id }),
         )
