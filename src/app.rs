@@ -1,15 +1,22 @@
-//! What each command does: wires configuration, storage, authentication and
-//! HTTP together.
+//! What each command does: wires configuration, storage, authentication,
+//! hooks and HTTP together. `start` is also the entry point for embedding the
+//! server with plugins of one's own.
 
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
 
 use crate::auth::{JwtSettings, TokenIssuer, TokenVerifier, load_or_create_dev_secret};
-use crate::config::{AuthSettings, DatabaseSettings, ServeArgs, TokenArgs};
+use crate::config::{AuthSettings, DatabaseSettings, HookSettings, ServeArgs, TokenArgs};
 use crate::db::{Database, DatabaseLocation};
 use crate::domain::Role;
+use crate::hooks::webhooks::WebhookSender;
+use crate::hooks::{DispatchSettings, Dispatcher, GuardHook, HookRegistry, NotifyHook};
 use crate::http::{AppState, router};
+use crate::service::Services;
 use crate::service::demo::{self, DEMO_WORKSPACE};
 
 /// Why a command could not run; shown to the operator as is.
@@ -18,25 +25,74 @@ pub type StartError = Box<dyn std::error::Error + Send + Sync>;
 /// How long the token printed at a development start stays valid.
 const PRINTED_TOKEN_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 
-pub async fn serve(
-    args: ServeArgs,
-    database: DatabaseSettings,
-    auth: AuthSettings,
-) -> Result<(), StartError> {
-    let dev_mode = auth.jwt_secret.is_none();
-    let jwt = jwt_settings(&database, &auth)?;
-    let db = connect(&database)?;
-    if args.skip_migrations {
+/// Everything `serve` is configured with.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    pub serve: ServeArgs,
+    pub database: DatabaseSettings,
+    pub auth: AuthSettings,
+    pub hooks: HookSettings,
+}
+
+/// Plugins compiled into this server, besides the built-in webhooks.
+#[derive(Default, Clone)]
+pub struct Plugins {
+    pub guards: Vec<Arc<dyn GuardHook>>,
+    pub notifiers: Vec<Arc<dyn NotifyHook>>,
+}
+
+/// A server that is listening and delivering, until it is stopped.
+pub struct Server {
+    address: SocketAddr,
+    listener: TcpListener,
+    state: AppState,
+    dispatcher: Dispatcher,
+    dev_token: Option<String>,
+}
+
+/// Prepares the database, binds the listener and builds the hook registry.
+pub async fn start(settings: ServerSettings, plugins: Plugins) -> Result<Server, StartError> {
+    let dev_mode = settings.auth.jwt_secret.is_none();
+    let jwt = jwt_settings(&settings.database, &settings.auth)?;
+    let db = connect(&settings.database)?;
+    if settings.serve.skip_migrations {
         tracing::info!("skipping migrations");
     } else {
         migrate(&db).await?;
     }
-    let listener = TcpListener::bind(args.listen).await?;
-    let address = listener.local_addr()?;
-    let base_url = format!("http://{address}");
+    let hooks = &settings.hooks;
+    let mut registry = HookRegistry::new(Duration::from_millis(hooks.hook_guard_timeout_ms));
+    for guard in plugins.guards {
+        registry = registry.with_guard(guard);
+    }
+    for notifier in plugins.notifiers {
+        registry = registry.with_notifier(notifier);
+    }
+    let services = Services {
+        db: db.clone(),
+        hooks: Arc::new(registry),
+    };
+    let allow_private = hooks.webhook_allow_private_targets.unwrap_or(dev_mode);
+    let webhooks = WebhookSender::new(
+        Duration::from_millis(hooks.webhook_timeout_ms),
+        allow_private,
+    )?;
+    let dispatcher = Dispatcher::new(
+        db.clone(),
+        services.hooks.clone(),
+        webhooks,
+        DispatchSettings {
+            max_attempts: hooks.webhook_max_attempts,
+            retry_base: Duration::from_millis(hooks.webhook_retry_base_ms),
+            retry_cap: Duration::from_millis(hooks.webhook_retry_max_ms),
+            lease: Duration::from_millis(hooks.hook_lease_ms),
+            poll_interval: Duration::from_millis(hooks.hook_poll_interval_ms),
+            batch: 32,
+        },
+    );
 
-    let dev_issuer = if dev_mode {
-        if demo::seed_if_empty(&db)
+    let (dev_issuer, dev_token) = if dev_mode {
+        if demo::seed_if_empty(&services)
             .await
             .map_err(|error| format!("seeding the demo workspace failed: {error:?}"))?
         {
@@ -49,28 +105,61 @@ pub async fn serve(
             &[Role::WorkspaceAdmin],
             PRINTED_TOKEN_TTL,
         )?;
+        (Some(issuer), Some(token))
+    } else {
+        (None, None)
+    };
+    let listener = TcpListener::bind(settings.serve.listen).await?;
+    let address = listener.local_addr()?;
+    let state = AppState {
+        schema: crate::graphql::schema(services),
+        verifier: TokenVerifier::new(&jwt),
+        db,
+        dev_issuer,
+    };
+    Ok(Server {
+        address,
+        listener,
+        state,
+        dispatcher,
+        dev_token,
+    })
+}
+
+impl Server {
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// Serves until `shutdown` completes, then lets in-flight requests finish.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        tracing::info!(address = %self.address, "listening");
+        let dispatcher = tokio::spawn(self.dispatcher.run());
+        let served = axum::serve(self.listener, router(self.state))
+            .with_graceful_shutdown(shutdown)
+            .await;
+        // Deliveries in flight are taken over after their lease: at least once.
+        dispatcher.abort();
+        served
+    }
+}
+
+pub async fn serve(settings: ServerSettings) -> Result<(), StartError> {
+    let server = start(settings, Plugins::default()).await?;
+    let base_url = format!("http://{}", server.address());
+    if let Some(token) = &server.dev_token {
         println!(
             "Development mode: JWT_SECRET is not set, so tokens are signed with a local secret."
         );
         println!("GraphiQL: {base_url}/graphiql (opens with a demo admin token)");
         println!("WORKSPACE_ADMIN token for workspace \"{DEMO_WORKSPACE}\", valid 30 days:");
         println!("{token}");
-        Some(issuer)
-    } else {
-        None
-    };
-
-    let state = AppState {
-        schema: crate::graphql::schema(db.clone()),
-        verifier: TokenVerifier::new(&jwt),
-        db,
-        dev_issuer,
-    };
-    tracing::info!(%address, "listening");
+    }
     println!("update-mode listening on {base_url}");
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    server.run_until(shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -27,6 +27,8 @@ pub struct Cli {
     pub database: DatabaseSettings,
     #[command(flatten)]
     pub auth: AuthSettings,
+    #[command(flatten)]
+    pub hooks: HookSettings,
 }
 
 #[derive(Debug, Subcommand)]
@@ -76,6 +78,61 @@ pub struct AuthSettings {
     /// Required `aud` claim, when set.
     #[arg(long, env = "JWT_AUDIENCE", global = true)]
     pub jwt_audience: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct HookSettings {
+    /// How long a guard hook may take before the change is refused.
+    #[arg(
+        long,
+        env = "HOOK_GUARD_TIMEOUT_MS",
+        default_value_t = 2000,
+        global = true
+    )]
+    pub hook_guard_timeout_ms: u64,
+    /// Attempts per webhook delivery before it is FAILED.
+    #[arg(long, env = "WEBHOOK_MAX_ATTEMPTS", default_value_t = 8, global = true, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub webhook_max_attempts: u32,
+    /// The wait after the first failed attempt, doubling per attempt.
+    #[arg(
+        long,
+        env = "WEBHOOK_RETRY_BASE_MS",
+        default_value_t = 1000,
+        global = true
+    )]
+    pub webhook_retry_base_ms: u64,
+    /// The longest wait between two attempts.
+    #[arg(
+        long,
+        env = "WEBHOOK_RETRY_MAX_MS",
+        default_value_t = 3_600_000,
+        global = true
+    )]
+    pub webhook_retry_max_ms: u64,
+    /// How long a receiver may take to answer.
+    #[arg(
+        long,
+        env = "WEBHOOK_TIMEOUT_MS",
+        default_value_t = 10_000,
+        global = true
+    )]
+    pub webhook_timeout_ms: u64,
+    /// Allow webhook targets on loopback, private, link-local and metadata
+    /// addresses. Default: true in development mode, false otherwise.
+    #[arg(long, env = "WEBHOOK_ALLOW_PRIVATE_TARGETS", global = true)]
+    pub webhook_allow_private_targets: Option<bool>,
+    /// How long a process holds a claimed delivery before another may take it over.
+    #[arg(long, env = "HOOK_LEASE_MS", default_value_t = 60_000, global = true)]
+    pub hook_lease_ms: u64,
+    /// The longest the dispatcher waits before looking for work committed
+    /// through other processes.
+    #[arg(
+        long,
+        env = "HOOK_POLL_INTERVAL_MS",
+        default_value_t = 1000,
+        global = true
+    )]
+    pub hook_poll_interval_ms: u64,
 }
 
 #[derive(Debug, Clone, Args)]

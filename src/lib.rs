@@ -7,5 +7,6 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod graphql;
+pub mod hooks;
 pub mod http;
 pub mod service;

@@ -3,7 +3,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
-use update_mode::app;
+use update_mode::app::{self, ServerSettings};
 use update_mode::config::{Cli, Command};
 
 #[tokio::main]
@@ -17,8 +17,24 @@ async fn main() -> ExitCode {
         .with_ansi(std::io::stderr().is_terminal())
         .init();
     let result = match cli.command {
-        None => app::serve(cli.serve, cli.database, cli.auth).await,
-        Some(Command::Serve(args)) => app::serve(args, cli.database, cli.auth).await,
+        None => {
+            app::serve(ServerSettings {
+                serve: cli.serve,
+                database: cli.database,
+                auth: cli.auth,
+                hooks: cli.hooks,
+            })
+            .await
+        }
+        Some(Command::Serve(serve)) => {
+            app::serve(ServerSettings {
+                serve,
+                database: cli.database,
+                auth: cli.auth,
+                hooks: cli.hooks,
+            })
+            .await
+        }
         Some(Command::Migrate) => app::migrate_command(cli.database).await,
         Some(Command::Schema) => {
             print!("{}", update_mode::graphql::sdl());

@@ -5,13 +5,14 @@ use diesel::result::QueryResult;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 
+use super::outbox::{EventSink, announce};
 use super::rows::{MiniProgramRow, UpdateModeChangeRow, new_id, now, search_form};
 use super::schema::{mini_program_versions, mini_programs, update_mode_changes};
 use super::versions::versions_with_global_mode;
 use super::{Database, SqliteConnection, StorageError, rows};
 use crate::domain::{
-    MiniProgram, MiniProgramChannel, MiniProgramType, MiniProgramVersion, NewMiniProgram,
-    RuleViolation, UpdateMode, UpdateModeDecision, VersionStatus,
+    DomainEvent, MiniProgram, MiniProgramChannel, MiniProgramType, MiniProgramVersion,
+    NewMiniProgram, RuleViolation, UpdateMode, UpdateModeDecision, VersionStatus,
 };
 
 /// Which programs of a workspace a listing shows; every field narrows it.
@@ -240,13 +241,16 @@ pub async fn insert(db: &Database, program: NewMiniProgram) -> Result<MiniProgra
 
 /// Changes the global update mode as `decide` rules on the locked program:
 /// the new mode, the next revision and a history entry are written together,
-/// or nothing is. `None` when the workspace has no such program.
+/// with the events the change announces, or nothing is. `None` when the
+/// workspace has no such program.
 pub async fn change_update_mode(
     db: &Database,
     workspace_id: &str,
     id: &str,
     actor: &str,
     decide: impl FnOnce(&MiniProgram) -> Result<UpdateModeDecision, RuleViolation> + Send,
+    sink: &dyn EventSink,
+    events: impl FnOnce(&UpdateModeOutcome) -> Vec<DomainEvent> + Send,
 ) -> Result<Option<UpdateModeOutcome>, StorageError> {
     in_write_transaction!(db, |conn| {
         let Some(program) = lock(conn, workspace_id, id).await? else {
@@ -298,11 +302,13 @@ pub async fn change_update_mode(
             .into_iter()
             .map(rows::version_from_row)
             .collect::<Result<_, _>>()?;
-        Ok(Some(UpdateModeOutcome {
+        let outcome = UpdateModeOutcome {
             program,
             decision,
             affected_versions,
-        }))
+        };
+        announce(conn, sink, events(&outcome)).await?;
+        Ok(Some(outcome))
     })
 }
 

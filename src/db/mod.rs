@@ -56,9 +56,20 @@ macro_rules! in_write_transaction {
     };
 }
 
+/// Implements a trait for the connection types of both backends with one body.
+macro_rules! impl_for_each_backend {
+    (impl $trait:ident { $($item:item)* }) => {
+        impl $trait for $crate::db::SqliteConnection { $($item)* }
+        impl $trait for diesel_async::AsyncPgConnection { $($item)* }
+    };
+}
+
 mod error;
+pub mod hook_deliveries;
 mod migrations;
 pub mod mini_programs;
+pub mod outbox;
+pub mod release_integrations;
 mod rows;
 pub mod schema;
 mod transaction;

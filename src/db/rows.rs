@@ -5,10 +5,14 @@ use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
 use diesel::prelude::*;
 
 use super::StorageError;
-use super::schema::{mini_program_versions, mini_programs, update_mode_changes};
+use super::schema::{
+    hook_deliveries, hook_events, mini_program_versions, mini_programs, release_integrations,
+    update_mode_changes,
+};
 use crate::domain::{
-    MiniProgram, MiniProgramChannel, MiniProgramType, MiniProgramVersion, ReleaseDecisionRecord,
-    UpdateMode, UpdateModeChange, VersionNumber, VersionStatus,
+    DeliveryStatus, EventType, MiniProgram, MiniProgramChannel, MiniProgramType,
+    MiniProgramVersion, ReleaseDecisionRecord, ReleaseIntegration, UpdateMode, UpdateModeChange,
+    VersionNumber, VersionStatus,
 };
 
 /// The current time as stored: UTC, to the microsecond that PostgreSQL keeps,
@@ -21,7 +25,7 @@ pub(super) fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
-fn utc(time: NaiveDateTime) -> DateTime<Utc> {
+pub(super) fn utc(time: NaiveDateTime) -> DateTime<Utc> {
     time.and_utc()
 }
 
@@ -157,6 +161,92 @@ impl TryFrom<UpdateModeChangeRow> for UpdateModeChange {
             changed_by: row.changed_by,
             changed_at: utc(row.changed_at),
             revision: row.revision,
+        })
+    }
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = hook_deliveries, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub(super) struct DeliveryRow {
+    pub id: String,
+    pub event_sequence: i64,
+    pub mini_program_id: String,
+    pub target: String,
+    pub integration_id: Option<String>,
+    pub status: String,
+    pub attempts: i32,
+    pub next_attempt_at: NaiveDateTime,
+    pub last_error: Option<String>,
+    pub delivered_at: Option<NaiveDateTime>,
+    pub lease_owner: Option<String>,
+    pub lease_expires_at: Option<NaiveDateTime>,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = hook_events, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub(super) struct EventRow {
+    pub sequence: i64,
+    pub id: String,
+    pub event_type: String,
+    pub workspace_id: String,
+    pub mini_program_id: String,
+    pub occurred_at: NaiveDateTime,
+    pub data: String,
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = release_integrations, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub(super) struct IntegrationRow {
+    pub id: String,
+    pub workspace_id: String,
+    pub name: String,
+    pub url: String,
+    pub events: String,
+    pub active: bool,
+    pub secret: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+pub(super) fn event_type(value: &str) -> Result<EventType, StorageError> {
+    parse("event type", value, EventType::from_name)
+}
+
+pub(super) fn delivery_status(value: &str) -> Result<DeliveryStatus, StorageError> {
+    parse("delivery status", value, DeliveryStatus::from_name)
+}
+
+/// Event types stored as ",a,b," so that a LIKE on ",a," matches exactly.
+pub(super) fn join_event_types(types: &[EventType]) -> String {
+    let mut joined = String::from(",");
+    for event_type in types {
+        joined.push_str(event_type.as_str());
+        joined.push(',');
+    }
+    joined
+}
+
+pub(super) fn split_event_types(joined: &str) -> Result<Vec<EventType>, StorageError> {
+    joined
+        .split(',')
+        .filter(|name| !name.is_empty())
+        .map(event_type)
+        .collect()
+}
+
+impl TryFrom<IntegrationRow> for ReleaseIntegration {
+    type Error = StorageError;
+
+    fn try_from(row: IntegrationRow) -> Result<Self, StorageError> {
+        Ok(ReleaseIntegration {
+            events: split_event_types(&row.events)?,
+            id: row.id,
+            workspace_id: row.workspace_id,
+            name: row.name,
+            url: row.url,
+            active: row.active,
+            created_at: utc(row.created_at),
+            updated_at: utc(row.updated_at),
         })
     }
 }

@@ -50,8 +50,57 @@ diesel::table! {
 diesel::joinable!(mini_program_versions -> mini_programs (mini_program_id));
 diesel::joinable!(update_mode_changes -> mini_programs (mini_program_id));
 
+diesel::table! {
+    release_integrations (id) {
+        id -> Text,
+        workspace_id -> Text,
+        name -> Text,
+        url -> Text,
+        events -> Text,
+        active -> Bool,
+        secret -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    hook_events (sequence) {
+        sequence -> BigInt,
+        id -> Text,
+        event_type -> Text,
+        workspace_id -> Text,
+        mini_program_id -> Text,
+        occurred_at -> Timestamp,
+        data -> Text,
+    }
+}
+
+diesel::table! {
+    hook_deliveries (id) {
+        id -> Text,
+        event_sequence -> BigInt,
+        mini_program_id -> Text,
+        target -> Text,
+        integration_id -> Nullable<Text>,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        last_error -> Nullable<Text>,
+        delivered_at -> Nullable<Timestamp>,
+        lease_owner -> Nullable<Text>,
+        lease_expires_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(hook_deliveries -> hook_events (event_sequence));
+diesel::joinable!(hook_deliveries -> release_integrations (integration_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     mini_programs,
     mini_program_versions,
-    update_mode_changes
+    update_mode_changes,
+    release_integrations,
+    hook_events,
+    hook_deliveries,
 );

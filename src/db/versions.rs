@@ -4,12 +4,13 @@
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
+use super::outbox::{EventSink, announce};
 use super::rows::{VersionRow, new_id, now, version_from_row};
 use super::schema::{mini_program_versions, mini_programs};
 use super::{Database, StorageError, mini_programs as programs};
 use crate::domain::{
-    MiniProgramVersion, ReleaseState, ReleasedVersion, RuleViolation, VersionChange, VersionNumber,
-    VersionStatus,
+    DomainEvent, MiniProgramVersion, ReleaseState, ReleasedVersion, RuleViolation, VersionChange,
+    VersionNumber, VersionStatus,
 };
 
 /// Versions with their program's global mode, which the unsubmitted ones show.
@@ -204,6 +205,8 @@ pub async fn submit_for_release_approval(
     workspace_id: &str,
     id: &str,
     check: impl FnOnce(&MiniProgramVersion, Option<VersionNumber>) -> Result<(), RuleViolation> + Send,
+    sink: &dyn EventSink,
+    events: impl FnOnce(&MiniProgramVersion) -> Vec<DomainEvent> + Send,
 ) -> Result<Option<MiniProgramVersion>, StorageError> {
     in_write_transaction!(db, |conn| {
         let (program, version) = lock_version!(conn, workspace_id, id);
@@ -233,7 +236,9 @@ pub async fn submit_for_release_approval(
             .returning(VersionRow::as_returning())
             .get_result(conn)
             .await?;
-        version_from_row((row, program.update_mode.as_str().to_owned())).map(Some)
+        let submitted = version_from_row((row, program.update_mode.as_str().to_owned()))?;
+        announce(conn, sink, events(&submitted)).await?;
+        Ok(Some(submitted))
     })
 }
 
@@ -254,6 +259,8 @@ pub async fn transition(
     actor: &str,
     decide: impl FnOnce(&MiniProgramVersion, &ReleaseState) -> Result<VersionChange, RuleViolation>
     + Send,
+    sink: &dyn EventSink,
+    events: impl FnOnce(&VersionTransition) -> Vec<DomainEvent> + Send,
 ) -> Result<Option<VersionTransition>, StorageError> {
     in_write_transaction!(db, |conn| {
         let (program, version) = lock_version!(conn, workspace_id, id);
@@ -345,9 +352,11 @@ pub async fn transition(
                     value: id.to_owned(),
                 })?;
         let version = changed.swap_remove(position);
-        Ok(Some(VersionTransition {
+        let transition = VersionTransition {
             version,
             superseded: changed,
-        }))
+        };
+        announce(conn, sink, events(&transition)).await?;
+        Ok(Some(transition))
     })
 }

@@ -24,6 +24,8 @@ pub enum RuleViolation {
     },
     #[error("version {version} is already fully released; an older one cannot replace it")]
     NewerVersionReleased { version: VersionNumber },
+    #[error("refused by the {hook} hook: {reason}")]
+    Vetoed { hook: String, reason: String },
     #[error("a version in status {status} cannot be {action}")]
     InvalidTransition {
         status: VersionStatus,

@@ -31,6 +31,8 @@ macro_rules! named_enum {
 }
 
 mod error;
+mod event;
+mod integration;
 mod lifecycle;
 mod mini_program;
 mod principal;
@@ -38,6 +40,8 @@ mod update_mode;
 mod version;
 
 pub use error::RuleViolation;
+pub use event::{DeliveryStatus, DomainEvent, EventType, EventVersion};
+pub use integration::{ReleaseIntegration, validate_event_selection, validate_webhook_url};
 pub use lifecycle::{
     ReleaseDecision, ReleaseState, ReleasedVersion, VersionChange, decide_release, plan_offline,
     plan_release,

@@ -24,14 +24,16 @@ pub enum TotalCount {
 impl TotalCount {
     /// How many items the whole list has, across all pages.
     async fn total_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
-        let (db, principal) = caller(ctx)?;
+        let (services, principal) = caller(ctx)?;
         let count = match self {
-            TotalCount::MiniPrograms(filter) => mini_programs::count(db, principal, filter).await?,
+            TotalCount::MiniPrograms(filter) => {
+                mini_programs::count(services, principal, filter).await?
+            }
             TotalCount::Versions { program, statuses } => {
-                versions::count(db, principal, program, statuses).await?
+                versions::count(services, principal, program, statuses).await?
             }
             TotalCount::UpdateModeChanges(program) => {
-                mini_programs::history_count(db, principal, program).await?
+                mini_programs::history_count(services, principal, program).await?
             }
         };
         Ok(i32::try_from(count).unwrap_or(i32::MAX))

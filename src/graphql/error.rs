@@ -67,6 +67,9 @@ fn rule_error(violation: RuleViolation) -> async_graphql::Error {
             .extend_with(move |_, e| e.set("pendingVersion", version.to_string())),
         RuleViolation::NewerVersionReleased { version } => coded(message, "CONFLICT")
             .extend_with(move |_, e| e.set("releasedVersion", version.to_string())),
+        RuleViolation::Vetoed { hook, .. } => {
+            coded(message, "HOOK_REJECTED").extend_with(move |_, e| e.set("hook", hook.clone()))
+        }
         RuleViolation::InvalidTransition { status, .. } => coded(message, "INVALID_TRANSITION")
             .extend_with(move |_, e| e.set("status", status.as_str())),
     }

@@ -11,8 +11,8 @@ mod types;
 
 use async_graphql::{EmptySubscription, Schema, SchemaBuilder};
 
-use crate::db::Database;
 use crate::domain::Principal;
+use crate::service::Services;
 
 pub use error::ErrorCodes;
 
@@ -23,8 +23,8 @@ fn builder() -> SchemaBuilder<query::Query, mutation::Mutation, EmptySubscriptio
 }
 
 /// The executable schema; each request brings its `Principal` as request data.
-pub fn schema(db: Database) -> ApiSchema {
-    builder().data(db).finish()
+pub fn schema(services: Services) -> ApiSchema {
+    builder().data(services).finish()
 }
 
 /// The schema in SDL, as committed in `schema.graphql`.
@@ -32,9 +32,9 @@ pub fn sdl() -> String {
     builder().finish().sdl()
 }
 
-/// The caller and the database, as every resolver needs them.
+/// The services and the caller, as every resolver needs them.
 fn caller<'a>(
     ctx: &async_graphql::Context<'a>,
-) -> async_graphql::Result<(&'a Database, &'a Principal)> {
-    Ok((ctx.data::<Database>()?, ctx.data::<Principal>()?))
+) -> async_graphql::Result<(&'a Services, &'a Principal)> {
+    Ok((ctx.data::<Services>()?, ctx.data::<Principal>()?))
 }

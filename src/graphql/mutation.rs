@@ -119,13 +119,13 @@ impl Mutation {
         ctx: &Context<'_>,
         input: CreateMiniProgramInput,
     ) -> async_graphql::Result<CreateMiniProgramPayload> {
-        let (db, principal) = caller(ctx)?;
+        let (services, principal) = caller(ctx)?;
         let input = CreateMiniProgram {
             name: input.name,
             program_type: input.program_type.into(),
             channel: input.channel.into(),
         };
-        let program = mini_programs::create(db, principal, input).await?;
+        let program = mini_programs::create(services, principal, input).await?;
         Ok(CreateMiniProgramPayload {
             mini_program: MiniProgram(program),
         })
@@ -137,13 +137,13 @@ impl Mutation {
         ctx: &Context<'_>,
         input: CreateMiniProgramVersionInput,
     ) -> async_graphql::Result<CreateMiniProgramVersionPayload> {
-        let (db, principal) = caller(ctx)?;
+        let (services, principal) = caller(ctx)?;
         let input = CreateVersion {
             mini_program_id: input.mini_program_id.0,
             version: input.version,
             description: input.description,
         };
-        let version = versions::create(db, principal, input).await?;
+        let version = versions::create(services, principal, input).await?;
         Ok(CreateMiniProgramVersionPayload {
             mini_program_version: MiniProgramVersion(version),
         })
@@ -157,9 +157,9 @@ impl Mutation {
         ctx: &Context<'_>,
         input: UpdateModeInput,
     ) -> async_graphql::Result<UpdateModePayload> {
-        let (db, principal) = caller(ctx)?;
+        let (services, principal) = caller(ctx)?;
         let outcome = mini_programs::change_update_mode(
-            db,
+            services,
             principal,
             &input.mini_program_id,
             input.mode.into(),
@@ -190,9 +190,9 @@ impl Mutation {
         ctx: &Context<'_>,
         input: SubmitVersionInput,
     ) -> async_graphql::Result<SubmitVersionPayload> {
-        let (db, principal) = caller(ctx)?;
+        let (services, principal) = caller(ctx)?;
         let version =
-            versions::submit_for_release_approval(db, principal, &input.version_id).await?;
+            versions::submit_for_release_approval(services, principal, &input.version_id).await?;
         Ok(SubmitVersionPayload {
             mini_program_version: MiniProgramVersion(version),
         })
@@ -205,9 +205,9 @@ impl Mutation {
         ctx: &Context<'_>,
         input: DecideReleaseInput,
     ) -> async_graphql::Result<VersionTransitionPayload> {
-        let (db, principal) = caller(ctx)?;
+        let (services, principal) = caller(ctx)?;
         let transition = versions::decide_release(
-            db,
+            services,
             principal,
             &input.version_id,
             input.decision.into(),
@@ -225,9 +225,14 @@ impl Mutation {
         ctx: &Context<'_>,
         input: ReleaseVersionInput,
     ) -> async_graphql::Result<VersionTransitionPayload> {
-        let (db, principal) = caller(ctx)?;
-        let transition =
-            versions::release(db, principal, &input.version_id, input.gray_percentage).await?;
+        let (services, principal) = caller(ctx)?;
+        let transition = versions::release(
+            services,
+            principal,
+            &input.version_id,
+            input.gray_percentage,
+        )
+        .await?;
         Ok(transition.into())
     }
 
@@ -237,8 +242,8 @@ impl Mutation {
         ctx: &Context<'_>,
         input: TakeVersionOfflineInput,
     ) -> async_graphql::Result<VersionTransitionPayload> {
-        let (db, principal) = caller(ctx)?;
-        let transition = versions::take_offline(db, principal, &input.version_id).await?;
+        let (services, principal) = caller(ctx)?;
+        let transition = versions::take_offline(services, principal, &input.version_id).await?;
         Ok(transition.into())
     }
 }

@@ -48,10 +48,10 @@ impl Query {
         after: Option<String>,
         filter: Option<MiniProgramFilter>,
     ) -> async_graphql::Result<ListConnection<MiniProgram>> {
-        let (db, principal) = caller(ctx)?;
+        let (services, principal) = caller(ctx)?;
         let filter = ProgramFilter::from(filter.unwrap_or_default());
-        let page =
-            mini_programs::list(db, principal, &filter, &PageRequest { first, after }).await?;
+        let page = mini_programs::list(services, principal, &filter, &PageRequest { first, after })
+            .await?;
         Ok(connection(
             page,
             MiniProgram,
@@ -65,8 +65,8 @@ impl Query {
         ctx: &Context<'_>,
         id: ID,
     ) -> async_graphql::Result<Option<MiniProgram>> {
-        let (db, principal) = caller(ctx)?;
-        Ok(mini_programs::find(db, principal, &id)
+        let (services, principal) = caller(ctx)?;
+        Ok(mini_programs::find(services, principal, &id)
             .await?
             .map(MiniProgram))
     }
@@ -77,8 +77,8 @@ impl Query {
         ctx: &Context<'_>,
         id: ID,
     ) -> async_graphql::Result<Option<MiniProgramVersion>> {
-        let (db, principal) = caller(ctx)?;
-        Ok(versions::find(db, principal, &id)
+        let (services, principal) = caller(ctx)?;
+        Ok(versions::find(services, principal, &id)
             .await?
             .map(MiniProgramVersion))
     }

@@ -102,14 +102,14 @@ impl MiniProgram {
         #[graphql(desc = "Only versions in these statuses; all when absent or empty.")]
         status: Option<Vec<VersionStatus>>,
     ) -> async_graphql::Result<ListConnection<MiniProgramVersion>> {
-        let (db, principal) = caller(ctx)?;
+        let (services, principal) = caller(ctx)?;
         let statuses: Vec<domain::VersionStatus> = status
             .unwrap_or_default()
             .into_iter()
             .map(Into::into)
             .collect();
         let page = versions::list(
-            db,
+            services,
             principal,
             &self.0,
             &statuses,
@@ -130,9 +130,10 @@ impl MiniProgram {
         #[graphql(default = 20, desc = "1 to 100; null means 20")] first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<ListConnection<UpdateModeChange>> {
-        let (db, principal) = caller(ctx)?;
+        let (services, principal) = caller(ctx)?;
         let page =
-            mini_programs::history(db, principal, &self.0, &PageRequest { first, after }).await?;
+            mini_programs::history(services, principal, &self.0, &PageRequest { first, after })
+                .await?;
         Ok(connection(
             page,
             UpdateModeChange::from,
@@ -151,8 +152,8 @@ impl MiniProgramVersion {
     }
 
     async fn mini_program(&self, ctx: &Context<'_>) -> async_graphql::Result<MiniProgram> {
-        let (db, principal) = caller(ctx)?;
-        let program = mini_programs::find(db, principal, &self.0.mini_program_id)
+        let (services, principal) = caller(ctx)?;
+        let program = mini_programs::find(services, principal, &self.0.mini_program_id)
             .await?
             .ok_or(ServiceError::NotFound("mini program"))?;
         Ok(MiniProgram(program))

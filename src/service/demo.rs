@@ -3,10 +3,9 @@
 //! type and channel, versions in every status, and an update mode history.
 //! It is built through the same use cases as any client's requests.
 
-use super::ServiceError;
 use super::mini_programs::{self, CreateMiniProgram};
 use super::versions::{self, CreateVersion};
-use crate::db::Database;
+use super::{ServiceError, Services};
 use crate::db::mini_programs::ProgramFilter;
 use crate::domain::{
     MiniProgramChannel, MiniProgramType, Principal, ReleaseDecision, Role, UpdateMode,
@@ -26,17 +25,17 @@ enum Stage {
 }
 
 /// Seeds the demo workspace unless it already has programs. Returns whether it did.
-pub async fn seed_if_empty(db: &Database) -> Result<bool, ServiceError> {
+pub async fn seed_if_empty(services: &Services) -> Result<bool, ServiceError> {
     let seeder = Principal {
         subject: "demo-seed".into(),
         workspace_id: DEMO_WORKSPACE.into(),
         roles: [Role::WorkspaceAdmin].into(),
     };
-    if mini_programs::count(db, &seeder, &ProgramFilter::default()).await? > 0 {
+    if mini_programs::count(services, &seeder, &ProgramFilter::default()).await? > 0 {
         return Ok(false);
     }
     let demo = Demo {
-        db,
+        services,
         seeder: &seeder,
     };
 
@@ -47,12 +46,12 @@ pub async fn seed_if_empty(db: &Database) -> Result<bool, ServiceError> {
         .await?;
     demo.version(&mall, "1.0.0", "First release", Stage::Released)
         .await?;
-    mini_programs::change_update_mode(db, &seeder, &mall, UpdateMode::Async, None).await?;
+    mini_programs::change_update_mode(services, &seeder, &mall, UpdateMode::Async, None).await?;
     demo.version(&mall, "1.1.0", "Faster start", Stage::Released)
         .await?;
     demo.version(&mall, "1.2.0", "Experimental cart", Stage::Rejected)
         .await?;
-    mini_programs::change_update_mode(db, &seeder, &mall, UpdateMode::Sync, None).await?;
+    mini_programs::change_update_mode(services, &seeder, &mall, UpdateMode::Sync, None).await?;
     demo.version(&mall, "1.3.0", "Checkout redesign", Stage::Submitted)
         .await?;
     demo.version(&mall, "1.4.0", "Dark mode", Stage::Created)
@@ -69,7 +68,7 @@ pub async fn seed_if_empty(db: &Database) -> Result<bool, ServiceError> {
         .await?;
     demo.version(&coupons, "2.1.0", "Shared coupons", Stage::Gray(20))
         .await?;
-    mini_programs::change_update_mode(db, &seeder, &coupons, UpdateMode::Async, None).await?;
+    mini_programs::change_update_mode(services, &seeder, &coupons, UpdateMode::Async, None).await?;
     demo.version(&coupons, "2.2.0", "Coupon reminders", Stage::Approved)
         .await?;
 
@@ -96,7 +95,7 @@ pub async fn seed_if_empty(db: &Database) -> Result<bool, ServiceError> {
 }
 
 struct Demo<'a> {
-    db: &'a Database,
+    services: &'a Services,
     seeder: &'a Principal,
 }
 
@@ -112,7 +111,9 @@ impl Demo<'_> {
             program_type,
             channel,
         };
-        Ok(mini_programs::create(self.db, self.seeder, input).await?.id)
+        Ok(mini_programs::create(self.services, self.seeder, input)
+            .await?
+            .id)
     }
 
     async fn version(
@@ -122,29 +123,29 @@ impl Demo<'_> {
         description: &str,
         stage: Stage,
     ) -> Result<(), ServiceError> {
-        let (db, seeder) = (self.db, self.seeder);
+        let (services, seeder) = (self.services, self.seeder);
         let input = CreateVersion {
             mini_program_id: program_id.into(),
             version: version.into(),
             description: Some(description.into()),
         };
-        let id = versions::create(db, seeder, input).await?.id;
+        let id = versions::create(services, seeder, input).await?.id;
         if matches!(stage, Stage::Created) {
             return Ok(());
         }
-        versions::submit_for_release_approval(db, seeder, &id).await?;
+        versions::submit_for_release_approval(services, seeder, &id).await?;
         let decision = match stage {
             Stage::Created | Stage::Submitted => return Ok(()),
             Stage::Rejected => ReleaseDecision::Reject,
             Stage::Approved | Stage::Gray(_) | Stage::Released => ReleaseDecision::Approve,
         };
-        versions::decide_release(db, seeder, &id, decision, None).await?;
+        versions::decide_release(services, seeder, &id, decision, None).await?;
         match stage {
             Stage::Gray(percentage) => {
-                versions::release(db, seeder, &id, Some(percentage)).await?;
+                versions::release(services, seeder, &id, Some(percentage)).await?;
             }
             Stage::Released => {
-                versions::release(db, seeder, &id, None).await?;
+                versions::release(services, seeder, &id, None).await?;
             }
             _ => {}
         }

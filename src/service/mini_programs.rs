@@ -1,26 +1,27 @@
 //! Mini programs: reading them, creating them, changing their update mode.
 
 use super::page::{Page, PageRequest};
-use super::{ServiceError, require_reader};
+use super::{ServiceError, Services, require_reader};
 use crate::db::mini_programs::{self as repository, ProgramFilter, ProgramKey, UpdateModeOutcome};
-use crate::db::{Database, update_mode_changes};
+use crate::db::update_mode_changes;
 use crate::domain::{
-    MiniProgram, MiniProgramChannel, MiniProgramType, NewMiniProgram, Principal, UpdateMode,
-    UpdateModeChange, decide_update_mode_change, validate_program_name,
+    DomainEvent, MiniProgram, MiniProgramChannel, MiniProgramType, NewMiniProgram, Principal,
+    UpdateMode, UpdateModeChange, UpdateModeDecision, decide_update_mode_change,
+    validate_program_name,
 };
 
 /// A program of the principal's workspace, if there is one with this id.
 pub async fn find(
-    db: &Database,
+    services: &Services,
     principal: &Principal,
     id: &str,
 ) -> Result<Option<MiniProgram>, ServiceError> {
     require_reader(principal)?;
-    Ok(repository::find(db, &principal.workspace_id, id).await?)
+    Ok(repository::find(&services.db, &principal.workspace_id, id).await?)
 }
 
 pub async fn list(
-    db: &Database,
+    services: &Services,
     principal: &Principal,
     filter: &ProgramFilter,
     page: &PageRequest,
@@ -28,7 +29,7 @@ pub async fn list(
     require_reader(principal)?;
     let window = page.window::<ProgramKey>()?;
     let programs = repository::list(
-        db,
+        &services.db,
         &principal.workspace_id,
         filter,
         window.after.as_ref(),
@@ -39,12 +40,12 @@ pub async fn list(
 }
 
 pub async fn count(
-    db: &Database,
+    services: &Services,
     principal: &Principal,
     filter: &ProgramFilter,
 ) -> Result<i64, ServiceError> {
     require_reader(principal)?;
-    Ok(repository::count(db, &principal.workspace_id, filter).await?)
+    Ok(repository::count(&services.db, &principal.workspace_id, filter).await?)
 }
 
 pub struct CreateMiniProgram {
@@ -54,7 +55,7 @@ pub struct CreateMiniProgram {
 }
 
 pub async fn create(
-    db: &Database,
+    services: &Services,
     principal: &Principal,
     input: CreateMiniProgram,
 ) -> Result<MiniProgram, ServiceError> {
@@ -69,12 +70,12 @@ pub async fn create(
         program_type: input.program_type,
         channel: input.channel,
     };
-    Ok(repository::insert(db, program).await?)
+    Ok(repository::insert(&services.db, program).await?)
 }
 
 /// Sets the global update mode of a program; see `decide_update_mode_change`.
 pub async fn change_update_mode(
-    db: &Database,
+    services: &Services,
     principal: &Principal,
     id: &str,
     mode: UpdateMode,
@@ -86,36 +87,54 @@ pub async fn change_update_mode(
         ));
     }
     let outcome = repository::change_update_mode(
-        db,
+        &services.db,
         &principal.workspace_id,
         id,
         &principal.subject,
         |program| decide_update_mode_change(program, mode, expected_revision),
+        services.hooks.as_ref(),
+        |outcome| match outcome.decision {
+            UpdateModeDecision::Unchanged => Vec::new(),
+            UpdateModeDecision::Change {
+                previous_mode,
+                mode,
+                ..
+            } => vec![DomainEvent::update_mode_changed(
+                &principal.workspace_id,
+                &outcome.program.id,
+                &principal.subject,
+                previous_mode,
+                mode,
+            )],
+        },
     )
-    .await?;
-    outcome.ok_or(ServiceError::NotFound("mini program"))
+    .await?
+    .ok_or(ServiceError::NotFound("mini program"))?;
+    services.hooks.committed();
+    Ok(outcome)
 }
 
 /// The update mode changes of a program, newest first.
 pub async fn history(
-    db: &Database,
+    services: &Services,
     principal: &Principal,
     program: &MiniProgram,
     page: &PageRequest,
 ) -> Result<Page<UpdateModeChange>, ServiceError> {
     require_visible(principal, program)?;
     let window = page.window::<i32>()?;
-    let changes = update_mode_changes::list(db, &program.id, window.after, window.fetch).await?;
+    let changes =
+        update_mode_changes::list(&services.db, &program.id, window.after, window.fetch).await?;
     Ok(window.page(changes, |change| change.revision))
 }
 
 pub async fn history_count(
-    db: &Database,
+    services: &Services,
     principal: &Principal,
     program: &MiniProgram,
 ) -> Result<i64, ServiceError> {
     require_visible(principal, program)?;
-    Ok(update_mode_changes::count(db, &program.id).await?)
+    Ok(update_mode_changes::count(&services.db, &program.id).await?)
 }
 
 /// A program read for one principal is only ever shown to that workspace.

@@ -10,7 +10,19 @@ pub mod versions;
 
 pub use error::ServiceError;
 
+use std::sync::Arc;
+
+use crate::db::Database;
 use crate::domain::Principal;
+use crate::hooks::HookRegistry;
+
+/// What the use cases work with: the database, and the hooks that vet and
+/// hear about changes.
+#[derive(Clone)]
+pub struct Services {
+    pub db: Database,
+    pub hooks: Arc<HookRegistry>,
+}
 
 /// Refuses principals that hold no role of the workspace.
 fn require_reader(principal: &Principal) -> Result<(), ServiceError> {

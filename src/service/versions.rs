@@ -3,28 +3,27 @@
 
 use super::mini_programs::require_visible;
 use super::page::{Page, PageRequest};
-use super::{ServiceError, require_reader};
-use crate::db::Database;
+use super::{ServiceError, Services, require_reader};
 use crate::db::versions::{self as repository, NewVersion, VersionTransition};
 use crate::domain::{
-    self, MiniProgram, MiniProgramVersion, Principal, ReleaseDecision, ReleaseState, RuleViolation,
-    VersionChange, VersionNumber, VersionStatus, check_new_version_number, check_submission,
-    plan_offline, plan_release, validate_description,
+    self, DomainEvent, MiniProgram, MiniProgramVersion, Principal, ReleaseDecision, ReleaseState,
+    RuleViolation, VersionChange, VersionNumber, VersionStatus, check_new_version_number,
+    check_submission, plan_offline, plan_release, validate_description,
 };
 
 /// A version of a program of the principal's workspace, if there is one with this id.
 pub async fn find(
-    db: &Database,
+    services: &Services,
     principal: &Principal,
     id: &str,
 ) -> Result<Option<MiniProgramVersion>, ServiceError> {
     require_reader(principal)?;
-    Ok(repository::find(db, &principal.workspace_id, id).await?)
+    Ok(repository::find(&services.db, &principal.workspace_id, id).await?)
 }
 
 /// Versions of a program, newest version number first.
 pub async fn list(
-    db: &Database,
+    services: &Services,
     principal: &Principal,
     program: &MiniProgram,
     statuses: &[VersionStatus],
@@ -32,18 +31,25 @@ pub async fn list(
 ) -> Result<Page<MiniProgramVersion>, ServiceError> {
     require_visible(principal, program)?;
     let window = page.window::<VersionNumber>()?;
-    let versions = repository::list(db, &program.id, statuses, window.after, window.fetch).await?;
+    let versions = repository::list(
+        &services.db,
+        &program.id,
+        statuses,
+        window.after,
+        window.fetch,
+    )
+    .await?;
     Ok(window.page(versions, |version| version.number))
 }
 
 pub async fn count(
-    db: &Database,
+    services: &Services,
     principal: &Principal,
     program: &MiniProgram,
     statuses: &[VersionStatus],
 ) -> Result<i64, ServiceError> {
     require_visible(principal, program)?;
-    Ok(repository::count(db, &program.id, statuses).await?)
+    Ok(repository::count(&services.db, &program.id, statuses).await?)
 }
 
 pub struct CreateVersion {
@@ -53,7 +59,7 @@ pub struct CreateVersion {
 }
 
 pub async fn create(
-    db: &Database,
+    services: &Services,
     principal: &Principal,
     input: CreateVersion,
 ) -> Result<MiniProgramVersion, ServiceError> {
@@ -68,7 +74,7 @@ pub async fn create(
     };
     let requested = version.number;
     repository::create(
-        db,
+        &services.db,
         &principal.workspace_id,
         &input.mini_program_id,
         version,
@@ -81,7 +87,7 @@ pub async fn create(
 /// Submits a version for release approval, fixing the program's current
 /// global update mode on it.
 pub async fn submit_for_release_approval(
-    db: &Database,
+    services: &Services,
     principal: &Principal,
     id: &str,
 ) -> Result<MiniProgramVersion, ServiceError> {
@@ -90,15 +96,24 @@ pub async fn submit_for_release_approval(
             "only a WORKSPACE_ADMIN or DEVELOPER may submit versions for release approval",
         ));
     }
-    repository::submit_for_release_approval(db, &principal.workspace_id, id, check_submission)
-        .await?
-        .ok_or(ServiceError::NotFound("version"))
+    let version = repository::submit_for_release_approval(
+        &services.db,
+        &principal.workspace_id,
+        id,
+        check_submission,
+        services.hooks.as_ref(),
+        |version| announced(principal, [version]),
+    )
+    .await?
+    .ok_or(ServiceError::NotFound("version"))?;
+    services.hooks.committed();
+    Ok(version)
 }
 
 /// Approves or rejects a version waiting for release approval.
 /// RELEASE_APPROVER or WORKSPACE_ADMIN.
 pub async fn decide_release(
-    db: &Database,
+    services: &Services,
     principal: &Principal,
     id: &str,
     decision: ReleaseDecision,
@@ -110,7 +125,7 @@ pub async fn decide_release(
         ));
     }
     let comment = comment.map(str::to_owned);
-    transition(db, principal, id, move |version, _| {
+    transition(services, principal, id, move |version, _| {
         domain::decide_release(version, decision, comment.as_deref())
     })
     .await
@@ -119,7 +134,7 @@ pub async fn decide_release(
 /// Releases an approved or gray version to `gray_percentage` of devices, or
 /// to all of them. WORKSPACE_ADMIN.
 pub async fn release(
-    db: &Database,
+    services: &Services,
     principal: &Principal,
     id: &str,
     gray_percentage: Option<i32>,
@@ -129,7 +144,7 @@ pub async fn release(
             "only a WORKSPACE_ADMIN may release versions",
         ));
     }
-    transition(db, principal, id, move |version, state| {
+    transition(services, principal, id, move |version, state| {
         plan_release(version, gray_percentage, state)
     })
     .await
@@ -137,7 +152,7 @@ pub async fn release(
 
 /// Takes a released version offline. WORKSPACE_ADMIN.
 pub async fn take_offline(
-    db: &Database,
+    services: &Services,
     principal: &Principal,
     id: &str,
 ) -> Result<VersionTransition, ServiceError> {
@@ -146,17 +161,49 @@ pub async fn take_offline(
             "only a WORKSPACE_ADMIN may take versions offline",
         ));
     }
-    transition(db, principal, id, |version, _| plan_offline(version)).await
+    transition(services, principal, id, |version, _| plan_offline(version)).await
 }
 
 async fn transition(
-    db: &Database,
+    services: &Services,
     principal: &Principal,
     id: &str,
     decide: impl FnOnce(&MiniProgramVersion, &ReleaseState) -> Result<VersionChange, RuleViolation>
     + Send,
 ) -> Result<VersionTransition, ServiceError> {
-    repository::transition(db, &principal.workspace_id, id, &principal.subject, decide)
-        .await?
-        .ok_or(ServiceError::NotFound("version"))
+    let transition = repository::transition(
+        &services.db,
+        &principal.workspace_id,
+        id,
+        &principal.subject,
+        decide,
+        services.hooks.as_ref(),
+        |transition| {
+            announced(
+                principal,
+                std::iter::once(&transition.version).chain(&transition.superseded),
+            )
+        },
+    )
+    .await?
+    .ok_or(ServiceError::NotFound("version"))?;
+    services.hooks.committed();
+    Ok(transition)
+}
+
+/// The events of versions that reached their current status.
+fn announced<'a>(
+    principal: &Principal,
+    versions: impl IntoIterator<Item = &'a MiniProgramVersion>,
+) -> Vec<DomainEvent> {
+    versions
+        .into_iter()
+        .filter_map(|version| {
+            DomainEvent::version_reached_status(
+                &principal.workspace_id,
+                &principal.subject,
+                version,
+            )
+        })
+        .collect()
 }

@@ -1,0 +1,414 @@
+//! The `hook_deliveries` table: claiming due deliveries (shared by every
+//! process on one database), recording their outcome, and the delivery log.
+
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text, Timestamp};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use super::rows::{self, DeliveryRow, EventRow, now, utc};
+use super::schema::{hook_deliveries, hook_events, release_integrations};
+use super::{Database, SqliteConnection, StorageError};
+use crate::domain::{DeliveryStatus, EventType};
+
+/// An event as it is delivered.
+#[derive(Debug, Clone)]
+pub struct StoredEvent {
+    pub sequence: i64,
+    pub id: String,
+    pub event_type: EventType,
+    pub workspace_id: String,
+    pub mini_program_id: String,
+    pub occurred_at: DateTime<Utc>,
+    pub data: String,
+}
+
+impl TryFrom<EventRow> for StoredEvent {
+    type Error = StorageError;
+
+    fn try_from(row: EventRow) -> Result<Self, StorageError> {
+        Ok(StoredEvent {
+            event_type: rows::event_type(&row.event_type)?,
+            sequence: row.sequence,
+            id: row.id,
+            workspace_id: row.workspace_id,
+            mini_program_id: row.mini_program_id,
+            occurred_at: utc(row.occurred_at),
+            data: row.data,
+        })
+    }
+}
+
+/// Where a claimed delivery goes.
+#[derive(Debug, Clone)]
+pub enum DeliveryTarget {
+    /// An in-process notify hook, by name.
+    Hook(String),
+    /// A release integration as it is now; inactive ones are not sent to.
+    Integration {
+        id: String,
+        url: String,
+        secret: String,
+        active: bool,
+    },
+}
+
+/// A delivery this process holds the lease on.
+#[derive(Debug, Clone)]
+pub struct ClaimedDelivery {
+    pub id: String,
+    /// Counting this one.
+    pub attempt: i32,
+    pub target: DeliveryTarget,
+    pub event: StoredEvent,
+}
+
+/// What became of an attempt.
+#[derive(Debug, Clone)]
+pub enum AttemptOutcome {
+    Delivered,
+    RetryAt { at: DateTime<Utc>, error: String },
+    Failed { error: String },
+}
+
+/// A line of an integration's delivery log.
+#[derive(Debug, Clone)]
+pub struct DeliveryRecord {
+    pub event_id: String,
+    pub event_type: EventType,
+    pub event_sequence: i64,
+    pub status: DeliveryStatus,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+#[derive(QueryableByName)]
+struct ClaimedId {
+    #[diesel(sql_type = Text)]
+    id: String,
+}
+
+/// A due delivery may go out only when no earlier event of the same program
+/// still waits for the same target: each target sees a program's events in
+/// the order they committed. A claim takes the lease and counts the attempt.
+const CLAIM_POSTGRES: &str = "
+UPDATE hook_deliveries SET lease_owner = $1, lease_expires_at = $2, attempts = attempts + 1
+WHERE id IN (
+    SELECT d.id FROM hook_deliveries d
+    WHERE d.status = 'PENDING' AND d.next_attempt_at <= $3
+      AND (d.lease_expires_at IS NULL OR d.lease_expires_at <= $3)
+      AND NOT EXISTS (
+          SELECT 1 FROM hook_deliveries e
+          WHERE e.target = d.target AND e.mini_program_id = d.mini_program_id
+            AND e.status = 'PENDING' AND e.event_sequence < d.event_sequence)
+    ORDER BY d.event_sequence
+    LIMIT $4
+    FOR UPDATE SKIP LOCKED)
+RETURNING id";
+
+/// The same claim for SQLite, whose immediate transaction already excludes
+/// other writers.
+const CLAIM_SQLITE: &str = "
+UPDATE hook_deliveries SET lease_owner = ?, lease_expires_at = ?, attempts = attempts + 1
+WHERE id IN (
+    SELECT d.id FROM hook_deliveries d
+    WHERE d.status = 'PENDING' AND d.next_attempt_at <= ?
+      AND (d.lease_expires_at IS NULL OR d.lease_expires_at <= ?)
+      AND NOT EXISTS (
+          SELECT 1 FROM hook_deliveries e
+          WHERE e.target = d.target AND e.mini_program_id = d.mini_program_id
+            AND e.status = 'PENDING' AND e.event_sequence < d.event_sequence)
+    ORDER BY d.event_sequence
+    LIMIT ?)
+RETURNING id";
+
+trait ClaimDue {
+    fn claim_due(
+        &mut self,
+        owner: &str,
+        at: NaiveDateTime,
+        lease_until: NaiveDateTime,
+        limit: i64,
+    ) -> impl Future<Output = QueryResult<Vec<ClaimedId>>> + Send;
+}
+
+impl ClaimDue for AsyncPgConnection {
+    async fn claim_due(
+        &mut self,
+        owner: &str,
+        at: NaiveDateTime,
+        lease_until: NaiveDateTime,
+        limit: i64,
+    ) -> QueryResult<Vec<ClaimedId>> {
+        diesel::sql_query(CLAIM_POSTGRES)
+            .bind::<Text, _>(owner)
+            .bind::<Timestamp, _>(lease_until)
+            .bind::<Timestamp, _>(at)
+            .bind::<BigInt, _>(limit)
+            .load(self)
+            .await
+    }
+}
+
+impl ClaimDue for SqliteConnection {
+    async fn claim_due(
+        &mut self,
+        owner: &str,
+        at: NaiveDateTime,
+        lease_until: NaiveDateTime,
+        limit: i64,
+    ) -> QueryResult<Vec<ClaimedId>> {
+        diesel::sql_query(CLAIM_SQLITE)
+            .bind::<Text, _>(owner)
+            .bind::<Timestamp, _>(lease_until)
+            .bind::<Timestamp, _>(at)
+            .bind::<Timestamp, _>(at)
+            .bind::<BigInt, _>(limit)
+            .load(self)
+            .await
+    }
+}
+
+/// Claims up to `limit` due deliveries for `owner` for the length of `lease`.
+pub async fn claim(
+    db: &Database,
+    owner: &str,
+    lease: Duration,
+    limit: i64,
+) -> Result<Vec<ClaimedDelivery>, StorageError> {
+    let at = now();
+    let lease_until = at + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
+    type Claimed = (DeliveryRow, EventRow, Option<(String, String, bool)>);
+    let claimed: Vec<Claimed> = in_write_transaction!(db, |conn| {
+        let ids: Vec<String> = conn
+            .claim_due(owner, at, lease_until, limit)
+            .await?
+            .into_iter()
+            .map(|claimed| claimed.id)
+            .collect();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(hook_deliveries::table
+            .inner_join(hook_events::table)
+            .left_join(release_integrations::table)
+            .filter(hook_deliveries::id.eq_any(&ids))
+            .order(hook_events::sequence.asc())
+            .select((
+                DeliveryRow::as_select(),
+                EventRow::as_select(),
+                (
+                    release_integrations::url,
+                    release_integrations::secret,
+                    release_integrations::active,
+                )
+                    .nullable(),
+            ))
+            .load(conn)
+            .await?)
+    })?;
+    claimed
+        .into_iter()
+        .map(|(delivery, event, integration)| {
+            let target = match (delivery.integration_id, integration) {
+                (Some(id), Some((url, secret, active))) => DeliveryTarget::Integration {
+                    id,
+                    url,
+                    secret,
+                    active,
+                },
+                _ => DeliveryTarget::Hook(
+                    delivery
+                        .target
+                        .strip_prefix("hook:")
+                        .unwrap_or(&delivery.target)
+                        .to_owned(),
+                ),
+            };
+            Ok(ClaimedDelivery {
+                id: delivery.id,
+                attempt: delivery.attempts,
+                target,
+                event: StoredEvent::try_from(event)?,
+            })
+        })
+        .collect()
+}
+
+/// Records the outcome of an attempt, if `owner` still holds the lease.
+pub async fn complete(
+    db: &Database,
+    id: &str,
+    owner: &str,
+    outcome: AttemptOutcome,
+) -> Result<(), StorageError> {
+    let at = now();
+    let (status, next_attempt_at, delivered_at, last_error) = match outcome {
+        AttemptOutcome::Delivered => (DeliveryStatus::Delivered, at, Some(at), None),
+        AttemptOutcome::RetryAt { at: retry, error } => (
+            DeliveryStatus::Pending,
+            retry.naive_utc(),
+            None,
+            Some(error),
+        ),
+        AttemptOutcome::Failed { error } => (DeliveryStatus::Failed, at, None, Some(error)),
+    };
+    with_connection!(db, |conn| {
+        diesel::update(
+            hook_deliveries::table
+                .filter(hook_deliveries::id.eq(id))
+                .filter(hook_deliveries::lease_owner.eq(owner)),
+        )
+        .set((
+            hook_deliveries::status.eq(status.as_str()),
+            hook_deliveries::next_attempt_at.eq(next_attempt_at),
+            hook_deliveries::delivered_at.eq(delivered_at),
+            hook_deliveries::last_error.eq(last_error),
+            hook_deliveries::lease_owner.eq(None::<String>),
+            hook_deliveries::lease_expires_at.eq(None::<NaiveDateTime>),
+        ))
+        .execute(conn)
+        .await?;
+    });
+    Ok(())
+}
+
+#[derive(QueryableByName)]
+struct NextDue {
+    #[diesel(sql_type = diesel::sql_types::Nullable<Timestamp>)]
+    due: Option<NaiveDateTime>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<Timestamp>)]
+    lease: Option<NaiveDateTime>,
+}
+
+/// Only the first pending delivery of each (target, program) can be claimed;
+/// a leased one becomes claimable when its lease runs out. Plain SQL that
+/// both backends read alike.
+const NEXT_DUE: &str = "
+SELECT MIN(CASE WHEN d.lease_expires_at IS NULL THEN d.next_attempt_at END) AS due,
+       MIN(d.lease_expires_at) AS lease
+FROM hook_deliveries d
+WHERE d.status = 'PENDING'
+  AND NOT EXISTS (
+      SELECT 1 FROM hook_deliveries e
+      WHERE e.target = d.target AND e.mini_program_id = d.mini_program_id
+        AND e.status = 'PENDING' AND e.event_sequence < d.event_sequence)";
+
+/// When the next delivery can be claimed, if any is pending.
+pub async fn next_due(db: &Database) -> Result<Option<DateTime<Utc>>, StorageError> {
+    let next: NextDue = with_connection!(db, |conn| diesel::sql_query(NEXT_DUE)
+        .get_result(conn)
+        .await?);
+    Ok(match (next.due, next.lease) {
+        (Some(due), Some(lease)) => Some(utc(due.min(lease))),
+        (due, lease) => due.or(lease).map(utc),
+    })
+}
+
+fn record_from(delivery: DeliveryRow, event: EventRow) -> Result<DeliveryRecord, StorageError> {
+    let status = rows::delivery_status(&delivery.status)?;
+    Ok(DeliveryRecord {
+        event_type: rows::event_type(&event.event_type)?,
+        event_id: event.id,
+        event_sequence: event.sequence,
+        attempts: delivery.attempts,
+        last_error: delivery.last_error,
+        next_attempt_at: (status == DeliveryStatus::Pending).then(|| utc(delivery.next_attempt_at)),
+        delivered_at: delivery.delivered_at.map(utc),
+        status,
+    })
+}
+
+/// Up to `limit` deliveries of an integration before event `before`, newest first.
+pub async fn list_for_integration(
+    db: &Database,
+    integration_id: &str,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<DeliveryRecord>, StorageError> {
+    let rows: Vec<(DeliveryRow, EventRow)> = with_connection!(db, |conn| {
+        let mut query = hook_deliveries::table
+            .inner_join(hook_events::table)
+            .filter(hook_deliveries::integration_id.eq(integration_id))
+            .into_boxed();
+        if let Some(before) = before {
+            query = query.filter(hook_deliveries::event_sequence.lt(before));
+        }
+        query
+            .order(hook_deliveries::event_sequence.desc())
+            .limit(limit)
+            .select((DeliveryRow::as_select(), EventRow::as_select()))
+            .load(conn)
+            .await?
+    });
+    rows.into_iter()
+        .map(|(delivery, event)| record_from(delivery, event))
+        .collect()
+}
+
+pub async fn count_for_integration(
+    db: &Database,
+    integration_id: &str,
+) -> Result<i64, StorageError> {
+    Ok(with_connection!(db, |conn| {
+        hook_deliveries::table
+            .filter(hook_deliveries::integration_id.eq(integration_id))
+            .count()
+            .get_result::<i64>(conn)
+            .await?
+    }))
+}
+
+/// Schedules the delivery of an event to an integration again, from its
+/// first attempt. `None` when there is no such delivery.
+pub async fn redeliver(
+    db: &Database,
+    integration_id: &str,
+    event_id: &str,
+) -> Result<Option<DeliveryRecord>, StorageError> {
+    let at = now();
+    let row: Option<(DeliveryRow, EventRow)> = in_write_transaction!(db, |conn| {
+        let Some(sequence) = hook_events::table
+            .filter(hook_events::id.eq(event_id))
+            .select(hook_events::sequence)
+            .first::<i64>(conn)
+            .await
+            .optional()?
+        else {
+            return Ok(None);
+        };
+        let updated = diesel::update(
+            hook_deliveries::table
+                .filter(hook_deliveries::integration_id.eq(integration_id))
+                .filter(hook_deliveries::event_sequence.eq(sequence)),
+        )
+        .set((
+            hook_deliveries::status.eq(DeliveryStatus::Pending.as_str()),
+            hook_deliveries::attempts.eq(0),
+            hook_deliveries::next_attempt_at.eq(at),
+            hook_deliveries::last_error.eq(None::<String>),
+            hook_deliveries::delivered_at.eq(None::<NaiveDateTime>),
+            hook_deliveries::lease_owner.eq(None::<String>),
+            hook_deliveries::lease_expires_at.eq(None::<NaiveDateTime>),
+        ))
+        .execute(conn)
+        .await?;
+        if updated == 0 {
+            return Ok(None);
+        }
+        Ok(hook_deliveries::table
+            .inner_join(hook_events::table)
+            .filter(hook_deliveries::integration_id.eq(integration_id))
+            .filter(hook_deliveries::event_sequence.eq(sequence))
+            .select((DeliveryRow::as_select(), EventRow::as_select()))
+            .first(conn)
+            .await
+            .optional()?)
+    })?;
+    row.map(|(delivery, event)| record_from(delivery, event))
+        .transpose()
+}

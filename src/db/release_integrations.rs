@@ -1,0 +1,143 @@
+//! The `release_integrations` table: a workspace's webhook receivers.
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use super::rows::{IntegrationRow, join_event_types, new_id, now};
+use super::schema::release_integrations;
+use super::{Database, StorageError};
+use crate::domain::{EventType, ReleaseIntegration};
+
+pub struct NewIntegration {
+    pub workspace_id: String,
+    pub name: String,
+    pub url: String,
+    pub events: Vec<EventType>,
+    pub secret: String,
+}
+
+/// Fields to change; `None` keeps the current value.
+#[derive(Default)]
+pub struct IntegrationUpdate {
+    pub name: Option<String>,
+    pub url: Option<String>,
+    pub events: Option<Vec<EventType>>,
+    pub active: Option<bool>,
+    pub secret: Option<String>,
+}
+
+pub async fn insert(
+    db: &Database,
+    integration: NewIntegration,
+) -> Result<ReleaseIntegration, StorageError> {
+    let at = now();
+    let row = IntegrationRow {
+        id: new_id(),
+        workspace_id: integration.workspace_id,
+        name: integration.name,
+        url: integration.url,
+        events: join_event_types(&integration.events),
+        active: true,
+        secret: integration.secret,
+        created_at: at,
+        updated_at: at,
+    };
+    with_connection!(db, |conn| {
+        diesel::insert_into(release_integrations::table)
+            .values(&row)
+            .execute(conn)
+            .await?;
+    });
+    ReleaseIntegration::try_from(row)
+}
+
+pub async fn list(
+    db: &Database,
+    workspace_id: &str,
+) -> Result<Vec<ReleaseIntegration>, StorageError> {
+    let rows: Vec<IntegrationRow> = with_connection!(db, |conn| {
+        release_integrations::table
+            .filter(release_integrations::workspace_id.eq(workspace_id))
+            .order((
+                release_integrations::created_at.asc(),
+                release_integrations::id.asc(),
+            ))
+            .select(IntegrationRow::as_select())
+            .load(conn)
+            .await?
+    });
+    rows.into_iter().map(ReleaseIntegration::try_from).collect()
+}
+
+pub async fn find(
+    db: &Database,
+    workspace_id: &str,
+    id: &str,
+) -> Result<Option<ReleaseIntegration>, StorageError> {
+    let row: Option<IntegrationRow> = with_connection!(db, |conn| {
+        release_integrations::table
+            .filter(release_integrations::id.eq(id))
+            .filter(release_integrations::workspace_id.eq(workspace_id))
+            .select(IntegrationRow::as_select())
+            .first(conn)
+            .await
+            .optional()?
+    });
+    row.map(ReleaseIntegration::try_from).transpose()
+}
+
+/// Applies `update`; `None` when the workspace has no such integration.
+pub async fn update(
+    db: &Database,
+    workspace_id: &str,
+    id: &str,
+    update: IntegrationUpdate,
+) -> Result<Option<ReleaseIntegration>, StorageError> {
+    let events = update.events.as_deref().map(join_event_types);
+    let row: Option<IntegrationRow> = with_connection!(db, |conn| {
+        let target = release_integrations::table
+            .filter(release_integrations::id.eq(id))
+            .filter(release_integrations::workspace_id.eq(workspace_id));
+        diesel::update(target)
+            .set((
+                update
+                    .name
+                    .as_ref()
+                    .map(|name| release_integrations::name.eq(name)),
+                update
+                    .url
+                    .as_ref()
+                    .map(|url| release_integrations::url.eq(url)),
+                events
+                    .as_ref()
+                    .map(|events| release_integrations::events.eq(events)),
+                update
+                    .active
+                    .map(|active| release_integrations::active.eq(active)),
+                update
+                    .secret
+                    .as_ref()
+                    .map(|secret| release_integrations::secret.eq(secret)),
+                release_integrations::updated_at.eq(now()),
+            ))
+            .returning(IntegrationRow::as_returning())
+            .get_result(conn)
+            .await
+            .optional()?
+    });
+    row.map(ReleaseIntegration::try_from).transpose()
+}
+
+/// Deletes an integration with its delivery log; whether there was one.
+pub async fn delete(db: &Database, workspace_id: &str, id: &str) -> Result<bool, StorageError> {
+    let deleted = with_connection!(db, |conn| {
+        diesel::delete(
+            release_integrations::table
+                .filter(release_integrations::id.eq(id))
+                .filter(release_integrations::workspace_id.eq(workspace_id)),
+        )
+        .execute(conn)
+        .await?
+    });
+    Ok(deleted > 0)
+}

@@ -1,0 +1,192 @@
+//! The facts that the platform announces to hooks and integrations once a
+//! change commits, derived purely from what the change did.
+
+use super::{MiniProgramVersion, UpdateMode, VersionStatus};
+
+named_enum! {
+    /// What happened; the wire names are those of the webhook `type` field.
+    pub enum EventType {
+        UpdateModeChanged => "update_mode.changed",
+        VersionSubmittedForReleaseApproval => "version.submitted_for_release_approval",
+        VersionApproved => "version.approved",
+        VersionRejected => "version.rejected",
+        VersionReleased => "version.released",
+        VersionOffline => "version.offline",
+    }
+}
+
+named_enum! {
+    /// Where the delivery of one event to one target stands.
+    pub enum DeliveryStatus {
+        /// Waiting for its first or next attempt.
+        Pending => "PENDING",
+        Delivered => "DELIVERED",
+        /// Every attempt failed; `redeliverHookEvent` tries again.
+        Failed => "FAILED",
+    }
+}
+
+/// An event about to be recorded with the change that caused it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DomainEvent {
+    pub event_type: EventType,
+    pub workspace_id: String,
+    pub mini_program_id: String,
+    /// The subject of the token that made the change.
+    pub actor: String,
+    /// The global mode for `update_mode.changed`; the version's fixed mode otherwise.
+    pub update_mode: UpdateMode,
+    pub previous_mode: Option<UpdateMode>,
+    pub version: Option<EventVersion>,
+    pub comment: Option<String>,
+}
+
+/// The version an event is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventVersion {
+    pub id: String,
+    pub number: String,
+    pub status: VersionStatus,
+    pub gray_percentage: Option<i32>,
+}
+
+impl DomainEvent {
+    pub fn update_mode_changed(
+        workspace_id: &str,
+        mini_program_id: &str,
+        actor: &str,
+        previous_mode: UpdateMode,
+        mode: UpdateMode,
+    ) -> Self {
+        DomainEvent {
+            event_type: EventType::UpdateModeChanged,
+            workspace_id: workspace_id.to_owned(),
+            mini_program_id: mini_program_id.to_owned(),
+            actor: actor.to_owned(),
+            update_mode: mode,
+            previous_mode: Some(previous_mode),
+            version: None,
+            comment: None,
+        }
+    }
+
+    /// The event of a version that reached its current status.
+    pub fn version_reached_status(
+        workspace_id: &str,
+        actor: &str,
+        version: &MiniProgramVersion,
+    ) -> Option<Self> {
+        let event_type = match version.status {
+            VersionStatus::PendingApproval => EventType::VersionSubmittedForReleaseApproval,
+            VersionStatus::Approved => EventType::VersionApproved,
+            VersionStatus::Rejected => EventType::VersionRejected,
+            VersionStatus::GrayRelease | VersionStatus::FullRelease => EventType::VersionReleased,
+            VersionStatus::Offline => EventType::VersionOffline,
+            VersionStatus::NewVersionCreated => return None,
+        };
+        let comment = match event_type {
+            EventType::VersionApproved | EventType::VersionRejected => {
+                version.decision.as_ref().and_then(|d| d.comment.clone())
+            }
+            _ => None,
+        };
+        Some(DomainEvent {
+            event_type,
+            workspace_id: workspace_id.to_owned(),
+            mini_program_id: version.mini_program_id.clone(),
+            actor: actor.to_owned(),
+            update_mode: version.update_mode().0,
+            previous_mode: None,
+            version: Some(EventVersion {
+                id: version.id.clone(),
+                number: version.number.to_string(),
+                status: version.status,
+                gray_percentage: version.gray_percentage,
+            }),
+            comment,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use super::*;
+    use crate::domain::{ReleaseDecisionRecord, VersionNumber};
+
+    fn version(status: VersionStatus) -> MiniProgramVersion {
+        MiniProgramVersion {
+            id: "v1".into(),
+            mini_program_id: "p1".into(),
+            number: VersionNumber::parse("1.2.0").unwrap(),
+            description: None,
+            status,
+            fixed_update_mode: Some(UpdateMode::Sync),
+            program_update_mode: UpdateMode::Default,
+            created_at: Utc::now(),
+            submitted_at: Some(Utc::now()),
+            gray_percentage: Some(10),
+            decision: Some(ReleaseDecisionRecord {
+                decided_by: "bot".into(),
+                decided_at: Utc::now(),
+                comment: Some("fine".into()),
+            }),
+            released_at: None,
+        }
+    }
+
+    #[test]
+    fn each_status_after_submission_has_its_event_with_the_fixed_mode() {
+        let expected = [
+            (
+                VersionStatus::PendingApproval,
+                EventType::VersionSubmittedForReleaseApproval,
+            ),
+            (VersionStatus::Approved, EventType::VersionApproved),
+            (VersionStatus::Rejected, EventType::VersionRejected),
+            (VersionStatus::GrayRelease, EventType::VersionReleased),
+            (VersionStatus::FullRelease, EventType::VersionReleased),
+            (VersionStatus::Offline, EventType::VersionOffline),
+        ];
+        for (status, event_type) in expected {
+            let event =
+                DomainEvent::version_reached_status("acme", "alice", &version(status)).unwrap();
+            assert_eq!(event.event_type, event_type);
+            assert_eq!(event.update_mode, UpdateMode::Sync);
+            assert_eq!(event.version.unwrap().number, "1.2.0");
+        }
+        assert!(
+            DomainEvent::version_reached_status(
+                "acme",
+                "alice",
+                &version(VersionStatus::NewVersionCreated)
+            )
+            .is_none()
+        );
+    }
+
+    #[test]
+    fn only_decisions_carry_the_comment() {
+        let approved =
+            DomainEvent::version_reached_status("acme", "a", &version(VersionStatus::Approved))
+                .unwrap();
+        assert_eq!(approved.comment.as_deref(), Some("fine"));
+        let released =
+            DomainEvent::version_reached_status("acme", "a", &version(VersionStatus::FullRelease))
+                .unwrap();
+        assert_eq!(released.comment, None);
+    }
+
+    #[test]
+    fn wire_names_are_dotted() {
+        assert_eq!(
+            EventType::VersionSubmittedForReleaseApproval.as_str(),
+            "version.submitted_for_release_approval"
+        );
+        assert_eq!(
+            EventType::from_name("update_mode.changed"),
+            Some(EventType::UpdateModeChanged)
+        );
+    }
+}

@@ -1,0 +1,96 @@
+//! Release-approval integrations: partner systems that are told about
+//! release events by signed webhooks and answer through the API.
+
+use chrono::{DateTime, Utc};
+
+use super::{EventType, RuleViolation};
+
+/// An integration of a workspace. Its signing secret is not part of it: it
+/// is shown once, when created or rotated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReleaseIntegration {
+    pub id: String,
+    pub workspace_id: String,
+    pub name: String,
+    pub url: String,
+    pub events: Vec<EventType>,
+    pub active: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+pub const MAX_URL_CHARS: usize = 2000;
+
+/// Accepts absolute http and https URLs with a host and no credentials.
+/// Where the host points is checked at each delivery, since DNS answers change.
+pub fn validate_webhook_url(text: &str) -> Result<String, RuleViolation> {
+    let invalid = |why: &str| RuleViolation::invalid_input("url", why.to_owned());
+    let text = text.trim();
+    if text.chars().count() > MAX_URL_CHARS {
+        return Err(invalid("is too long"));
+    }
+    let url = url::Url::parse(text).map_err(|_| invalid("is not an absolute URL"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(invalid("must use http or https"));
+    }
+    if url.host().is_none() {
+        return Err(invalid("must name a host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid("must not carry credentials"));
+    }
+    Ok(url.to_string())
+}
+
+/// At least one event, each once, in a stable order.
+pub fn validate_event_selection(events: &[EventType]) -> Result<Vec<EventType>, RuleViolation> {
+    let mut events = events.to_vec();
+    events.sort();
+    events.dedup();
+    if events.is_empty() {
+        return Err(RuleViolation::invalid_input(
+            "events",
+            "must name at least one event type",
+        ));
+    }
+    Ok(events)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_http_urls_with_a_host_are_accepted() {
+        assert_eq!(
+            validate_webhook_url(" https://partner.example/hooks?x=1 ").unwrap(),
+            "https://partner.example/hooks?x=1"
+        );
+        assert!(validate_webhook_url("http://127.0.0.1:9000/").is_ok());
+        for bad in [
+            "",
+            "partner.example/hooks",
+            "ftp://partner.example/",
+            "file:///etc/passwd",
+            "javascript:alert(1)",
+            "https://user:pw@partner.example/",
+            "http://",
+        ] {
+            assert!(validate_webhook_url(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn event_selections_are_deduplicated_and_not_empty() {
+        assert!(validate_event_selection(&[]).is_err());
+        assert_eq!(
+            validate_event_selection(&[
+                EventType::VersionReleased,
+                EventType::UpdateModeChanged,
+                EventType::VersionReleased
+            ])
+            .unwrap(),
+            vec![EventType::UpdateModeChanged, EventType::VersionReleased]
+        );
+    }
+}

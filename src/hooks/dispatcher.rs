@@ -1,0 +1,168 @@
+//! Delivers the outbox: claims due deliveries (shared among all processes
+//! on one database through leases), hands each to its notify hook or
+//! integration, and records the outcome with exponential backoff.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use futures_util::future::join_all;
+use rand::Rng;
+
+use super::webhooks::WebhookSender;
+use super::{HookEvent, HookRegistry};
+use crate::db::Database;
+use crate::db::hook_deliveries::{self, AttemptOutcome, ClaimedDelivery, DeliveryTarget};
+
+#[derive(Debug, Clone)]
+pub struct DispatchSettings {
+    /// Attempts before a delivery is FAILED.
+    pub max_attempts: u32,
+    /// The wait after the first failed attempt, doubled after each.
+    pub retry_base: Duration,
+    pub retry_cap: Duration,
+    /// How long a claim lasts; a crashed process's claims are taken over after it.
+    pub lease: Duration,
+    /// The longest the dispatcher sleeps without a commit to wake it, so that
+    /// work committed through other processes is picked up.
+    pub poll_interval: Duration,
+    pub batch: i64,
+}
+
+pub struct Dispatcher {
+    db: Database,
+    registry: Arc<HookRegistry>,
+    webhooks: WebhookSender,
+    settings: DispatchSettings,
+    /// This process, as lease owner.
+    owner: String,
+}
+
+impl Dispatcher {
+    pub fn new(
+        db: Database,
+        registry: Arc<HookRegistry>,
+        webhooks: WebhookSender,
+        settings: DispatchSettings,
+    ) -> Self {
+        Self {
+            db,
+            registry,
+            webhooks,
+            settings,
+            owner: format!("process-{}", uuid::Uuid::now_v7().simple()),
+        }
+    }
+
+    /// Delivers until the process stops; pending deliveries of earlier runs
+    /// are picked up first.
+    pub async fn run(self) {
+        loop {
+            match hook_deliveries::claim(
+                &self.db,
+                &self.owner,
+                self.settings.lease,
+                self.settings.batch,
+            )
+            .await
+            {
+                Ok(claimed) if !claimed.is_empty() => {
+                    join_all(claimed.into_iter().map(|delivery| self.attempt(delivery))).await;
+                }
+                Ok(_) => self.idle().await,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot claim hook deliveries");
+                    tokio::time::sleep(self.settings.poll_interval).await;
+                }
+            }
+        }
+    }
+
+    /// Sleeps until a commit, the next due delivery or the poll interval.
+    async fn idle(&self) {
+        let mut wait = self.settings.poll_interval;
+        match hook_deliveries::next_due(&self.db).await {
+            Ok(Some(due)) => {
+                let until_due = (due - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+                // A due delivery that was not claimable waits on an earlier
+                // one; a short pause keeps this loop from spinning.
+                wait = wait.min(until_due.max(Duration::from_millis(20)));
+            }
+            Ok(None) => {}
+            Err(error) => tracing::warn!(%error, "cannot read the next due delivery"),
+        }
+        tokio::select! {
+            _ = self.registry.wait_for_commit() => {}
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+
+    async fn attempt(&self, delivery: ClaimedDelivery) {
+        let result = match HookEvent::from_stored(&delivery.event) {
+            Ok(event) => self.deliver(&delivery.target, &event).await,
+            Err(error) => Err(format!("the stored event is unreadable: {error}")),
+        };
+        let outcome = match result {
+            Ok(()) => AttemptOutcome::Delivered,
+            Err(error) if delivery.attempt >= self.settings.max_attempts as i32 => {
+                AttemptOutcome::Failed { error }
+            }
+            Err(error) => AttemptOutcome::RetryAt {
+                at: Utc::now()
+                    + chrono::Duration::from_std(self.backoff(delivery.attempt))
+                        .unwrap_or(chrono::Duration::MAX),
+                error,
+            },
+        };
+        match &outcome {
+            AttemptOutcome::Delivered => {
+                tracing::debug!(event = %delivery.event.id, attempt = delivery.attempt, "delivered")
+            }
+            AttemptOutcome::RetryAt { error, .. } => {
+                tracing::info!(event = %delivery.event.id, attempt = delivery.attempt, %error, "delivery failed; will retry")
+            }
+            AttemptOutcome::Failed { error } => {
+                tracing::warn!(event = %delivery.event.id, attempt = delivery.attempt, %error, "delivery failed for good")
+            }
+        }
+        if let Err(error) =
+            hook_deliveries::complete(&self.db, &delivery.id, &self.owner, outcome).await
+        {
+            // The lease runs out and another attempt follows: at least once.
+            tracing::warn!(%error, delivery = %delivery.id, "cannot record a delivery outcome");
+        }
+    }
+
+    async fn deliver(&self, target: &DeliveryTarget, event: &HookEvent) -> Result<(), String> {
+        match target {
+            DeliveryTarget::Hook(name) => match self.registry.notifier(name) {
+                Some(hook) => hook.notify(event).await.map_err(|error| error.0),
+                None => Err(format!(
+                    "no notify hook named {name:?} runs in this process"
+                )),
+            },
+            DeliveryTarget::Integration { active: false, .. } => {
+                Err("the integration is inactive".into())
+            }
+            DeliveryTarget::Integration { url, secret, .. } => {
+                self.webhooks.send(url, secret, event).await
+            }
+        }
+    }
+
+    /// The wait after failed attempt `attempt` (1-based): the base doubled per
+    /// attempt, capped, and jittered between half and all of it so that
+    /// receivers coming back are not hit by every retry at once.
+    fn backoff(&self, attempt: i32) -> Duration {
+        let doublings = u32::try_from(attempt.saturating_sub(1))
+            .unwrap_or(0)
+            .min(30);
+        let full = self
+            .settings
+            .retry_base
+            .saturating_mul(2u32.saturating_pow(doublings))
+            .min(self.settings.retry_cap);
+        let half = full / 2;
+        half + half.mul_f64(rand::rng().random::<f64>())
+    }
+}

@@ -1,0 +1,112 @@
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{Map, Value, json};
+
+use crate::db::hook_deliveries::StoredEvent;
+use crate::domain::{DomainEvent, EventType};
+
+/// An event as plugins and webhook receivers see it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HookEvent {
+    /// Unique; webhooks send it as `webhook-id` on every attempt.
+    pub id: String,
+    pub event_type: EventType,
+    pub timestamp: DateTime<Utc>,
+    pub workspace_id: String,
+    pub mini_program_id: String,
+    /// `workspaceId`, `miniProgramId`, `actor`, `updateMode`, and where they
+    /// apply `previousMode`, `versionId`, `version`, `status`,
+    /// `grayPercentage`, `comment`.
+    pub data: Value,
+}
+
+impl HookEvent {
+    /// The event of a change about to commit.
+    pub fn new(event: &DomainEvent) -> Self {
+        let mut data = Map::new();
+        data.insert("workspaceId".into(), json!(event.workspace_id));
+        data.insert("miniProgramId".into(), json!(event.mini_program_id));
+        data.insert("actor".into(), json!(event.actor));
+        data.insert("updateMode".into(), json!(event.update_mode.as_str()));
+        if let Some(previous) = event.previous_mode {
+            data.insert("previousMode".into(), json!(previous.as_str()));
+        }
+        if let Some(version) = &event.version {
+            data.insert("versionId".into(), json!(version.id));
+            data.insert("version".into(), json!(version.number));
+            data.insert("status".into(), json!(version.status.as_str()));
+            if let Some(percentage) = version.gray_percentage {
+                data.insert("grayPercentage".into(), json!(percentage));
+            }
+        }
+        if let Some(comment) = &event.comment {
+            data.insert("comment".into(), json!(comment));
+        }
+        HookEvent {
+            id: format!("evt_{}", uuid::Uuid::now_v7().simple()),
+            event_type: event.event_type,
+            // Stored to the microsecond, so that every attempt sends the same body.
+            timestamp: chrono::SubsecRound::trunc_subsecs(Utc::now(), 6),
+            workspace_id: event.workspace_id.clone(),
+            mini_program_id: event.mini_program_id.clone(),
+            data: Value::Object(data),
+        }
+    }
+
+    /// The event as the outbox gave it back.
+    pub(crate) fn from_stored(event: &StoredEvent) -> Result<Self, serde_json::Error> {
+        Ok(HookEvent {
+            id: event.id.clone(),
+            event_type: event.event_type,
+            timestamp: event.occurred_at,
+            workspace_id: event.workspace_id.clone(),
+            mini_program_id: event.mini_program_id.clone(),
+            data: serde_json::from_str(&event.data)?,
+        })
+    }
+
+    /// The JSON body of a webhook: `{ "type", "timestamp", "data" }`.
+    pub fn body(&self) -> String {
+        json!({
+            "type": self.event_type.as_str(),
+            "timestamp": self.timestamp.to_rfc3339_opts(SecondsFormat::Micros, true),
+            "data": self.data,
+        })
+        .to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{EventVersion, UpdateMode, VersionStatus};
+
+    #[test]
+    fn the_body_carries_type_timestamp_and_data() {
+        let event = HookEvent::new(&DomainEvent {
+            event_type: EventType::VersionReleased,
+            workspace_id: "acme".into(),
+            mini_program_id: "p1".into(),
+            actor: "alice".into(),
+            update_mode: UpdateMode::Sync,
+            previous_mode: None,
+            version: Some(EventVersion {
+                id: "v1".into(),
+                number: "1.2.0".into(),
+                status: VersionStatus::GrayRelease,
+                gray_percentage: Some(10),
+            }),
+            comment: None,
+        });
+        let body: Value = serde_json::from_str(&event.body()).unwrap();
+        assert_eq!(body["type"], "version.released");
+        assert!(body["timestamp"].as_str().unwrap().ends_with('Z'));
+        assert_eq!(
+            body["data"],
+            json!({
+                "workspaceId": "acme", "miniProgramId": "p1", "actor": "alice", "updateMode": "SYNC",
+                "versionId": "v1", "version": "1.2.0", "status": "GRAY_RELEASE", "grayPercentage": 10,
+            })
+        );
+        assert!(event.id.starts_with("evt_"));
+    }
+}

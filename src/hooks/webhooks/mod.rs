@@ -1,0 +1,86 @@
+//! The built-in plugin: release-approval integrations receive events as
+//! Standard Webhooks (signed JSON POSTs), retried until they answer 2xx.
+
+mod signature;
+mod target;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use signature::new_secret;
+
+use super::HookEvent;
+
+/// Sends webhooks; one client (and connection pool) for the whole process.
+#[derive(Clone)]
+pub struct WebhookSender {
+    client: reqwest::Client,
+    allow_private: bool,
+}
+
+impl WebhookSender {
+    pub fn new(timeout: Duration, allow_private: bool) -> Result<Self, reqwest::Error> {
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            // A redirect could point anywhere, past the address check.
+            .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(Arc::new(target::GuardedResolver { allow_private }))
+            .user_agent(concat!("update-mode-webhooks/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Self {
+            client,
+            allow_private,
+        })
+    }
+
+    /// One attempt to deliver `event` to `url`; the error says why it failed.
+    pub async fn send(&self, url: &str, secret: &str, event: &HookEvent) -> Result<(), String> {
+        let url =
+            url::Url::parse(url).map_err(|_| "the integration's URL is invalid".to_owned())?;
+        // The resolver only sees host names; literal addresses are checked here.
+        if !self.allow_private {
+            let literal = match url.host() {
+                Some(url::Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
+                Some(url::Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
+                _ => None,
+            };
+            if let Some(ip) = literal.filter(|ip| !target::is_public(*ip)) {
+                return Err(target::refusal(ip));
+            }
+        }
+        let body = event.body();
+        let timestamp = chrono::Utc::now().timestamp();
+        let signature = signature::sign(secret, &event.id, timestamp, &body)?;
+        let response = self
+            .client
+            .post(url)
+            .header("content-type", "application/json")
+            .header("webhook-id", &event.id)
+            .header("webhook-timestamp", timestamp.to_string())
+            .header("webhook-signature", signature)
+            .body(body)
+            .send()
+            .await
+            .map_err(describe)?;
+        let status = response.status();
+        if status.is_success() {
+            Ok(())
+        } else {
+            Err(format!("the receiver answered HTTP {}", status.as_u16()))
+        }
+    }
+}
+
+/// The cause of a failed request, innermost first, without the request.
+fn describe(error: reqwest::Error) -> String {
+    if error.is_timeout() {
+        return "the receiver did not answer in time".into();
+    }
+    let mut cause: &dyn std::error::Error = &error;
+    while let Some(source) = cause.source() {
+        cause = source;
+    }
+    format!("could not reach the receiver: {cause}")
+}
