@@ -53,6 +53,10 @@ impl Principal {
     pub fn may_release(&self) -> bool {
         self.has_role(Role::WorkspaceAdmin)
     }
+
+    pub fn may_manage_integrations(&self) -> bool {
+        self.has_role(Role::WorkspaceAdmin)
+    }
 }
 
 #[cfg(test)]

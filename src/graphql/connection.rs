@@ -6,9 +6,9 @@ use async_graphql::{Context, Object, OutputType};
 
 use super::caller;
 use crate::db::mini_programs::ProgramFilter;
-use crate::domain::{MiniProgram, VersionStatus};
+use crate::domain::{MiniProgram, ReleaseIntegration, VersionStatus};
 use crate::service::page::Page;
-use crate::service::{mini_programs, versions};
+use crate::service::{integrations, mini_programs, versions};
 
 /// What a connection's `totalCount` counts.
 pub enum TotalCount {
@@ -18,6 +18,7 @@ pub enum TotalCount {
         statuses: Vec<VersionStatus>,
     },
     UpdateModeChanges(MiniProgram),
+    Deliveries(ReleaseIntegration),
 }
 
 #[Object]
@@ -34,6 +35,9 @@ impl TotalCount {
             }
             TotalCount::UpdateModeChanges(program) => {
                 mini_programs::history_count(services, principal, program).await?
+            }
+            TotalCount::Deliveries(integration) => {
+                integrations::delivery_count(services, principal, integration).await?
             }
         };
         Ok(i32::try_from(count).unwrap_or(i32::MAX))

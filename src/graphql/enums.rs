@@ -85,3 +85,26 @@ pub enum ReleaseDecision {
     /// The version may not be released.
     Reject,
 }
+
+/// What happened; webhooks carry it as `type` in lower case with dots, e.g.
+/// `version.submitted_for_release_approval`.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "domain::EventType")]
+pub enum HookEventType {
+    UpdateModeChanged,
+    VersionSubmittedForReleaseApproval,
+    VersionApproved,
+    VersionRejected,
+    VersionReleased,
+    VersionOffline,
+}
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "domain::DeliveryStatus")]
+pub enum DeliveryStatus {
+    /// Waiting for its first or next attempt.
+    Pending,
+    Delivered,
+    /// Every attempt failed; `redeliverHookEvent` tries again.
+    Failed,
+}

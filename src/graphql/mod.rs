@@ -4,22 +4,30 @@
 mod connection;
 mod enums;
 mod error;
+mod integrations;
 mod mutation;
 mod query;
 mod scalars;
 mod types;
 
-use async_graphql::{EmptySubscription, Schema, SchemaBuilder};
+use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
 
 use crate::domain::Principal;
 use crate::service::Services;
 
 pub use error::ErrorCodes;
 
-pub type ApiSchema = Schema<query::Query, mutation::Mutation, EmptySubscription>;
+/// The root types, merged from one object per area.
+#[derive(MergedObject, Default)]
+pub struct Query(query::ProgramQuery, integrations::IntegrationQuery);
 
-fn builder() -> SchemaBuilder<query::Query, mutation::Mutation, EmptySubscription> {
-    Schema::build(query::Query, mutation::Mutation, EmptySubscription).extension(ErrorCodes)
+#[derive(MergedObject, Default)]
+pub struct Mutation(mutation::ProgramMutation, integrations::IntegrationMutation);
+
+pub type ApiSchema = Schema<Query, Mutation, EmptySubscription>;
+
+fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription).extension(ErrorCodes)
 }
 
 /// The executable schema; each request brings its `Principal` as request data.

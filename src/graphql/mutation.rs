@@ -8,7 +8,8 @@ use crate::domain::UpdateModeDecision;
 use crate::service::mini_programs::{self, CreateMiniProgram};
 use crate::service::versions::{self, CreateVersion};
 
-pub struct Mutation;
+#[derive(Default)]
+pub struct ProgramMutation;
 
 #[derive(InputObject)]
 pub struct CreateMiniProgramInput {
@@ -112,7 +113,7 @@ impl From<VersionTransition> for VersionTransitionPayload {
 }
 
 #[Object]
-impl Mutation {
+impl ProgramMutation {
     /// Creates a mini program at update mode DEFAULT. WORKSPACE_ADMIN only.
     async fn create_mini_program(
         &self,

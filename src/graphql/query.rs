@@ -8,7 +8,8 @@ use crate::db::mini_programs::ProgramFilter;
 use crate::service::page::PageRequest;
 use crate::service::{mini_programs, versions};
 
-pub struct Query;
+#[derive(Default)]
+pub struct ProgramQuery;
 
 /// Narrows a list of mini programs; every field given must match.
 #[derive(InputObject, Default)]
@@ -33,7 +34,7 @@ impl From<MiniProgramFilter> for ProgramFilter {
 }
 
 #[Object]
-impl Query {
+impl ProgramQuery {
     /// Who the caller is.
     async fn viewer(&self, ctx: &Context<'_>) -> async_graphql::Result<Viewer> {
         let (_, principal) = caller(ctx)?;

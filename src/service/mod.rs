@@ -4,6 +4,7 @@
 
 pub mod demo;
 mod error;
+pub mod integrations;
 pub mod mini_programs;
 pub mod page;
 pub mod versions;

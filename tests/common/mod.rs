@@ -180,11 +180,13 @@ pub struct Settings {
     pub env: Vec<(String, String)>,
 }
 
-/// A running `update-mode serve`, stopped when dropped.
+/// A running `update-mode serve` (a process, or a server in the test's own
+/// runtime with plugins of the test's), stopped when dropped.
 pub struct TestServer {
     pub url: String,
     pub stdout: Vec<String>,
-    child: Child,
+    child: Option<Child>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
     log: PathBuf,
     http: reqwest::Client,
 }
@@ -239,9 +241,79 @@ impl TestServer {
         TestServer {
             url,
             stdout: printed,
-            child,
+            child: Some(child),
+            stop: None,
             log,
             http: reqwest::Client::new(),
+        }
+    }
+
+    /// A server in this test's runtime, built through the same library entry
+    /// point and plugin interface that an embedding application would use.
+    pub async fn start_with_plugins(
+        db: &TestDatabase,
+        settings: Settings,
+        plugins: update_mode::app::Plugins,
+    ) -> TestServer {
+        let mut args = vec![
+            "update-mode".to_owned(),
+            "--listen".into(),
+            "127.0.0.1:0".into(),
+            "--database-url".into(),
+            db.url.clone(),
+            "--data-dir".into(),
+            db.dir().join("data").display().to_string(),
+        ];
+        if !settings.dev_mode {
+            args.extend(
+                [
+                    "--jwt-secret",
+                    SECRET,
+                    "--jwt-issuer",
+                    ISSUER,
+                    "--jwt-audience",
+                    AUDIENCE,
+                ]
+                .map(String::from),
+            );
+        }
+        for (name, value) in &settings.env {
+            args.push(format!("--{}", name.to_lowercase().replace('_', "-")));
+            args.push(value.clone());
+        }
+        let cli = <update_mode::config::Cli as clap::Parser>::try_parse_from(args)
+            .expect("server arguments");
+        let server = update_mode::app::start(
+            update_mode::app::ServerSettings {
+                serve: cli.serve,
+                database: cli.database,
+                auth: cli.auth,
+                hooks: cli.hooks,
+            },
+            plugins,
+        )
+        .await
+        .expect("start the server");
+        let url = format!("http://{}", server.address());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(server.run_until(async move {
+            let _ = stopped.await;
+        }));
+        TestServer {
+            url,
+            stdout: Vec::new(),
+            child: None,
+            stop: Some(stop),
+            log: db.dir().join("in-process.log"),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Kills the server process at once (SIGKILL): no shutdown, no cleanup.
+    pub fn kill(&mut self) {
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
         }
     }
 
@@ -269,8 +341,10 @@ impl TestServer {
 
 impl Drop for TestServer {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.kill();
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
     }
 }
 
@@ -483,4 +557,208 @@ pub async fn program_state(server: &TestServer, program_id: &str) -> Value {
         )
         .await;
     response.data()["miniProgram"].clone()
+}
+
+/// Polls `check` until it gives a value or `timeout` passes.
+pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("timed out waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// One request a receiver got.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub headers: http::HeaderMap,
+    pub body: String,
+    pub status: u16,
+}
+
+impl Received {
+    pub fn webhook_id(&self) -> String {
+        self.headers["webhook-id"].to_str().unwrap().to_owned()
+    }
+
+    /// The body, after checking the signature as any Standard Webhooks
+    /// library does.
+    pub fn verified(&self, secret: &str) -> Value {
+        standardwebhooks::Webhook::new(secret)
+            .expect("a Standard Webhooks secret")
+            .verify(self.body.as_bytes(), &self.headers)
+            .expect("a valid signature");
+        serde_json::from_str(&self.body).expect("a JSON body")
+    }
+}
+
+#[derive(Default)]
+struct ReceiverState {
+    received: std::sync::Mutex<Vec<Received>>,
+    failures_left: std::sync::atomic::AtomicUsize,
+}
+
+/// A webhook receiver on 127.0.0.1, as a partner would run one.
+pub struct Receiver {
+    pub url: String,
+    state: std::sync::Arc<ReceiverState>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Receiver {
+    pub async fn start() -> Receiver {
+        Receiver::start_on("127.0.0.1:0".parse().unwrap()).await
+    }
+
+    pub async fn start_on(address: std::net::SocketAddr) -> Receiver {
+        use axum::routing::post;
+        let state = std::sync::Arc::new(ReceiverState::default());
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .expect("bind the receiver");
+        let url = format!("http://{}/hooks", listener.local_addr().unwrap());
+        let app = axum::Router::new()
+            .route(
+                "/hooks",
+                post(
+                    |axum::extract::State(state): axum::extract::State<
+                        std::sync::Arc<ReceiverState>,
+                    >,
+                     headers: http::HeaderMap,
+                     body: String| async move {
+                        use std::sync::atomic::Ordering;
+                        let failing = state
+                            .failures_left
+                            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
+                                left.checked_sub(1)
+                            })
+                            .is_ok();
+                        let status = if failing { 500 } else { 204 };
+                        state.received.lock().unwrap().push(Received {
+                            headers,
+                            body,
+                            status,
+                        });
+                        http::StatusCode::from_u16(status).unwrap()
+                    },
+                ),
+            )
+            .with_state(state.clone());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        Receiver {
+            url,
+            state,
+            stop: Some(stop),
+        }
+    }
+
+    /// Answers the next `count` requests with HTTP 500.
+    pub fn fail_next(&self, count: usize) {
+        self.state
+            .failures_left
+            .store(count, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Every request so far, answered or not.
+    pub fn received(&self) -> Vec<Received> {
+        self.state.received.lock().unwrap().clone()
+    }
+
+    /// The requests answered with success.
+    pub fn delivered(&self) -> Vec<Received> {
+        self.received()
+            .into_iter()
+            .filter(|r| r.status < 300)
+            .collect()
+    }
+
+    /// Waits until `count` requests were answered with success.
+    pub async fn wait_for(&self, count: usize) -> Vec<Received> {
+        eventually(
+            Duration::from_secs(30),
+            &format!("{count} deliveries"),
+            || async {
+                let delivered = self.delivered();
+                (delivered.len() >= count).then_some(delivered)
+            },
+        )
+        .await
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+pub const REGISTER: &str = "mutation($input: RegisterReleaseIntegrationInput!) {
+    registerReleaseIntegration(input: $input) { integration { id name url events active } secret }
+}";
+
+/// Registers an integration for every event; returns its id and secret.
+pub async fn register_integration(server: &TestServer, url: &str) -> (String, String) {
+    let events = [
+        "UPDATE_MODE_CHANGED",
+        "VERSION_SUBMITTED_FOR_RELEASE_APPROVAL",
+        "VERSION_APPROVED",
+        "VERSION_REJECTED",
+        "VERSION_RELEASED",
+        "VERSION_OFFLINE",
+    ];
+    let response = server
+        .gql(
+            &admin(),
+            REGISTER,
+            json!({ "input": { "name": "Review desk", "url": url, "events": events } }),
+        )
+        .await;
+    let created = &response.data()["registerReleaseIntegration"];
+    (
+        created["integration"]["id"].as_str().unwrap().to_owned(),
+        created["secret"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// The delivery log of an integration, oldest first.
+pub async fn deliveries(server: &TestServer, integration: &str) -> Vec<Value> {
+    let response = server
+        .gql(
+            &admin(),
+            "{ releaseIntegrations { id deliveries(first: 100) { nodes { eventId eventType status attempts lastError nextAttemptAt deliveredAt } } } }",
+            json!({}),
+        )
+        .await;
+    let integrations = response.data()["releaseIntegrations"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let integration = integrations
+        .into_iter()
+        .find(|i| i["id"] == integration)
+        .expect("the integration");
+    let mut nodes = integration["deliveries"]["nodes"]
+        .as_array()
+        .unwrap()
+        .clone();
+    nodes.reverse();
+    nodes
 }
