@@ -335,6 +335,21 @@ on_both_backends! {
         assert!(receiver.received().is_empty());
     }
 
+    async fn redirects_are_not_followed(backend: Backend) {
+        let (server, _db) = start(backend, &[("WEBHOOK_MAX_ATTEMPTS", "1")]).await;
+        let receiver = Receiver::start().await;
+        let (integration, _) = register_integration(&server, &receiver.url.replace("/hooks", "/moved")).await;
+        let program = create_dsl_program(&server, "Shop").await;
+        update_mode(&server, &admin(), &program, "SYNC").await.data();
+        let log = eventually(Duration::from_secs(10), "the delivery to fail", || async {
+            let log = deliveries(&server, &integration).await;
+            (log[0]["status"] == "FAILED").then_some(log)
+        })
+        .await;
+        assert_eq!(log[0]["lastError"], "the receiver answered HTTP 307");
+        assert!(receiver.received().is_empty(), "the redirect was followed");
+    }
+
     async fn a_guard_plugin_vetoes_and_nothing_changes(backend: Backend) {
         let db = TestDatabase::create(backend).await;
         let heard = Arc::new(Recorder::default());

@@ -652,6 +652,16 @@ impl Receiver {
                     },
                 ),
             )
+            // A redirect to the real endpoint, which senders must not follow.
+            .route(
+                "/moved",
+                post(|| async {
+                    (
+                        http::StatusCode::TEMPORARY_REDIRECT,
+                        [(http::header::LOCATION, "/hooks")],
+                    )
+                }),
+            )
             .with_state(state.clone());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(async move {
