@@ -92,39 +92,54 @@ struct ClaimedId {
     id: String,
 }
 
-/// A due delivery may go out only when no earlier event of the same program
-/// still waits for the same target: each target sees a program's events in
-/// the order they committed. A claim takes the lease and counts the attempt.
-const CLAIM_POSTGRES: &str = "
-UPDATE hook_deliveries SET lease_owner = $1, lease_expires_at = $2, attempts = attempts + 1
-WHERE id IN (
-    SELECT d.id FROM hook_deliveries d
-    WHERE d.status = 'PENDING' AND d.next_attempt_at <= $3
-      AND (d.lease_expires_at IS NULL OR d.lease_expires_at <= $3)
-      AND NOT EXISTS (
+/// Keeps only the first pending delivery of each (target, program) pair, so
+/// that each target sees a program's events in the order they committed.
+macro_rules! first_pending_of_its_program {
+    () => {
+        "NOT EXISTS (
           SELECT 1 FROM hook_deliveries e
           WHERE e.target = d.target AND e.mini_program_id = d.mini_program_id
-            AND e.status = 'PENDING' AND e.event_sequence < d.event_sequence)
-    ORDER BY d.event_sequence
-    LIMIT $4
-    FOR UPDATE SKIP LOCKED)
-RETURNING id";
+            AND e.status = 'PENDING' AND e.event_sequence < d.event_sequence)"
+    };
+}
 
-/// The same claim for SQLite, whose immediate transaction already excludes
-/// other writers.
-const CLAIM_SQLITE: &str = "
-UPDATE hook_deliveries SET lease_owner = ?, lease_expires_at = ?, attempts = attempts + 1
-WHERE id IN (
-    SELECT d.id FROM hook_deliveries d
-    WHERE d.status = 'PENDING' AND d.next_attempt_at <= ?
-      AND (d.lease_expires_at IS NULL OR d.lease_expires_at <= ?)
-      AND NOT EXISTS (
-          SELECT 1 FROM hook_deliveries e
-          WHERE e.target = d.target AND e.mini_program_id = d.mini_program_id
-            AND e.status = 'PENDING' AND e.event_sequence < d.event_sequence)
-    ORDER BY d.event_sequence
-    LIMIT ?)
-RETURNING id";
+/// Claims due deliveries: takes the lease and counts the attempt. The
+/// placeholders and the row locking differ between the backends.
+macro_rules! claim_sql {
+    (owner: $owner:literal, until: $until:literal, at: $at:literal, at: $at_again:literal, limit: $limit:literal, locking: $locking:literal) => {
+        concat!(
+            "UPDATE hook_deliveries SET lease_owner = ",
+            $owner,
+            ", lease_expires_at = ",
+            $until,
+            ", attempts = attempts + 1 WHERE id IN (
+                SELECT d.id FROM hook_deliveries d
+                WHERE d.status = 'PENDING' AND d.next_attempt_at <= ",
+            $at,
+            "
+                  AND (d.lease_expires_at IS NULL OR d.lease_expires_at <= ",
+            $at_again,
+            ")
+                  AND ",
+            first_pending_of_its_program!(),
+            "
+                ORDER BY d.event_sequence
+                LIMIT ",
+            $limit,
+            " ",
+            $locking,
+            ")
+            RETURNING id"
+        )
+    };
+}
+
+/// PostgreSQL: rows another process is claiming are skipped, not waited for.
+const CLAIM_POSTGRES: &str = claim_sql!(owner: "$1", until: "$2", at: "$3", at: "$3", limit: "$4", locking: "FOR UPDATE SKIP LOCKED");
+
+/// SQLite: the immediate transaction already excludes other writers.
+const CLAIM_SQLITE: &str =
+    claim_sql!(owner: "?", until: "?", at: "?", at: "?", limit: "?", locking: "");
 
 trait ClaimDue {
     fn claim_due(
@@ -288,15 +303,13 @@ struct NextDue {
 /// Only the first pending delivery of each (target, program) can be claimed;
 /// a leased one becomes claimable when its lease runs out. Plain SQL that
 /// both backends read alike.
-const NEXT_DUE: &str = "
-SELECT MIN(CASE WHEN d.lease_expires_at IS NULL THEN d.next_attempt_at END) AS due,
-       MIN(d.lease_expires_at) AS lease
-FROM hook_deliveries d
-WHERE d.status = 'PENDING'
-  AND NOT EXISTS (
-      SELECT 1 FROM hook_deliveries e
-      WHERE e.target = d.target AND e.mini_program_id = d.mini_program_id
-        AND e.status = 'PENDING' AND e.event_sequence < d.event_sequence)";
+const NEXT_DUE: &str = concat!(
+    "SELECT MIN(CASE WHEN d.lease_expires_at IS NULL THEN d.next_attempt_at END) AS due,
+            MIN(d.lease_expires_at) AS lease
+     FROM hook_deliveries d
+     WHERE d.status = 'PENDING' AND ",
+    first_pending_of_its_program!()
+);
 
 /// When the next delivery can be claimed, if any is pending.
 pub async fn next_due(db: &Database) -> Result<Option<DateTime<Utc>>, StorageError> {
