@@ -2,7 +2,7 @@
 //! systems that receive signed webhooks, and reads their delivery logs.
 
 use super::page::{Page, PageRequest};
-use super::{ServiceError, Services};
+use super::{ServiceError, Services, require};
 use crate::db::hook_deliveries::{self, DeliveryRecord};
 use crate::db::release_integrations::{self as repository, IntegrationUpdate, NewIntegration};
 use crate::domain::{
@@ -18,13 +18,10 @@ pub struct WithSecret {
 }
 
 fn require_admin(principal: &Principal) -> Result<(), ServiceError> {
-    if principal.may_manage_integrations() {
-        Ok(())
-    } else {
-        Err(ServiceError::Forbidden(
-            "only a WORKSPACE_ADMIN may manage release integrations",
-        ))
-    }
+    require(
+        principal.may_manage_integrations(),
+        "only a WORKSPACE_ADMIN may manage release integrations",
+    )
 }
 
 pub async fn list(

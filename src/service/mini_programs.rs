@@ -1,7 +1,7 @@
 //! Mini programs: reading them, creating them, changing their update mode.
 
 use super::page::{Page, PageRequest};
-use super::{ServiceError, Services, require_reader};
+use super::{ServiceError, Services, require, require_reader};
 use crate::db::mini_programs::{self as repository, ProgramFilter, ProgramKey, UpdateModeOutcome};
 use crate::db::update_mode_changes;
 use crate::domain::{
@@ -59,11 +59,10 @@ pub async fn create(
     principal: &Principal,
     input: CreateMiniProgram,
 ) -> Result<MiniProgram, ServiceError> {
-    if !principal.may_create_mini_program() {
-        return Err(ServiceError::Forbidden(
-            "only a WORKSPACE_ADMIN may create mini programs",
-        ));
-    }
+    require(
+        principal.may_create_mini_program(),
+        "only a WORKSPACE_ADMIN may create mini programs",
+    )?;
     let program = NewMiniProgram {
         workspace_id: principal.workspace_id.clone(),
         name: validate_program_name(&input.name)?,
@@ -81,11 +80,10 @@ pub async fn change_update_mode(
     mode: UpdateMode,
     expected_revision: Option<i32>,
 ) -> Result<UpdateModeOutcome, ServiceError> {
-    if !principal.may_change_update_mode() {
-        return Err(ServiceError::Forbidden(
-            "only a WORKSPACE_ADMIN may change the update mode",
-        ));
-    }
+    require(
+        principal.may_change_update_mode(),
+        "only a WORKSPACE_ADMIN may change the update mode",
+    )?;
     let outcome = repository::change_update_mode(
         &services.db,
         &principal.workspace_id,

@@ -25,13 +25,19 @@ pub struct Services {
     pub hooks: Arc<HookRegistry>,
 }
 
-/// Refuses principals that hold no role of the workspace.
-fn require_reader(principal: &Principal) -> Result<(), ServiceError> {
-    if principal.may_read() {
+/// Refuses, with `reason`, what the principal may not do.
+fn require(permitted: bool, reason: &'static str) -> Result<(), ServiceError> {
+    if permitted {
         Ok(())
     } else {
-        Err(ServiceError::Forbidden(
-            "the token grants no role in this workspace",
-        ))
+        Err(ServiceError::Forbidden(reason))
     }
+}
+
+/// Refuses principals that hold no role of the workspace.
+fn require_reader(principal: &Principal) -> Result<(), ServiceError> {
+    require(
+        principal.may_read(),
+        "the token grants no role in this workspace",
+    )
 }

@@ -3,7 +3,7 @@
 
 use super::mini_programs::require_visible;
 use super::page::{Page, PageRequest};
-use super::{ServiceError, Services, require_reader};
+use super::{ServiceError, Services, require, require_reader};
 use crate::db::versions::{self as repository, NewVersion, VersionTransition};
 use crate::domain::{
     self, DomainEvent, MiniProgram, MiniProgramVersion, Principal, ReleaseDecision, ReleaseState,
@@ -63,11 +63,10 @@ pub async fn create(
     principal: &Principal,
     input: CreateVersion,
 ) -> Result<MiniProgramVersion, ServiceError> {
-    if !principal.may_create_version() {
-        return Err(ServiceError::Forbidden(
-            "only a WORKSPACE_ADMIN or DEVELOPER may create versions",
-        ));
-    }
+    require(
+        principal.may_create_version(),
+        "only a WORKSPACE_ADMIN or DEVELOPER may create versions",
+    )?;
     let version = NewVersion {
         number: VersionNumber::parse(&input.version)?,
         description: validate_description(input.description.as_deref())?,
@@ -91,11 +90,10 @@ pub async fn submit_for_release_approval(
     principal: &Principal,
     id: &str,
 ) -> Result<MiniProgramVersion, ServiceError> {
-    if !principal.may_submit_version() {
-        return Err(ServiceError::Forbidden(
-            "only a WORKSPACE_ADMIN or DEVELOPER may submit versions for release approval",
-        ));
-    }
+    require(
+        principal.may_submit_version(),
+        "only a WORKSPACE_ADMIN or DEVELOPER may submit versions for release approval",
+    )?;
     let version = repository::submit_for_release_approval(
         &services.db,
         &principal.workspace_id,
@@ -119,11 +117,10 @@ pub async fn decide_release(
     decision: ReleaseDecision,
     comment: Option<&str>,
 ) -> Result<VersionTransition, ServiceError> {
-    if !principal.may_decide_release() {
-        return Err(ServiceError::Forbidden(
-            "only a RELEASE_APPROVER or WORKSPACE_ADMIN may approve or reject versions",
-        ));
-    }
+    require(
+        principal.may_decide_release(),
+        "only a RELEASE_APPROVER or WORKSPACE_ADMIN may approve or reject versions",
+    )?;
     let comment = comment.map(str::to_owned);
     transition(services, principal, id, move |version, _| {
         domain::decide_release(version, decision, comment.as_deref())
@@ -139,11 +136,10 @@ pub async fn release(
     id: &str,
     gray_percentage: Option<i32>,
 ) -> Result<VersionTransition, ServiceError> {
-    if !principal.may_release() {
-        return Err(ServiceError::Forbidden(
-            "only a WORKSPACE_ADMIN may release versions",
-        ));
-    }
+    require(
+        principal.may_release(),
+        "only a WORKSPACE_ADMIN may release versions",
+    )?;
     transition(services, principal, id, move |version, state| {
         plan_release(version, gray_percentage, state)
     })
@@ -156,11 +152,10 @@ pub async fn take_offline(
     principal: &Principal,
     id: &str,
 ) -> Result<VersionTransition, ServiceError> {
-    if !principal.may_release() {
-        return Err(ServiceError::Forbidden(
-            "only a WORKSPACE_ADMIN may take versions offline",
-        ));
-    }
+    require(
+        principal.may_release(),
+        "only a WORKSPACE_ADMIN may take versions offline",
+    )?;
     transition(services, principal, id, |version, _| plan_offline(version)).await
 }
 
