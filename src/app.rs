@@ -10,12 +10,15 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 
 use crate::auth::{JwtSettings, TokenIssuer, TokenVerifier, load_or_create_dev_secret};
-use crate::config::{AuthSettings, DatabaseSettings, HookSettings, ServeArgs, TokenArgs};
+use crate::config::{
+    AuthSettings, DatabaseSettings, HookSettings, LaunchSettings, ServeArgs, TokenArgs,
+};
 use crate::db::{Database, DatabaseLocation};
 use crate::domain::Role;
 use crate::hooks::webhooks::WebhookSender;
 use crate::hooks::{DispatchSettings, Dispatcher, GuardHook, HookRegistry, NotifyHook};
-use crate::http::{AppState, router};
+use crate::http::{AppState, LaunchCaching, router};
+use crate::launch::{LaunchPolicies, follow_changes};
 use crate::service::Services;
 use crate::service::demo::{self, DEMO_WORKSPACE};
 
@@ -32,6 +35,7 @@ pub struct ServerSettings {
     pub database: DatabaseSettings,
     pub auth: AuthSettings,
     pub hooks: HookSettings,
+    pub launch: LaunchSettings,
 }
 
 /// Plugins compiled into this server, besides the built-in webhooks.
@@ -47,6 +51,9 @@ pub struct Server {
     listener: TcpListener,
     state: AppState,
     dispatcher: Dispatcher,
+    /// On PostgreSQL: the snapshot to keep in step, and where to listen.
+    follower: Option<(Arc<LaunchPolicies>, String, Duration)>,
+    db: Database,
     dev_token: Option<String>,
 }
 
@@ -68,9 +75,19 @@ pub async fn start(settings: ServerSettings, plugins: Plugins) -> Result<Server,
     for notifier in plugins.notifiers {
         registry = registry.with_notifier(notifier);
     }
+    let launch = Arc::new(LaunchPolicies::load(db.clone()).await?);
     let services = Services {
         db: db.clone(),
         hooks: Arc::new(registry),
+        launch: launch.clone(),
+    };
+    let follower = match db.location() {
+        DatabaseLocation::Postgres(url) => Some((
+            launch.clone(),
+            url.clone(),
+            Duration::from_secs(settings.launch.launch_resync_seconds),
+        )),
+        DatabaseLocation::Sqlite(_) => None,
     };
     let allow_private = hooks.webhook_allow_private_targets.unwrap_or(dev_mode);
     let webhooks = WebhookSender::new(
@@ -114,14 +131,20 @@ pub async fn start(settings: ServerSettings, plugins: Plugins) -> Result<Server,
     let state = AppState {
         schema: crate::graphql::schema(services),
         verifier: TokenVerifier::new(&jwt),
-        db,
+        db: db.clone(),
         dev_issuer,
+        launch,
+        launch_caching: LaunchCaching {
+            max_age_seconds: settings.launch.launch_cache_max_age_seconds,
+        },
     };
     Ok(Server {
         address,
         listener,
         state,
         dispatcher,
+        follower,
+        db,
         dev_token,
     })
 }
@@ -131,6 +154,11 @@ impl Server {
         self.address
     }
 
+    /// The server's database, e.g. to read how many statements it ran.
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
     /// Serves until `shutdown` completes, then lets in-flight requests finish.
     pub async fn run_until(
         self,
@@ -138,11 +166,17 @@ impl Server {
     ) -> std::io::Result<()> {
         tracing::info!(address = %self.address, "listening");
         let dispatcher = tokio::spawn(self.dispatcher.run());
+        let follower = self
+            .follower
+            .map(|(launch, url, resync)| tokio::spawn(follow_changes(launch, url, resync)));
         let served = axum::serve(self.listener, router(self.state))
             .with_graceful_shutdown(shutdown)
             .await;
         // Deliveries in flight are taken over after their lease: at least once.
         dispatcher.abort();
+        if let Some(follower) = follower {
+            follower.abort();
+        }
         served
     }
 }

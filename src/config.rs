@@ -29,6 +29,8 @@ pub struct Cli {
     pub auth: AuthSettings,
     #[command(flatten)]
     pub hooks: HookSettings,
+    #[command(flatten)]
+    pub launch: LaunchSettings,
 }
 
 #[derive(Debug, Subcommand)]
@@ -133,6 +135,22 @@ pub struct HookSettings {
         global = true
     )]
     pub hook_poll_interval_ms: u64,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LaunchSettings {
+    /// `Cache-Control: private, max-age=N` on launch answers.
+    #[arg(
+        long,
+        env = "LAUNCH_CACHE_MAX_AGE_SECONDS",
+        default_value_t = 0,
+        global = true
+    )]
+    pub launch_cache_max_age_seconds: u32,
+    /// How often each process re-reads every launch policy, as a safety net
+    /// behind the change notifications.
+    #[arg(long, env = "LAUNCH_RESYNC_SECONDS", default_value_t = 60, global = true, value_parser = clap::value_parser!(u64).range(1..))]
+    pub launch_resync_seconds: u64,
 }
 
 #[derive(Debug, Clone, Args)]

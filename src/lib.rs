@@ -9,4 +9,5 @@ pub mod domain;
 pub mod graphql;
 pub mod hooks;
 pub mod http;
+pub mod launch;
 pub mod service;

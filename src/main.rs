@@ -17,30 +17,26 @@ async fn main() -> ExitCode {
         .with_ansi(std::io::stderr().is_terminal())
         .init();
     let result = match cli.command {
-        None => {
-            app::serve(ServerSettings {
-                serve: cli.serve,
-                database: cli.database,
-                auth: cli.auth,
-                hooks: cli.hooks,
-            })
-            .await
-        }
-        Some(Command::Serve(serve)) => {
-            app::serve(ServerSettings {
-                serve,
-                database: cli.database,
-                auth: cli.auth,
-                hooks: cli.hooks,
-            })
-            .await
-        }
         Some(Command::Migrate) => app::migrate_command(cli.database).await,
         Some(Command::Schema) => {
             print!("{}", update_mode::graphql::sdl());
             Ok(())
         }
         Some(Command::Token(args)) => app::token_command(args, cli.database, cli.auth),
+        serve => {
+            let serve = match serve {
+                Some(Command::Serve(args)) => args,
+                _ => cli.serve,
+            };
+            let settings = ServerSettings {
+                serve,
+                database: cli.database,
+                auth: cli.auth,
+                hooks: cli.hooks,
+                launch: cli.launch,
+            };
+            app::serve(settings).await
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -5,6 +5,7 @@ use diesel::result::QueryResult;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 
+use super::launch_policies::{PolicyChange, PolicySignal};
 use super::outbox::{EventSink, announce};
 use super::rows::{MiniProgramRow, UpdateModeChangeRow, new_id, now, search_form};
 use super::schema::{mini_program_versions, mini_programs, update_mode_changes};
@@ -12,7 +13,7 @@ use super::versions::versions_with_global_mode;
 use super::{Database, SqliteConnection, StorageError, rows};
 use crate::domain::{
     DomainEvent, MiniProgram, MiniProgramChannel, MiniProgramType, MiniProgramVersion,
-    NewMiniProgram, RuleViolation, UpdateMode, UpdateModeDecision, VersionStatus,
+    NewMiniProgram, RuleViolation, UpdateMode, UpdateModeDecision, UpdateTimers, VersionStatus,
 };
 
 /// Which programs of a workspace a listing shows; every field narrows it.
@@ -222,15 +223,21 @@ pub async fn insert(db: &Database, program: NewMiniProgram) -> Result<MiniProgra
         revision: 1,
         created_at: at,
         updated_at: at,
+        async_update_seconds: UpdateTimers::default().async_update_seconds,
+        sync_update_seconds: UpdateTimers::default().sync_update_seconds,
+        policy_revision: 1,
     };
-    let inserted = with_connection!(db, |conn| {
-        diesel::insert_into(mini_programs::table)
+    let inserted = in_write_transaction!(db, |conn| {
+        let inserted = diesel::insert_into(mini_programs::table)
             .values(&row)
             .returning(MiniProgramRow::as_returning())
             .get_result(conn)
-            .await
+            .await?;
+        conn.policy_changed(&PolicyChange::Program(row.id.clone()))
+            .await?;
+        Ok(inserted)
     });
-    match inserted.map_err(StorageError::from) {
+    match inserted {
         Ok(row) => MiniProgram::try_from(row),
         Err(error) if error.is_unique_violation() => {
             Err(RuleViolation::NameTaken { name: row.name }.into())
@@ -285,6 +292,8 @@ pub async fn change_update_mode(
                     .returning(MiniProgramRow::as_returning())
                     .get_result(conn)
                     .await?;
+                conn.policy_changed(&PolicyChange::Program(row.id.clone()))
+                    .await?;
                 MiniProgram::try_from(row)?
             }
         };
@@ -322,4 +331,38 @@ mod tests {
         assert_eq!(contains_pattern("50%_off\\"), "%50\\%\\_off\\\\%");
         assert_eq!(contains_pattern("' OR 1=1--"), "%' or 1=1--%");
     }
+}
+
+/// Sets a program's update timers once `check` accepts the change for the
+/// locked program; raises its revision. `None` when the workspace has no
+/// such program.
+pub async fn set_timers(
+    db: &Database,
+    workspace_id: &str,
+    id: &str,
+    timers: UpdateTimers,
+    check: impl FnOnce(&MiniProgram) -> Result<(), RuleViolation> + Send,
+) -> Result<Option<MiniProgram>, StorageError> {
+    in_write_transaction!(db, |conn| {
+        let Some(program) = lock(conn, workspace_id, id).await? else {
+            return Ok(None);
+        };
+        check(&program)?;
+        diesel::update(mini_programs::table.find(&program.id))
+            .set((
+                mini_programs::async_update_seconds.eq(timers.async_update_seconds),
+                mini_programs::sync_update_seconds.eq(timers.sync_update_seconds),
+                mini_programs::revision.eq(program.revision + 1),
+                mini_programs::updated_at.eq(now()),
+            ))
+            .execute(conn)
+            .await?;
+        conn.policy_changed(&PolicyChange::Program(program.id.clone()))
+            .await?;
+        let row = in_workspace(workspace_id, id)
+            .select(MiniProgramRow::as_select())
+            .first(conn)
+            .await?;
+        Ok(Some(MiniProgram::try_from(row)?))
+    })
 }

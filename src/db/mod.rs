@@ -5,12 +5,14 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use diesel::Connection as _;
+use diesel::connection::{Instrumentation, InstrumentationEvent};
 use diesel_async::pooled_connection::deadpool::Pool;
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
 use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
-use diesel_async::{AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use futures_util::FutureExt;
 
 /// Runs `$body` with `$conn` bound to a pooled connection of the database's
@@ -64,8 +66,10 @@ macro_rules! impl_for_each_backend {
     };
 }
 
+pub mod client_keys;
 mod error;
 pub mod hook_deliveries;
+pub mod launch_policies;
 mod migrations;
 pub mod mini_programs;
 pub mod outbox;
@@ -147,11 +151,24 @@ fn redact(url: &str) -> String {
 pub struct Database {
     pools: Pools,
     location: Arc<DatabaseLocation>,
+    statements: Arc<AtomicU64>,
+}
+
+/// Counts the statements a connection runs, through diesel's instrumentation.
+struct StatementCounter(Arc<AtomicU64>);
+
+impl Instrumentation for StatementCounter {
+    fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
+        if matches!(event, InstrumentationEvent::StartQuery { .. }) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
 }
 
 impl Database {
     /// Builds the pool; connections are opened on first use.
     pub fn connect(location: DatabaseLocation, pool_size: usize) -> Result<Self, StorageError> {
+        let statements = Arc::new(AtomicU64::new(0));
         let pools = match &location {
             DatabaseLocation::Sqlite(path) => {
                 if let Some(folder) = Path::new(path)
@@ -166,19 +183,45 @@ impl Database {
                     })?;
                 }
                 let mut config = ManagerConfig::default();
-                config.custom_setup = Box::new(|path| open_sqlite(path.to_owned()).boxed());
+                let counter = statements.clone();
+                config.custom_setup = Box::new(move |path| {
+                    let counter = counter.clone();
+                    async move {
+                        let mut conn = open_sqlite(path.to_owned()).await?;
+                        conn.set_instrumentation(StatementCounter(counter));
+                        Ok(conn)
+                    }
+                    .boxed()
+                });
                 let manager = AsyncDieselConnectionManager::new_with_config(path, config);
                 Pools::Sqlite(build_pool(manager, pool_size)?)
             }
             DatabaseLocation::Postgres(url) => {
-                let manager = AsyncDieselConnectionManager::new(url);
+                let mut config = ManagerConfig::default();
+                let counter = statements.clone();
+                config.custom_setup = Box::new(move |url| {
+                    let counter = counter.clone();
+                    async move {
+                        let mut conn = AsyncPgConnection::establish(url).await?;
+                        conn.set_instrumentation(StatementCounter(counter));
+                        Ok(conn)
+                    }
+                    .boxed()
+                });
+                let manager = AsyncDieselConnectionManager::new_with_config(url, config);
                 Pools::Postgres(build_pool(manager, pool_size)?)
             }
         };
         Ok(Self {
             pools,
             location: Arc::new(location),
+            statements,
         })
+    }
+
+    /// How many statements this process has run on the pool so far.
+    pub fn statements_executed(&self) -> u64 {
+        AtomicU64::load(&self.statements, Ordering::Relaxed)
     }
 
     pub fn location(&self) -> &DatabaseLocation {

@@ -12,7 +12,7 @@ use super::schema::{
 use crate::domain::{
     DeliveryStatus, EventType, MiniProgram, MiniProgramChannel, MiniProgramType,
     MiniProgramVersion, ReleaseDecisionRecord, ReleaseIntegration, UpdateMode, UpdateModeChange,
-    VersionNumber, VersionStatus,
+    UpdateTimers, VersionNumber, VersionStatus,
 };
 
 /// The current time as stored: UTC, to the microsecond that PostgreSQL keeps,
@@ -29,7 +29,7 @@ pub(super) fn utc(time: NaiveDateTime) -> DateTime<Utc> {
     time.and_utc()
 }
 
-fn parse<T>(
+pub(super) fn parse<T>(
     what: &'static str,
     value: &str,
     from_name: fn(&str) -> Option<T>,
@@ -53,6 +53,9 @@ pub(super) struct MiniProgramRow {
     pub revision: i32,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub async_update_seconds: i32,
+    pub sync_update_seconds: i32,
+    pub policy_revision: i32,
 }
 
 impl TryFrom<MiniProgramRow> for MiniProgram {
@@ -71,6 +74,10 @@ impl TryFrom<MiniProgramRow> for MiniProgram {
             workspace_id: row.workspace_id,
             name: row.name,
             revision: row.revision,
+            timers: UpdateTimers {
+                async_update_seconds: row.async_update_seconds,
+                sync_update_seconds: row.sync_update_seconds,
+            },
             created_at: utc(row.created_at),
             updated_at: utc(row.updated_at),
         })

@@ -13,6 +13,9 @@ diesel::table! {
         revision -> Integer,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        async_update_seconds -> Integer,
+        sync_update_seconds -> Integer,
+        policy_revision -> Integer,
     }
 }
 
@@ -44,6 +47,17 @@ diesel::table! {
         mode -> Text,
         changed_by -> Text,
         changed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    client_keys (id) {
+        id -> Text,
+        workspace_id -> Text,
+        name -> Text,
+        key_hash -> Text,
+        created_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
     }
 }
 
@@ -103,4 +117,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     release_integrations,
     hook_events,
     hook_deliveries,
+    client_keys,
 );

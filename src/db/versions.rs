@@ -4,6 +4,7 @@
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
+use super::launch_policies::{PolicyChange, PolicySignal};
 use super::outbox::{EventSink, announce};
 use super::rows::{VersionRow, new_id, now, version_from_row};
 use super::schema::{mini_program_versions, mini_programs};
@@ -322,6 +323,10 @@ pub async fn transition(
             ))
             .execute(conn)
             .await?;
+        if change.releases || change.status == VersionStatus::Offline {
+            conn.policy_changed(&PolicyChange::Program(program.id.clone()))
+                .await?;
+        }
         let superseded_ids: Vec<&str> = change.supersedes.iter().map(|v| v.id.as_str()).collect();
         if !superseded_ids.is_empty() {
             diesel::update(

@@ -1,6 +1,6 @@
 use chrono::{DateTime, Utc};
 
-use super::{RuleViolation, UpdateMode};
+use super::{RuleViolation, UpdateMode, UpdateTimers};
 
 named_enum! {
     /// How a mini program is built; update modes only apply to DSL packages.
@@ -29,6 +29,8 @@ pub struct MiniProgram {
     pub update_mode: UpdateMode,
     /// Raised by one on every accepted change, so clients can detect stale edits.
     pub revision: i32,
+    /// What the super app counts before checking for a new version.
+    pub timers: UpdateTimers,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

@@ -30,18 +30,25 @@ macro_rules! named_enum {
     };
 }
 
+mod client_key;
 mod error;
 mod event;
 mod integration;
+mod launch;
 mod lifecycle;
 mod mini_program;
 mod principal;
 mod update_mode;
 mod version;
 
+pub use client_key::{ClientKey, client_key_hash};
 pub use error::RuleViolation;
 pub use event::{DeliveryStatus, DomainEvent, EventType, EventVersion};
 pub use integration::{ReleaseIntegration, validate_event_selection, validate_webhook_url};
+pub use launch::{
+    LaunchAction, LaunchDecision, LaunchPolicy, LaunchRequest, ReleasedTarget, UpdateTimers,
+    decide_launch, gray_bucket, in_gray_group,
+};
 pub use lifecycle::{
     ReleaseDecision, ReleaseState, ReleasedVersion, VersionChange, decide_release, plan_offline,
     plan_release,

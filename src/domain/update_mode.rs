@@ -124,6 +124,7 @@ mod tests {
             channel,
             update_mode: UpdateMode::Default,
             revision: 3,
+            timers: Default::default(),
             created_at: now,
             updated_at: now,
         }

@@ -108,3 +108,14 @@ pub enum DeliveryStatus {
     /// Every attempt failed; `redeliverHookEvent` tries again.
     Failed,
 }
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "domain::LaunchAction")]
+pub enum LaunchAction {
+    /// Start the cached package.
+    None,
+    /// Download the target before starting.
+    SyncDownload,
+    /// Start the cached package, download the target in the background.
+    AsyncDownload,
+}

@@ -5,6 +5,7 @@ mod connection;
 mod enums;
 mod error;
 mod integrations;
+mod launch;
 mod mutation;
 mod query;
 mod scalars;
@@ -19,10 +20,18 @@ pub use error::ErrorCodes;
 
 /// The root types, merged from one object per area.
 #[derive(MergedObject, Default)]
-pub struct Query(query::ProgramQuery, integrations::IntegrationQuery);
+pub struct Query(
+    query::ProgramQuery,
+    integrations::IntegrationQuery,
+    launch::LaunchQuery,
+);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(mutation::ProgramMutation, integrations::IntegrationMutation);
+pub struct Mutation(
+    mutation::ProgramMutation,
+    integrations::IntegrationMutation,
+    launch::LaunchMutation,
+);
 
 pub type ApiSchema = Schema<Query, Mutation, EmptySubscription>;
 

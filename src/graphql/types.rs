@@ -93,6 +93,18 @@ impl MiniProgram {
         self.0.updated_at.into()
     }
 
+    /// Under DEFAULT, how long after its first open or last update a device
+    /// starts updating in the background (`setUpdateTimers`).
+    async fn async_update_seconds(&self) -> i32 {
+        self.0.timers.async_update_seconds
+    }
+
+    /// Under DEFAULT, how long after its first open or last update a device
+    /// updates before starting.
+    async fn sync_update_seconds(&self) -> i32 {
+        self.0.timers.sync_update_seconds
+    }
+
     /// The program's versions, newest version number first (1.10.0 before 1.9.0).
     async fn versions(
         &self,

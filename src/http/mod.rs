@@ -5,6 +5,9 @@ mod auth;
 mod graphiql;
 mod graphql;
 mod health;
+mod launch;
+
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::FromRef;
@@ -16,6 +19,7 @@ use serde_json::json;
 use crate::auth::{TokenIssuer, TokenVerifier};
 use crate::db::Database;
 use crate::graphql::ApiSchema;
+use crate::launch::LaunchPolicies;
 
 /// What the handlers share.
 #[derive(Clone, FromRef)]
@@ -25,6 +29,14 @@ pub struct AppState {
     pub db: Database,
     /// In development mode, mints the token that GraphiQL opens with.
     pub dev_issuer: Option<TokenIssuer>,
+    pub launch: Arc<LaunchPolicies>,
+    pub launch_caching: LaunchCaching,
+}
+
+/// How long devices and proxies may reuse a launch answer.
+#[derive(Debug, Clone, Copy)]
+pub struct LaunchCaching {
+    pub max_age_seconds: u32,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -33,6 +45,7 @@ pub fn router(state: AppState) -> Router {
         .route("/graphiql", get(graphiql::page))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/v1/launch/{mini_program_id}", get(launch::launch))
         .with_state(state)
 }
 

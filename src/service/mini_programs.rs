@@ -2,6 +2,7 @@
 
 use super::page::{Page, PageRequest};
 use super::{ServiceError, Services, require, require_reader};
+use crate::db::launch_policies::PolicyChange;
 use crate::db::mini_programs::{self as repository, ProgramFilter, ProgramKey, UpdateModeOutcome};
 use crate::db::update_mode_changes;
 use crate::domain::{
@@ -69,7 +70,12 @@ pub async fn create(
         program_type: input.program_type,
         channel: input.channel,
     };
-    Ok(repository::insert(&services.db, program).await?)
+    let program = repository::insert(&services.db, program).await?;
+    services
+        .launch
+        .committed(PolicyChange::Program(program.id.clone()))
+        .await;
+    Ok(program)
 }
 
 /// Sets the global update mode of a program; see `decide_update_mode_change`.
@@ -109,6 +115,12 @@ pub async fn change_update_mode(
     .await?
     .ok_or(ServiceError::NotFound("mini program"))?;
     services.hooks.committed();
+    if outcome.decision != UpdateModeDecision::Unchanged {
+        services
+            .launch
+            .committed(PolicyChange::Program(outcome.program.id.clone()))
+            .await;
+    }
     Ok(outcome)
 }
 

@@ -2,9 +2,11 @@
 //! checks who may do it (before looking at the input), validates the input
 //! with the domain's rules, and runs the storage work in one transaction.
 
+pub mod client_keys;
 pub mod demo;
 mod error;
 pub mod integrations;
+pub mod launch;
 pub mod mini_programs;
 pub mod page;
 pub mod versions;
@@ -16,13 +18,15 @@ use std::sync::Arc;
 use crate::db::Database;
 use crate::domain::Principal;
 use crate::hooks::HookRegistry;
+use crate::launch::LaunchPolicies;
 
-/// What the use cases work with: the database, and the hooks that vet and
-/// hear about changes.
+/// What the use cases work with: the database, the hooks that vet and hear
+/// about changes, and the launch snapshot that changes must refresh.
 #[derive(Clone)]
 pub struct Services {
     pub db: Database,
     pub hooks: Arc<HookRegistry>,
+    pub launch: Arc<LaunchPolicies>,
 }
 
 /// Refuses, with `reason`, what the principal may not do.

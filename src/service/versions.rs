@@ -4,6 +4,7 @@
 use super::mini_programs::require_visible;
 use super::page::{Page, PageRequest};
 use super::{ServiceError, Services, require, require_reader};
+use crate::db::launch_policies::PolicyChange;
 use crate::db::versions::{self as repository, NewVersion, VersionTransition};
 use crate::domain::{
     self, DomainEvent, MiniProgram, MiniProgramVersion, Principal, ReleaseDecision, ReleaseState,
@@ -183,6 +184,11 @@ async fn transition(
     .await?
     .ok_or(ServiceError::NotFound("version"))?;
     services.hooks.committed();
+    let program = transition.version.mini_program_id.clone();
+    services
+        .launch
+        .committed(PolicyChange::Program(program))
+        .await;
     Ok(transition)
 }
 

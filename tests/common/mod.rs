@@ -187,6 +187,8 @@ pub struct TestServer {
     pub stdout: Vec<String>,
     child: Option<Child>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
+    /// The database handle of an in-process server.
+    database: Option<update_mode::db::Database>,
     log: PathBuf,
     http: reqwest::Client,
 }
@@ -243,6 +245,7 @@ impl TestServer {
             stdout: printed,
             child: Some(child),
             stop: None,
+            database: None,
             log,
             http: reqwest::Client::new(),
         }
@@ -289,12 +292,14 @@ impl TestServer {
                 database: cli.database,
                 auth: cli.auth,
                 hooks: cli.hooks,
+                launch: cli.launch,
             },
             plugins,
         )
         .await
         .expect("start the server");
         let url = format!("http://{}", server.address());
+        let database = server.database().clone();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(server.run_until(async move {
             let _ = stopped.await;
@@ -304,9 +309,18 @@ impl TestServer {
             stdout: Vec::new(),
             child: None,
             stop: Some(stop),
+            database: Some(database),
             log: db.dir().join("in-process.log"),
             http: reqwest::Client::new(),
         }
+    }
+
+    /// How many SQL statements an in-process server has run.
+    pub fn statements_executed(&self) -> u64 {
+        self.database
+            .as_ref()
+            .expect("an in-process server")
+            .statements_executed()
     }
 
     /// Kills the server process at once (SIGKILL): no shutdown, no cleanup.

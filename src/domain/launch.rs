@@ -1,0 +1,400 @@
+//! What a super app does when a user opens a mini program: which version to
+//! run and how to update to it, decided from the program's released versions,
+//! its update timers and what the device has cached.
+
+use sha2::{Digest, Sha256};
+
+use super::{RuleViolation, UpdateMode, VersionNumber};
+
+named_enum! {
+    /// What the device does at this cold start.
+    pub enum LaunchAction {
+        /// Start the cached package; nothing to download.
+        None => "NONE",
+        /// Download the target before starting (first open, SYNC, an old
+        /// cache under DEFAULT, or a rollback).
+        SyncDownload => "SYNC_DOWNLOAD",
+        /// Start the cached package and download the target in the background.
+        AsyncDownload => "ASYNC_DOWNLOAD",
+    }
+}
+
+pub const DEFAULT_ASYNC_UPDATE_SECONDS: i32 = 3600;
+pub const DEFAULT_SYNC_UPDATE_SECONDS: i32 = 864_000;
+/// A year: longer timers are a typo, not a policy.
+pub const MAX_UPDATE_SECONDS: i32 = 366 * 24 * 3600;
+
+/// The two timers a device counts from its first open or last update.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UpdateTimers {
+    pub async_update_seconds: i32,
+    pub sync_update_seconds: i32,
+}
+
+impl Default for UpdateTimers {
+    fn default() -> Self {
+        Self {
+            async_update_seconds: DEFAULT_ASYNC_UPDATE_SECONDS,
+            sync_update_seconds: DEFAULT_SYNC_UPDATE_SECONDS,
+        }
+    }
+}
+
+impl UpdateTimers {
+    pub fn new(async_update_seconds: i32, sync_update_seconds: i32) -> Result<Self, RuleViolation> {
+        for (field, value) in [
+            ("asyncUpdateSeconds", async_update_seconds),
+            ("syncUpdateSeconds", sync_update_seconds),
+        ] {
+            if !(1..=MAX_UPDATE_SECONDS).contains(&value) {
+                return Err(RuleViolation::invalid_input(
+                    field,
+                    format!("must be between 1 and {MAX_UPDATE_SECONDS} seconds"),
+                ));
+            }
+        }
+        if async_update_seconds >= sync_update_seconds {
+            return Err(RuleViolation::invalid_input(
+                "asyncUpdateSeconds",
+                "must be shorter than syncUpdateSeconds",
+            ));
+        }
+        Ok(Self {
+            async_update_seconds,
+            sync_update_seconds,
+        })
+    }
+}
+
+/// A released version as devices are sent to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReleasedTarget {
+    pub number: VersionNumber,
+    /// The mode the version was released with.
+    pub update_mode: UpdateMode,
+}
+
+/// Everything a launch answer of one program depends on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LaunchPolicy {
+    pub mini_program_id: String,
+    pub workspace_id: String,
+    pub global_update_mode: UpdateMode,
+    pub timers: UpdateTimers,
+    pub full: Option<ReleasedTarget>,
+    /// The gray version and the share of devices it reaches.
+    pub gray: Option<(ReleasedTarget, i32)>,
+    /// Raised whenever any of the above changes.
+    pub revision: i32,
+}
+
+/// What the device told us.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LaunchRequest {
+    pub device_id: String,
+    pub cached_version: Option<VersionNumber>,
+    pub cache_age_seconds: Option<u64>,
+}
+
+impl LaunchRequest {
+    /// Checks the device's input: an opaque id of 1 to 128 visible ASCII
+    /// characters, a version number, a number of seconds.
+    pub fn parse(
+        device_id: Option<&str>,
+        cached_version: Option<&str>,
+        cache_age_seconds: Option<&str>,
+    ) -> Result<Self, RuleViolation> {
+        let device_id = device_id.unwrap_or_default();
+        if device_id.is_empty()
+            || device_id.len() > 128
+            || !device_id.bytes().all(|b| b.is_ascii_graphic())
+        {
+            return Err(RuleViolation::invalid_input(
+                "deviceId",
+                "must be 1 to 128 visible ASCII characters",
+            ));
+        }
+        let cached_version = cached_version
+            .map(|text| {
+                VersionNumber::parse(text).map_err(|_| {
+                    RuleViolation::invalid_input("cachedVersion", "must be MAJOR.MINOR.PATCH")
+                })
+            })
+            .transpose()?;
+        let cache_age_seconds = cache_age_seconds
+            .map(|text| {
+                text.parse::<u64>().map_err(|_| {
+                    RuleViolation::invalid_input(
+                        "cacheAgeSeconds",
+                        "must be a whole number of seconds",
+                    )
+                })
+            })
+            .transpose()?;
+        Ok(Self {
+            device_id: device_id.to_owned(),
+            cached_version,
+            cache_age_seconds,
+        })
+    }
+}
+
+/// The answer to a device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LaunchDecision {
+    pub target_version: Option<VersionNumber>,
+    pub update_mode: UpdateMode,
+    pub action: LaunchAction,
+    pub timers: UpdateTimers,
+    /// Whether the target is a gray version for this device.
+    pub gray_release: bool,
+    pub policy_revision: i32,
+}
+
+/// The device's place among the program's devices, 0 to 9999: the first
+/// eight bytes of SHA-256(`{miniProgramId}:{deviceId}`), big-endian, modulo
+/// 10 000. A device is in the gray group when its place is below
+/// `grayPercentage` x 100, so raising the percentage only adds devices, and
+/// every process gives the same device the same answer.
+pub fn gray_bucket(mini_program_id: &str, device_id: &str) -> u64 {
+    let digest = Sha256::digest(format!("{mini_program_id}:{device_id}").as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    u64::from_be_bytes(first) % 10_000
+}
+
+pub fn in_gray_group(mini_program_id: &str, device_id: &str, gray_percentage: i32) -> bool {
+    gray_bucket(mini_program_id, device_id) < u64::try_from(gray_percentage).unwrap_or(0) * 100
+}
+
+/// Decides what a device does at a cold start.
+pub fn decide_launch(policy: &LaunchPolicy, request: &LaunchRequest) -> LaunchDecision {
+    let gray = policy
+        .gray
+        .filter(|(_, percentage)| {
+            in_gray_group(&policy.mini_program_id, &request.device_id, *percentage)
+        })
+        .map(|(target, _)| target);
+    let target = gray.or(policy.full);
+    let update_mode = target.map_or(policy.global_update_mode, |t| t.update_mode);
+    let action = match (target, request.cached_version) {
+        (None, _) => LaunchAction::None,
+        (Some(_), None) => LaunchAction::SyncDownload,
+        (Some(target), Some(cached)) if cached == target.number => LaunchAction::None,
+        // The cached version was taken offline: roll back before starting.
+        (Some(target), Some(cached)) if cached > target.number => LaunchAction::SyncDownload,
+        (Some(_), Some(_)) => match update_mode {
+            UpdateMode::Sync => LaunchAction::SyncDownload,
+            UpdateMode::Async => LaunchAction::AsyncDownload,
+            UpdateMode::Default => match request.cache_age_seconds {
+                Some(age)
+                    if age >= u64::try_from(policy.timers.sync_update_seconds).unwrap_or(0) =>
+                {
+                    LaunchAction::SyncDownload
+                }
+                _ => LaunchAction::AsyncDownload,
+            },
+        },
+    };
+    LaunchDecision {
+        target_version: target.map(|t| t.number),
+        update_mode,
+        action,
+        timers: policy.timers,
+        gray_release: gray.is_some(),
+        policy_revision: policy.revision,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(text: &str) -> VersionNumber {
+        VersionNumber::parse(text).unwrap()
+    }
+
+    fn policy(
+        full: Option<(&str, UpdateMode)>,
+        gray: Option<(&str, UpdateMode, i32)>,
+    ) -> LaunchPolicy {
+        LaunchPolicy {
+            mini_program_id: "p1".into(),
+            workspace_id: "acme".into(),
+            global_update_mode: UpdateMode::Sync,
+            timers: UpdateTimers::default(),
+            full: full.map(|(n, mode)| ReleasedTarget {
+                number: v(n),
+                update_mode: mode,
+            }),
+            gray: gray.map(|(n, mode, p)| {
+                (
+                    ReleasedTarget {
+                        number: v(n),
+                        update_mode: mode,
+                    },
+                    p,
+                )
+            }),
+            revision: 7,
+        }
+    }
+
+    fn request(cached: Option<&str>, age: Option<u64>) -> LaunchRequest {
+        LaunchRequest {
+            device_id: "device-1".into(),
+            cached_version: cached.map(v),
+            cache_age_seconds: age,
+        }
+    }
+
+    fn action(policy: &LaunchPolicy, cached: Option<&str>, age: Option<u64>) -> LaunchAction {
+        decide_launch(policy, &request(cached, age)).action
+    }
+
+    #[test]
+    fn nothing_released_means_nothing_to_do() {
+        let decision = decide_launch(&policy(None, None), &request(None, None));
+        assert_eq!(decision.action, LaunchAction::None);
+        assert_eq!(decision.target_version, None);
+        assert_eq!(decision.update_mode, UpdateMode::Sync, "the global mode");
+    }
+
+    #[test]
+    fn a_first_open_downloads_before_starting() {
+        for mode in [UpdateMode::Default, UpdateMode::Async, UpdateMode::Sync] {
+            assert_eq!(
+                action(&policy(Some(("1.0.0", mode)), None), None, None),
+                LaunchAction::SyncDownload
+            );
+        }
+    }
+
+    #[test]
+    fn the_cached_target_starts_as_is() {
+        for mode in [UpdateMode::Default, UpdateMode::Async, UpdateMode::Sync] {
+            assert_eq!(
+                action(
+                    &policy(Some(("1.0.0", mode)), None),
+                    Some("1.0.0"),
+                    Some(99_999_999)
+                ),
+                LaunchAction::None
+            );
+        }
+    }
+
+    #[test]
+    fn each_mode_updates_an_older_cache_its_way() {
+        let sync = policy(Some(("1.1.0", UpdateMode::Sync)), None);
+        assert_eq!(
+            action(&sync, Some("1.0.0"), Some(1)),
+            LaunchAction::SyncDownload
+        );
+        let async_ = policy(Some(("1.1.0", UpdateMode::Async)), None);
+        assert_eq!(
+            action(&async_, Some("1.0.0"), Some(99_999_999)),
+            LaunchAction::AsyncDownload
+        );
+        let default = policy(Some(("1.1.0", UpdateMode::Default)), None);
+        assert_eq!(
+            action(&default, Some("1.0.0"), None),
+            LaunchAction::AsyncDownload
+        );
+        assert_eq!(
+            action(&default, Some("1.0.0"), Some(5400)),
+            LaunchAction::AsyncDownload
+        );
+        assert_eq!(
+            action(&default, Some("1.0.0"), Some(863_999)),
+            LaunchAction::AsyncDownload
+        );
+        assert_eq!(
+            action(&default, Some("1.0.0"), Some(864_000)),
+            LaunchAction::SyncDownload
+        );
+    }
+
+    #[test]
+    fn a_newer_cache_than_the_target_is_rolled_back() {
+        let async_ = policy(Some(("1.0.0", UpdateMode::Async)), None);
+        assert_eq!(
+            action(&async_, Some("1.1.0"), Some(1)),
+            LaunchAction::SyncDownload
+        );
+    }
+
+    #[test]
+    fn the_gray_group_gets_the_gray_version_with_its_mode() {
+        let everyone = policy(
+            Some(("1.0.0", UpdateMode::Default)),
+            Some(("1.1.0", UpdateMode::Sync, 99)),
+        );
+        let in_group = (0..1000)
+            .map(|i| format!("device-{i}"))
+            .find(|id| in_gray_group("p1", id, 99))
+            .unwrap();
+        let decision = decide_launch(
+            &everyone,
+            &LaunchRequest {
+                device_id: in_group,
+                cached_version: Some(v("1.0.0")),
+                cache_age_seconds: None,
+            },
+        );
+        assert!(decision.gray_release);
+        assert_eq!(decision.target_version, Some(v("1.1.0")));
+        assert_eq!(decision.update_mode, UpdateMode::Sync);
+        assert_eq!(decision.action, LaunchAction::SyncDownload);
+    }
+
+    #[test]
+    fn gray_groups_have_the_asked_size_and_only_grow() {
+        let devices: Vec<String> = (0..100_000).map(|i| format!("device-{i:06}")).collect();
+        for percentage in [1, 10, 25, 50, 99] {
+            let members = devices
+                .iter()
+                .filter(|d| in_gray_group("prog-7", d, percentage))
+                .count();
+            let share = members as f64 / devices.len() as f64 * 100.0;
+            assert!(
+                (share - f64::from(percentage)).abs() <= 0.5,
+                "{percentage}% gave {share:.2}%"
+            );
+        }
+        for device in devices.iter().take(5000) {
+            if in_gray_group("prog-7", device, 10) {
+                assert!(in_gray_group("prog-7", device, 11));
+            }
+        }
+    }
+
+    #[test]
+    fn the_bucket_is_the_documented_hash() {
+        // Computed independently (Python's hashlib) and pinned, so that SDKs
+        // and tools reproducing the formula agree, and a change cannot go unnoticed.
+        assert_eq!(gray_bucket("p1", "device-1"), 2361);
+        assert_ne!(gray_bucket("p1", "device-1"), gray_bucket("p2", "device-1"));
+    }
+
+    #[test]
+    fn device_input_is_checked() {
+        assert!(LaunchRequest::parse(Some("abc-123_XYZ"), Some("1.2.0"), Some("5400")).is_ok());
+        for bad in [None, Some(""), Some("has space"), Some("ünicode")] {
+            assert!(LaunchRequest::parse(bad, None, None).is_err(), "{bad:?}");
+        }
+        assert!(LaunchRequest::parse(Some(&"x".repeat(129)), None, None).is_err());
+        assert!(LaunchRequest::parse(Some(&"x".repeat(128)), None, None).is_ok());
+        assert!(LaunchRequest::parse(Some("d"), Some("1.2"), None).is_err());
+        assert!(LaunchRequest::parse(Some("d"), None, Some("-5")).is_err());
+        assert!(LaunchRequest::parse(Some("d"), None, Some("soon")).is_err());
+    }
+
+    #[test]
+    fn timers_must_be_ordered_and_bounded() {
+        assert!(UpdateTimers::new(60, 3600).is_ok());
+        assert!(UpdateTimers::new(3600, 3600).is_err());
+        assert!(UpdateTimers::new(0, 3600).is_err());
+        assert!(UpdateTimers::new(60, MAX_UPDATE_SECONDS + 1).is_err());
+    }
+}

@@ -1,0 +1,67 @@
+//! What a device would be told at launch (the preview for tools and the
+//! console), and the update timers that go into it.
+
+use super::{ServiceError, Services, require, require_reader};
+use crate::db::launch_policies::{self, PolicyChange};
+use crate::db::mini_programs as repository;
+use crate::domain::{
+    LaunchDecision, LaunchRequest, MiniProgram, Principal, RuleViolation, UpdateTimers,
+    decide_launch, update_mode_locks,
+};
+
+/// The answer a device would get now, read from the database rather than
+/// from the snapshot, with the same rules.
+pub async fn preview(
+    services: &Services,
+    principal: &Principal,
+    mini_program_id: &str,
+    device_id: &str,
+    cached_version: Option<&str>,
+    cache_age_seconds: Option<i32>,
+) -> Result<LaunchDecision, ServiceError> {
+    require_reader(principal)?;
+    if cache_age_seconds.is_some_and(|age| age < 0) {
+        return Err(RuleViolation::invalid_input("cacheAgeSeconds", "must not be negative").into());
+    }
+    let age = cache_age_seconds.map(|age| age.to_string());
+    let request = LaunchRequest::parse(Some(device_id), cached_version, age.as_deref())?;
+    let policy = launch_policies::load(&services.db, Some(mini_program_id))
+        .await?
+        .pop()
+        .filter(|policy| policy.workspace_id == principal.workspace_id)
+        .ok_or(ServiceError::NotFound("mini program"))?;
+    Ok(decide_launch(&policy, &request))
+}
+
+/// Sets a program's update timers. WORKSPACE_ADMIN, for the programs whose
+/// update mode they may change.
+pub async fn set_update_timers(
+    services: &Services,
+    principal: &Principal,
+    mini_program_id: &str,
+    async_update_seconds: i32,
+    sync_update_seconds: i32,
+) -> Result<MiniProgram, ServiceError> {
+    require(
+        principal.may_change_update_mode(),
+        "only a WORKSPACE_ADMIN may set update timers",
+    )?;
+    let timers = UpdateTimers::new(async_update_seconds, sync_update_seconds)?;
+    let program = repository::set_timers(
+        &services.db,
+        &principal.workspace_id,
+        mini_program_id,
+        timers,
+        |program| match update_mode_locks(principal, program) {
+            locks if locks.is_empty() => Ok(()),
+            locks => Err(RuleViolation::UpdateModeLocked(locks)),
+        },
+    )
+    .await?
+    .ok_or(ServiceError::NotFound("mini program"))?;
+    services
+        .launch
+        .committed(PolicyChange::Program(program.id.clone()))
+        .await;
+    Ok(program)
+}
