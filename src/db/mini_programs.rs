@@ -321,18 +321,6 @@ pub async fn change_update_mode(
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::contains_pattern;
-
-    #[test]
-    fn search_text_is_matched_literally() {
-        assert_eq!(contains_pattern("Shop"), "%shop%");
-        assert_eq!(contains_pattern("50%_off\\"), "%50\\%\\_off\\\\%");
-        assert_eq!(contains_pattern("' OR 1=1--"), "%' or 1=1--%");
-    }
-}
-
 /// Sets a program's update timers once `check` accepts the change for the
 /// locked program; raises its revision. `None` when the workspace has no
 /// such program.
@@ -365,4 +353,16 @@ pub async fn set_timers(
             .await?;
         Ok(Some(MiniProgram::try_from(row)?))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::contains_pattern;
+
+    #[test]
+    fn search_text_is_matched_literally() {
+        assert_eq!(contains_pattern("Shop"), "%shop%");
+        assert_eq!(contains_pattern("50%_off\\"), "%50\\%\\_off\\\\%");
+        assert_eq!(contains_pattern("' OR 1=1--"), "%' or 1=1--%");
+    }
 }
