@@ -8,6 +8,7 @@ mod authentication;
 mod dev_mode;
 mod hooks;
 mod http;
+mod launch;
 mod lifecycle;
 mod migrations;
 mod mini_programs;
