@@ -1,0 +1,41 @@
+-- wrk script for GET /v1/launch/{id}: a different device on every request,
+-- a client key, and a count of answers that are not 200 (a run with any is void).
+-- Environment: LAUNCH_PATH (/v1/launch/ID), CLIENT_KEY.
+local path = os.getenv("LAUNCH_PATH")
+local key = os.getenv("CLIENT_KEY")
+local threads = {}
+local counter = 0
+
+function setup(thread)
+  thread:set("id", #threads)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  failures = 0
+  requests = 0
+end
+
+function request()
+  counter = counter + 1
+  requests = requests + 1
+  local device = "device-" .. id .. "-" .. (counter % 100000)
+  return wrk.format("GET", path .. "?deviceId=" .. device .. "&cachedVersion=1.0.0&cacheAgeSeconds=5400",
+    { ["x-client-key"] = key })
+end
+
+function response(status, headers, body)
+  if status ~= 200 then
+    failures = failures + 1
+  end
+end
+
+function done(summary, latency, requests)
+  local failed = 0
+  for _, thread in ipairs(threads) do
+    failed = failed + thread:get("failures")
+  end
+  io.write(string.format("RESULT rps=%.0f p50_us=%d p99_us=%d failures=%d socket_errors=%d\n",
+    summary.requests / (summary.duration / 1e6), latency:percentile(50), latency:percentile(99), failed,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.status + summary.errors.timeout))
+end

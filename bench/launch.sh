@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Launch endpoint benchmark: throughput and latency of GET /v1/launch/{id}
+# against the same server's trivial endpoint (/healthz), interleaved rounds,
+# medians reported; peak memory; start-to-ready time. See bench/README.md.
+#
+#   bench/launch.sh                      # SQLite in a temp folder
+#   DATABASE_URL=postgres://... bench/launch.sh
+#   ROUNDS=3 DURATION=10s CONNECTIONS=16 SOAK=600 bench/launch.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-10s}
+CONNECTIONS=${CONNECTIONS:-16}
+THREADS=${THREADS:-1}
+SOAK=${SOAK:-0}
+PORT=${PORT:-18181}
+
+command -v wrk >/dev/null || { echo "wrk is needed: apt-get install -y wrk" >&2; exit 1; }
+cargo build --release --quiet
+binary=target/release/update-mode
+
+work=$(mktemp -d)
+trap 'kill "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
+export JWT_SECRET=bench-secret-bench-secret-bench-secret-0123
+export DATABASE_URL=${DATABASE_URL:-sqlite://$work/bench.db}
+export LISTEN_ADDR=127.0.0.1:$PORT RUST_LOG=warn
+
+start=$(date +%s%N)
+"$binary" serve > "$work/server.log" 2>&1 &
+server=$!
+until curl -sf "http://127.0.0.1:$PORT/readyz" > /dev/null; do sleep 0.005; done
+ready_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+
+token=$("$binary" token --workspace bench --role WORKSPACE_ADMIN --role DEVELOPER --role RELEASE_APPROVER)
+graphql() {
+  curl -sf "http://127.0.0.1:$PORT/graphql" -H "Authorization: Bearer $token" \
+    -H 'Content-Type: application/json' -d "$1"
+}
+field() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+
+program=$(graphql '{"query":"mutation { createMiniProgram(input: { name: \"Bench\", type: DSL }) { miniProgram { id } } }"}' \
+  | field 'd["data"]["createMiniProgram"]["miniProgram"]["id"]')
+for number in 1.0.0 1.1.0; do
+  version=$(graphql "{\"query\":\"mutation { createMiniProgramVersion(input: { miniProgramId: \\\"$program\\\", version: \\\"$number\\\" }) { miniProgramVersion { id } } }\"}" \
+    | field 'd["data"]["createMiniProgramVersion"]["miniProgramVersion"]["id"]')
+  graphql "{\"query\":\"mutation { submitVersionForReleaseApproval(input: { versionId: \\\"$version\\\" }) { miniProgramVersion { id } } }\"}" > /dev/null
+  graphql "{\"query\":\"mutation { decideRelease(input: { versionId: \\\"$version\\\", decision: APPROVE }) { miniProgramVersion { id } } }\"}" > /dev/null
+  gray=$([ "$number" = 1.1.0 ] && echo 20 || echo null)
+  graphql "{\"query\":\"mutation { releaseVersion(input: { versionId: \\\"$version\\\", grayPercentage: $gray }) { miniProgramVersion { status } } }\"}" > /dev/null
+done
+key=$(graphql '{"query":"mutation { createClientKey(input: { name: \"bench\" }) { key } }"}' | field 'd["data"]["createClientKey"]["key"]')
+export LAUNCH_PATH=/v1/launch/$program CLIENT_KEY=$key
+
+rss() { awk '/VmRSS/ { print $2 }' "/proc/$server/status"; }
+peak() { awk '/VmHWM/ { print $2 }' "/proc/$server/status"; }
+run() { wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s "bench/$1.lua" "http://127.0.0.1:$PORT$2" | grep '^RESULT'; }
+
+# Warm-up, not reported.
+wrk -t1 -c"$CONNECTIONS" -d2s -s bench/launch.lua "http://127.0.0.1:$PORT$LAUNCH_PATH" > /dev/null
+: > "$work/results"
+for round in $(seq 1 "$ROUNDS"); do
+  echo "ceiling $round $(run ceiling /healthz)" | tee -a "$work/results"
+  echo "launch $round $(run launch "$LAUNCH_PATH")" | tee -a "$work/results"
+done
+
+median() {
+  grep "^$1 " "$work/results" | sed -n "s/.* $2=\([0-9]*\).*/\1/p" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+}
+failures=$(grep -o 'failures=[0-9]*' "$work/results" | cut -d= -f2 | awk '{ s += $1 } END { print s + 0 }')
+socket_errors=$(grep -o 'socket_errors=[0-9]*' "$work/results" | cut -d= -f2 | awk '{ s += $1 } END { print s + 0 }')
+ceiling=$(median ceiling rps)
+launch=$(median launch rps)
+echo
+echo "database:            ${DATABASE_URL%%://*}"
+echo "start to ready:      ${ready_ms} ms"
+echo "ceiling (/healthz):  ${ceiling} req/s, p50 $(median ceiling p50_us) us, p99 $(median ceiling p99_us) us"
+echo "launch:              ${launch} req/s, p50 $(median launch p50_us) us, p99 $(median launch p99_us) us"
+echo "launch / ceiling:    $(python3 -c "print(round($launch / $ceiling, 2))")"
+echo "RSS after runs:      $(( $(rss) / 1024 )) MiB (peak $(( $(peak) / 1024 )) MiB)"
+echo "non-200 answers:     $failures, socket errors: $socket_errors (any makes the run void)"
+
+if [ "$SOAK" -gt 0 ]; then
+  before=$(rss)
+  wrk -t"$THREADS" -c"$CONNECTIONS" -d"${SOAK}s" --latency -s bench/launch.lua "http://127.0.0.1:$PORT$LAUNCH_PATH" | grep '^RESULT' | sed 's/^/soak /'
+  echo "soak ${SOAK}s:           RSS $(( before / 1024 )) MiB -> $(( $(rss) / 1024 )) MiB (peak $(( $(peak) / 1024 )) MiB)"
+fi
