@@ -430,3 +430,51 @@ async fn other_processes_follow_changes_within_a_second() {
     let took = within_a_second("a revocation", Box::new(|a| a.status == 401)).await;
     eprintln!("revocation visible on the second process after {took:?}");
 }
+
+/// A process whose notification connection is cut reconnects and reloads,
+/// rather than serve stale answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(test_database),
+    ignore = "set TEST_DATABASE_URL to run against PostgreSQL"
+)]
+async fn a_cut_notification_connection_is_recovered() {
+    let db = TestDatabase::create(Backend::Postgres).await;
+    let first = TestServer::start_on(&db, Settings::default()).await;
+    let second = TestServer::start_on(&db, Settings::default()).await;
+    let (program, _) = released(&first, "Shop", "ASYNC", "1.0.0").await;
+    let key = client_key(&first, &admin()).await;
+    eventually(
+        Duration::from_secs(2),
+        "the second process to know the key",
+        || async {
+            (launch_with(&second, Some(&key), &program, &[("deviceId", "d1")], None)
+                .await
+                .status
+                == 200)
+                .then_some(())
+        },
+    )
+    .await;
+
+    // Cut every LISTEN connection of this database, as a network fault would.
+    db.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'")
+        .await;
+    let next = create_version(&first, &program, "1.1.0").await;
+    submit(&first, &developer(), &next).await.data();
+    decide_and_release(&first, &next, None).await;
+    eventually(
+        Duration::from_secs(5),
+        "the second process to see the release",
+        || async {
+            let answer =
+                launch_with(&second, Some(&key), &program, &[("deviceId", "d1")], None).await;
+            (answer.body["targetVersion"] == "1.1.0").then_some(())
+        },
+    )
+    .await;
+    assert!(
+        second.log().contains("launch notification connection"),
+        "the cut was noticed"
+    );
+}
