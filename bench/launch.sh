@@ -6,6 +6,7 @@
 #   bench/launch.sh                      # SQLite in a temp folder
 #   DATABASE_URL=postgres://... bench/launch.sh
 #   ROUNDS=3 DURATION=10s CONNECTIONS=16 SOAK=600 bench/launch.sh
+#   PIN=1 bench/launch.sh        # server on core 1 (one tokio worker), wrk on core 0
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +16,12 @@ CONNECTIONS=${CONNECTIONS:-16}
 THREADS=${THREADS:-1}
 SOAK=${SOAK:-0}
 PORT=${PORT:-18181}
+PIN=${PIN:-0}
+server_cpu=() wrk_cpu=()
+if [ "$PIN" = 1 ]; then
+  server_cpu=(taskset -c 1) wrk_cpu=(taskset -c 0)
+  export TOKIO_WORKER_THREADS=1
+fi
 
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install -y wrk" >&2; exit 1; }
 cargo build --release --quiet
@@ -27,7 +34,7 @@ export DATABASE_URL=${DATABASE_URL:-sqlite://$work/bench.db}
 export LISTEN_ADDR=127.0.0.1:$PORT RUST_LOG=warn
 
 start=$(date +%s%N)
-"$binary" serve > "$work/server.log" 2>&1 &
+"${server_cpu[@]}" "$binary" serve > "$work/server.log" 2>&1 &
 server=$!
 until curl -sf "http://127.0.0.1:$PORT/readyz" > /dev/null; do sleep 0.005; done
 ready_ms=$(( ($(date +%s%N) - start) / 1000000 ))
@@ -54,7 +61,7 @@ export LAUNCH_PATH=/v1/launch/$program CLIENT_KEY=$key
 
 rss() { awk '/VmRSS/ { print $2 }' "/proc/$server/status"; }
 peak() { awk '/VmHWM/ { print $2 }' "/proc/$server/status"; }
-run() { wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s "bench/$1.lua" "http://127.0.0.1:$PORT$2" | grep '^RESULT'; }
+run() { "${wrk_cpu[@]}" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s "bench/$1.lua" "http://127.0.0.1:$PORT$2" | grep '^RESULT'; }
 
 # Warm-up, not reported.
 wrk -t1 -c"$CONNECTIONS" -d2s -s bench/launch.lua "http://127.0.0.1:$PORT$LAUNCH_PATH" > /dev/null
@@ -72,7 +79,7 @@ socket_errors=$(grep -o 'socket_errors=[0-9]*' "$work/results" | cut -d= -f2 | a
 ceiling=$(median ceiling rps)
 launch=$(median launch rps)
 echo
-echo "database:            ${DATABASE_URL%%://*}"
+echo "database:            ${DATABASE_URL%%://*}, pinned: $PIN"
 echo "start to ready:      ${ready_ms} ms"
 echo "ceiling (/healthz):  ${ceiling} req/s, p50 $(median ceiling p50_us) us, p99 $(median ceiling p99_us) us"
 echo "launch:              ${launch} req/s, p50 $(median launch p50_us) us, p99 $(median launch p99_us) us"
