@@ -18,7 +18,7 @@ use crate::domain::Role;
 use crate::hooks::webhooks::WebhookSender;
 use crate::hooks::{DispatchSettings, Dispatcher, GuardHook, HookRegistry, NotifyHook};
 use crate::http::{AppState, LaunchCaching, router};
-use crate::launch::{LaunchPolicies, follow_changes};
+use crate::launch::{LaunchLimiter, LaunchPolicies, follow_changes};
 use crate::service::Services;
 use crate::service::demo::{self, DEMO_WORKSPACE};
 
@@ -137,6 +137,9 @@ pub async fn start(settings: ServerSettings, plugins: Plugins) -> Result<Server,
         launch_caching: LaunchCaching {
             max_age_seconds: settings.launch.launch_cache_max_age_seconds,
         },
+        launch_limiter: Arc::new(LaunchLimiter::new(
+            settings.launch.launch_rate_limit_per_minute,
+        )),
     };
     Ok(Server {
         address,

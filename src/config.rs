@@ -147,6 +147,15 @@ pub struct LaunchSettings {
         global = true
     )]
     pub launch_cache_max_age_seconds: u32,
+    /// Launch requests per client key per minute, counted in each process;
+    /// 0 means no limit.
+    #[arg(
+        long,
+        env = "LAUNCH_RATE_LIMIT_PER_MINUTE",
+        default_value_t = 0,
+        global = true
+    )]
+    pub launch_rate_limit_per_minute: u32,
     /// How often each process re-reads every launch policy, as a safety net
     /// behind the change notifications.
     #[arg(long, env = "LAUNCH_RESYNC_SECONDS", default_value_t = 60, global = true, value_parser = clap::value_parser!(u64).range(1..))]

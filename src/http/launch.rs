@@ -2,6 +2,7 @@
 //! answered from memory, with a strong ETag for conditional requests.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -11,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 use super::LaunchCaching;
 use crate::domain::{LaunchDecision, LaunchRequest};
-use crate::launch::{LaunchPolicies, LaunchRefusal};
+use crate::launch::{LaunchLimiter, LaunchPolicies, LaunchRefusal};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -52,6 +53,7 @@ impl<'a> LaunchAnswer<'a> {
 pub async fn launch(
     State(launch): State<Arc<LaunchPolicies>>,
     State(caching): State<LaunchCaching>,
+    State(limiter): State<Arc<LaunchLimiter>>,
     Path(mini_program_id): Path<String>,
     parameters: Result<Query<LaunchParameters>, axum::extract::rejection::QueryRejection>,
     headers: HeaderMap,
@@ -63,6 +65,18 @@ pub async fn launch(
         Ok(workspace) => workspace,
         Err(refusal) => return refused(refusal),
     };
+    if let Err(wait) = limiter.take(client_key.unwrap_or_default(), Instant::now()) {
+        let seconds = wait.as_secs() + 1;
+        let mut response = error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "RATE_LIMITED",
+            &format!("too many launch requests for this client key; retry in {seconds} s"),
+        );
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        return response;
+    }
     let Ok(Query(parameters)) = parameters else {
         return error(
             StatusCode::BAD_REQUEST,

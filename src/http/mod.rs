@@ -19,7 +19,7 @@ use serde_json::json;
 use crate::auth::{TokenIssuer, TokenVerifier};
 use crate::db::Database;
 use crate::graphql::ApiSchema;
-use crate::launch::LaunchPolicies;
+use crate::launch::{LaunchLimiter, LaunchPolicies};
 
 /// What the handlers share.
 #[derive(Clone, FromRef)]
@@ -31,6 +31,7 @@ pub struct AppState {
     pub dev_issuer: Option<TokenIssuer>,
     pub launch: Arc<LaunchPolicies>,
     pub launch_caching: LaunchCaching,
+    pub launch_limiter: Arc<LaunchLimiter>,
 }
 
 /// How long devices and proxies may reuse a launch answer.

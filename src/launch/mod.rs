@@ -4,11 +4,13 @@
 //! notifications), so that a launch request runs no SQL.
 
 mod follower;
+mod limit;
 
 use std::collections::HashMap;
 use std::sync::RwLock;
 
 pub use follower::follow_changes;
+pub use limit::LaunchLimiter;
 
 use crate::db::launch_policies::{self, PolicyChange};
 use crate::db::{Database, StorageError};

@@ -286,6 +286,26 @@ on_both_backends! {
         assert_ne!(changed.headers["etag"].to_str().unwrap(), etag);
     }
 
+    async fn a_configured_rate_limit_answers_429(backend: Backend) {
+        let db = TestDatabase::create(backend).await;
+        let settings = Settings { env: vec![("LAUNCH_RATE_LIMIT_PER_MINUTE".into(), "5".into())], ..Settings::default() };
+        let server = TestServer::start_on(&db, settings).await;
+        let key = client_key(&server, &admin()).await;
+        let other_key = client_key(&server, &admin()).await;
+        let (program, _) = released(&server, "Shop", "ASYNC", "1.0.0").await;
+        for _ in 0..5 {
+            assert_eq!(launch_with(&server, Some(&key), &program, &[("deviceId", "d1")], None).await.status, 200);
+        }
+        let limited = launch_with(&server, Some(&key), &program, &[("deviceId", "d1")], None).await;
+        assert_eq!(limited.status, 429);
+        assert_eq!(limited.body["error"]["code"], "RATE_LIMITED");
+        let retry: u64 = limited.headers["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!((1..=13).contains(&retry), "{retry}");
+        assert_eq!(launch_with(&server, Some(&other_key), &program, &[("deviceId", "d1")], None).await.status, 200);
+        // Unknown keys are refused before they count against anything.
+        assert_eq!(launch_with(&server, Some("umk_nope"), &program, &[("deviceId", "d1")], None).await.status, 401);
+    }
+
     async fn admins_set_the_update_timers(backend: Backend) {
         let (server, _db) = TestServer::start(backend).await;
         let key = client_key(&server, &admin()).await;
