@@ -6,6 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
+use std::panic::AssertUnwindSafe;
+
+use futures_util::FutureExt;
 use futures_util::future::join_all;
 use rand::Rng;
 

@@ -395,6 +395,26 @@ on_both_backends! {
         assert_eq!(program_state(&server, &program).await, before);
     }
 
+    async fn a_panicking_notify_plugin_fails_its_deliveries_only(backend: Backend) {
+        let db = TestDatabase::create(backend).await;
+        let heard = Arc::new(Recorder::default());
+        let plugins = Plugins {
+            guards: Vec::new(),
+            notifiers: vec![Arc::new(Panicky), heard.clone()],
+        };
+        let server = TestServer::start_with_plugins(&db, settings(&[("WEBHOOK_MAX_ATTEMPTS", "1")]), plugins).await;
+        let program = create_dsl_program(&server, "Shop").await;
+        for mode in ["ASYNC", "SYNC"] {
+            update_mode(&server, &admin(), &program, mode).await.data();
+        }
+        let heard = eventually(Duration::from_secs(10), "the other plugin to hear both events", || async {
+            let heard = heard.events();
+            (heard.len() == 2).then_some(heard)
+        })
+        .await;
+        assert_eq!(heard[1].data["updateMode"], "SYNC", "the dispatcher kept going");
+    }
+
     async fn notify_plugins_hear_every_committed_event_in_order(backend: Backend) {
         let db = TestDatabase::create(backend).await;
         let heard = Arc::new(Recorder::default());
@@ -509,6 +529,20 @@ impl GuardHook for Sleepy {
     async fn check(&self, _: &HookEvent) -> Result<(), Veto> {
         tokio::time::sleep(Duration::from_secs(30)).await;
         Ok(())
+    }
+}
+
+/// Panics on every event.
+struct Panicky;
+
+#[async_trait::async_trait]
+impl NotifyHook for Panicky {
+    fn name(&self) -> &str {
+        "panicky"
+    }
+
+    async fn notify(&self, _: &HookEvent) -> Result<(), NotifyError> {
+        panic!("a plugin bug");
     }
 }
 
