@@ -139,7 +139,11 @@ impl Dispatcher {
     async fn deliver(&self, target: &DeliveryTarget, event: &HookEvent) -> Result<(), String> {
         match target {
             DeliveryTarget::Hook(name) => match self.registry.notifier(name) {
-                Some(hook) => hook.notify(event).await.map_err(|error| error.0),
+                // A panicking plugin fails its delivery, not the dispatcher.
+                Some(hook) => match AssertUnwindSafe(hook.notify(event)).catch_unwind().await {
+                    Ok(result) => result.map_err(|error| error.0),
+                    Err(_) => Err(format!("the notify hook {name:?} panicked")),
+                },
                 None => Err(format!(
                     "no notify hook named {name:?} runs in this process"
                 )),
