@@ -2,22 +2,24 @@
 //! hooks and HTTP together. `start` is also the entry point for embedding the
 //! server with plugins of one's own.
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::http::HeaderValue;
 use tokio::net::TcpListener;
 
 use crate::auth::{JwtSettings, TokenIssuer, TokenVerifier, load_or_create_dev_secret};
 use crate::config::{
-    AuthSettings, DatabaseSettings, HookSettings, LaunchSettings, ServeArgs, TokenArgs,
+    ApiSettings, AuthSettings, DatabaseSettings, HookSettings, LaunchSettings, ServeArgs, TokenArgs,
 };
 use crate::db::{Database, DatabaseLocation};
 use crate::domain::Role;
+use crate::graphql::QueryLimits;
 use crate::hooks::webhooks::WebhookSender;
 use crate::hooks::{DispatchSettings, Dispatcher, GuardHook, HookRegistry, NotifyHook};
-use crate::http::{AppState, LaunchCaching, router};
+use crate::http::{AppState, BodyLimit, LaunchCaching, RequestTimeout, RouterSettings, router};
 use crate::launch::{LaunchLimiter, LaunchPolicies, follow_changes};
 use crate::service::Services;
 use crate::service::demo::{self, DEMO_WORKSPACE};
@@ -36,6 +38,7 @@ pub struct ServerSettings {
     pub auth: AuthSettings,
     pub hooks: HookSettings,
     pub launch: LaunchSettings,
+    pub api: ApiSettings,
 }
 
 /// Plugins compiled into this server, besides the built-in webhooks.
@@ -50,6 +53,8 @@ pub struct Server {
     address: SocketAddr,
     listener: TcpListener,
     state: AppState,
+    router: RouterSettings,
+    shutdown_grace: Duration,
     dispatcher: Dispatcher,
     /// On PostgreSQL: the snapshot to keep in step, and where to listen.
     follower: Option<(Arc<LaunchPolicies>, String, Duration)>,
@@ -128,8 +133,25 @@ pub async fn start(settings: ServerSettings, plugins: Plugins) -> Result<Server,
     };
     let listener = TcpListener::bind(settings.serve.listen).await?;
     let address = listener.local_addr()?;
+    let api = &settings.api;
+    let limits = QueryLimits {
+        depth: api.graphql_max_depth,
+        complexity: api.graphql_max_complexity,
+        aliases: api.graphql_max_aliases,
+        directives: api.graphql_max_directives,
+        introspection: api.graphql_introspection.unwrap_or(dev_mode),
+    };
+    let cors_allowed_origins = api
+        .cors_allowed_origins
+        .iter()
+        .filter(|origin| !origin.trim().is_empty())
+        .map(|origin| {
+            HeaderValue::from_str(origin.trim())
+                .map_err(|_| format!("CORS_ALLOWED_ORIGINS: {origin:?} is not a valid origin"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let state = AppState {
-        schema: crate::graphql::schema(services),
+        schema: crate::graphql::schema(services, limits),
         verifier: TokenVerifier::new(&jwt),
         db: db.clone(),
         dev_issuer,
@@ -140,11 +162,18 @@ pub async fn start(settings: ServerSettings, plugins: Plugins) -> Result<Server,
         launch_limiter: Arc::new(LaunchLimiter::new(
             settings.launch.launch_rate_limit_per_minute,
         )),
+        request_timeout: RequestTimeout(Duration::from_millis(api.request_timeout_ms)),
+        body_limit: BodyLimit(api.max_body_bytes),
     };
     Ok(Server {
         address,
         listener,
         state,
+        router: RouterSettings {
+            graphiql: api.graphiql_enabled,
+            cors_allowed_origins,
+        },
+        shutdown_grace: Duration::from_secs(api.shutdown_grace_seconds),
         dispatcher,
         follower,
         db,
@@ -172,9 +201,28 @@ impl Server {
         let follower = self
             .follower
             .map(|(launch, url, resync)| tokio::spawn(follow_changes(launch, url, resync)));
-        let served = axum::serve(self.listener, router(self.state))
+        let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
+        let shutdown = async move {
+            shutdown.await;
+            let _ = stopping.send(());
+        };
+        let serving = axum::serve(self.listener, router(self.state, self.router))
             .with_graceful_shutdown(shutdown)
-            .await;
+            .into_future();
+        let grace = self.shutdown_grace;
+        let served = tokio::select! {
+            served = serving => served,
+            _ = async move {
+                if stopped.await.is_ok() {
+                    tokio::time::sleep(grace).await;
+                } else {
+                    std::future::pending::<()>().await;
+                }
+            } => {
+                tracing::warn!(grace_seconds = grace.as_secs(), "in-flight requests outlasted the grace period");
+                Ok(())
+            }
+        };
         // Deliveries in flight are taken over after their lease: at least once.
         dispatcher.abort();
         if let Some(follower) = follower {

@@ -31,6 +31,8 @@ pub struct Cli {
     pub hooks: HookSettings,
     #[command(flatten)]
     pub launch: LaunchSettings,
+    #[command(flatten)]
+    pub api: ApiSettings,
 }
 
 #[derive(Debug, Subcommand)]
@@ -160,6 +162,68 @@ pub struct LaunchSettings {
     /// behind the change notifications.
     #[arg(long, env = "LAUNCH_RESYNC_SECONDS", default_value_t = 60, global = true, value_parser = clap::value_parser!(u64).range(1..))]
     pub launch_resync_seconds: u64,
+}
+
+/// Limits that keep one request from costing the service more than it should.
+#[derive(Debug, Clone, Args)]
+pub struct ApiSettings {
+    /// The deepest nesting of fields a query may have.
+    #[arg(long, env = "GRAPHQL_MAX_DEPTH", default_value_t = 12, global = true)]
+    pub graphql_max_depth: usize,
+    /// The largest cost of a query: each field costs 1, a list costs `first`
+    /// times what each of its items costs.
+    #[arg(
+        long,
+        env = "GRAPHQL_MAX_COMPLEXITY",
+        default_value_t = 2500,
+        global = true
+    )]
+    pub graphql_max_complexity: usize,
+    /// The most aliased fields a document may have.
+    #[arg(long, env = "GRAPHQL_MAX_ALIASES", default_value_t = 30, global = true)]
+    pub graphql_max_aliases: usize,
+    /// The most directives on one field.
+    #[arg(
+        long,
+        env = "GRAPHQL_MAX_DIRECTIVES",
+        default_value_t = 5,
+        global = true
+    )]
+    pub graphql_max_directives: usize,
+    /// Allow introspection and "did you mean" suggestions. Default: on in
+    /// development mode only.
+    #[arg(long, env = "GRAPHQL_INTROSPECTION", global = true)]
+    pub graphql_introspection: Option<bool>,
+    /// Serve GraphiQL at /graphiql.
+    #[arg(long, env = "GRAPHIQL_ENABLED", default_value_t = true, action = clap::ArgAction::Set, global = true)]
+    pub graphiql_enabled: bool,
+    /// The largest request body accepted; larger ones get HTTP 413.
+    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 65_536, global = true)]
+    pub max_body_bytes: usize,
+    /// How long one GraphQL request may run before it is stopped.
+    #[arg(
+        long,
+        env = "REQUEST_TIMEOUT_MS",
+        default_value_t = 10_000,
+        global = true
+    )]
+    pub request_timeout_ms: u64,
+    /// Browser origins allowed to call the API (comma-separated); none by default.
+    #[arg(
+        long,
+        env = "CORS_ALLOWED_ORIGINS",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub cors_allowed_origins: Vec<String>,
+    /// How long in-flight requests may take to finish after SIGTERM or SIGINT.
+    #[arg(
+        long,
+        env = "SHUTDOWN_GRACE_SECONDS",
+        default_value_t = 30,
+        global = true
+    )]
+    pub shutdown_grace_seconds: u64,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -34,6 +34,7 @@ async fn main() -> ExitCode {
                 auth: cli.auth,
                 hooks: cli.hooks,
                 launch: cli.launch,
+                api: cli.api,
             };
             app::serve(settings).await
         }

@@ -60,3 +60,15 @@ pub fn connection<T, N: OutputType>(
     );
     connection
 }
+
+/// What a page costs: its items times what each item costs, at the size the
+/// client asked for (out-of-range sizes are refused later, at their price
+/// here), so that nested lists multiply.
+pub fn page_cost(first: Option<i32>, child_complexity: usize) -> usize {
+    let first = first
+        .unwrap_or(crate::service::page::DEFAULT_PAGE_SIZE)
+        .clamp(1, crate::service::page::MAX_PAGE_SIZE);
+    usize::try_from(first)
+        .unwrap_or(1)
+        .saturating_mul(child_complexity.max(1))
+}

@@ -3,7 +3,7 @@
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 
 use super::caller;
-use super::connection::{ListConnection, TotalCount, connection};
+use super::connection::{ListConnection, TotalCount, connection, page_cost};
 use super::enums::{DeliveryStatus, HookEventType};
 use super::scalars::DateTime;
 use crate::db::hook_deliveries::DeliveryRecord;
@@ -47,6 +47,7 @@ impl ReleaseIntegration {
     }
 
     /// The delivery log, newest event first.
+    #[graphql(complexity = "page_cost(first, child_complexity)")]
     async fn deliveries(
         &self,
         ctx: &Context<'_>,

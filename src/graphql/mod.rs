@@ -6,6 +6,7 @@ mod enums;
 mod error;
 mod integrations;
 mod launch;
+mod limits;
 mod mutation;
 mod query;
 mod scalars;
@@ -39,9 +40,34 @@ fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
     Schema::build(Query::default(), Mutation::default(), EmptySubscription).extension(ErrorCodes)
 }
 
+/// What a query may cost; see `config::ApiSettings`.
+#[derive(Debug, Clone, Copy)]
+pub struct QueryLimits {
+    pub depth: usize,
+    pub complexity: usize,
+    pub aliases: usize,
+    pub directives: usize,
+    pub introspection: bool,
+}
+
 /// The executable schema; each request brings its `Principal` as request data.
-pub fn schema(services: Services) -> ApiSchema {
-    builder().data(services).finish()
+/// Documents over a limit are refused before any resolver (or SQL) runs.
+pub fn schema(services: Services, limits: QueryLimits) -> ApiSchema {
+    let builder = builder()
+        .data(services)
+        .limit_depth(limits.depth)
+        .limit_complexity(limits.complexity)
+        .limit_directives(limits.directives)
+        .limit_recursive_depth(32)
+        .extension(limits::AliasLimit(limits.aliases));
+    if limits.introspection {
+        builder.finish()
+    } else {
+        builder
+            .disable_introspection()
+            .disable_suggestions()
+            .finish()
+    }
 }
 
 /// The schema in SDL, as committed in `schema.graphql`.

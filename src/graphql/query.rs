@@ -1,7 +1,7 @@
 use async_graphql::{Context, ID, InputObject, Object};
 
 use super::caller;
-use super::connection::{ListConnection, TotalCount, connection};
+use super::connection::{ListConnection, TotalCount, connection, page_cost};
 use super::enums::{MiniProgramChannel, MiniProgramType, UpdateMode};
 use super::types::{MiniProgram, MiniProgramVersion, Viewer};
 use crate::db::mini_programs::ProgramFilter;
@@ -42,6 +42,7 @@ impl ProgramQuery {
     }
 
     /// The mini programs of the caller's workspace, by name.
+    #[graphql(complexity = "page_cost(first, child_complexity)")]
     async fn mini_programs(
         &self,
         ctx: &Context<'_>,

@@ -3,7 +3,7 @@
 use async_graphql::{Context, ID, Object, SimpleObject};
 
 use super::caller;
-use super::connection::{ListConnection, TotalCount, connection};
+use super::connection::{ListConnection, TotalCount, connection, page_cost};
 use super::enums::{
     MiniProgramChannel, MiniProgramType, Role, UpdateMode, UpdateModeLock, UpdateModeSource,
     VersionStatus,
@@ -106,6 +106,7 @@ impl MiniProgram {
     }
 
     /// The program's versions, newest version number first (1.10.0 before 1.9.0).
+    #[graphql(complexity = "page_cost(first, child_complexity)")]
     async fn versions(
         &self,
         ctx: &Context<'_>,
@@ -136,6 +137,7 @@ impl MiniProgram {
     }
 
     /// The changes of the global update mode, newest first.
+    #[graphql(complexity = "page_cost(first, child_complexity)")]
     async fn update_mode_history(
         &self,
         ctx: &Context<'_>,

@@ -1,7 +1,10 @@
 use async_graphql::ParseRequestError;
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
-use axum::extract::State;
+use std::time::Duration;
+
+use axum::extract::{FromRef, FromRequestParts, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
@@ -9,10 +12,16 @@ use super::auth::Authenticated;
 use super::error_response;
 use crate::graphql::ApiSchema;
 
+/// How long one request may run.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestTimeout(pub Duration);
+
 /// `POST /graphql`, and `GET /graphql` for queries.
 pub async fn execute(
     State(schema): State<ApiSchema>,
+    State(RequestTimeout(timeout)): State<RequestTimeout>,
     method: Method,
+    _: JsonBody,
     Authenticated(principal): Authenticated,
     request: GraphQLRequest<BadRequest>,
 ) -> Response {
@@ -29,7 +38,75 @@ pub async fn execute(
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    GraphQLResponse::from(schema.execute(request.data(principal)).await).into_response()
+    // A request stopped here drops its transaction uncommitted.
+    match tokio::time::timeout(timeout, schema.execute(request.data(principal))).await {
+        Ok(response) => GraphQLResponse::from(response).into_response(),
+        Err(_) => error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "TIMEOUT",
+            &format!("the request was stopped after {} ms", timeout.as_millis()),
+        ),
+    }
+}
+
+/// Refuses POST bodies that are not JSON, before anything else is read: a
+/// browser cannot send JSON cross-site without a CORS preflight, so form and
+/// text posts (the CSRF vectors) never reach the schema. Also refuses bodies
+/// declared larger than the limit.
+pub struct JsonBody;
+
+/// The body size limit, as the handlers see it.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimit(pub usize);
+
+impl<S> FromRequestParts<S> for JsonBody
+where
+    S: Send + Sync,
+    BodyLimit: FromRef<S>,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if parts.method != Method::POST {
+            return Ok(JsonBody);
+        }
+        let content_type = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default();
+        let media_type = content_type
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        if media_type != "application/json" && !media_type.ends_with("+json") {
+            return Err(error_response(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "UNSUPPORTED_MEDIA_TYPE",
+                "send the request as application/json",
+            ));
+        }
+        let BodyLimit(limit) = BodyLimit::from_ref(state);
+        let declared = parts
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse::<usize>().ok());
+        if declared.is_some_and(|length| length > limit) {
+            return Err(too_large(limit));
+        }
+        Ok(JsonBody)
+    }
+}
+
+fn too_large(limit: usize) -> Response {
+    error_response(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "PAYLOAD_TOO_LARGE",
+        &format!("the request body is larger than {limit} bytes"),
+    )
 }
 
 /// Whether the operation the request would run is a mutation. A document that
@@ -60,6 +137,17 @@ impl From<ParseRequestError> for BadRequest {
 
 impl IntoResponse for BadRequest {
     fn into_response(self) -> Response {
+        // A body without a declared length that grows past the limit is cut
+        // off while it is read.
+        if let ParseRequestError::Io(error) = &self.0
+            && error.to_string().contains("length limit exceeded")
+        {
+            return error_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "PAYLOAD_TOO_LARGE",
+                "the request body is too large",
+            );
+        }
         let message = match self.0 {
             ParseRequestError::UnsupportedBatch => "batched requests are not supported".to_owned(),
             ParseRequestError::PayloadTooLarge => "the request is too large".to_owned(),

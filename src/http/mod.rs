@@ -10,11 +10,17 @@ mod launch;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::body::Body;
 use axum::extract::FromRef;
-use axum::http::StatusCode;
+use axum::extract::Request;
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::json;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+pub use graphql::{BodyLimit, RequestTimeout};
 
 use crate::auth::{TokenIssuer, TokenVerifier};
 use crate::db::Database;
@@ -32,6 +38,14 @@ pub struct AppState {
     pub launch: Arc<LaunchPolicies>,
     pub launch_caching: LaunchCaching,
     pub launch_limiter: Arc<LaunchLimiter>,
+    pub request_timeout: RequestTimeout,
+    pub body_limit: BodyLimit,
+}
+
+/// What the router is built with besides the handlers' state.
+pub struct RouterSettings {
+    pub graphiql: bool,
+    pub cors_allowed_origins: Vec<HeaderValue>,
 }
 
 /// How long devices and proxies may reuse a launch answer.
@@ -40,14 +54,39 @@ pub struct LaunchCaching {
     pub max_age_seconds: u32,
 }
 
-pub fn router(state: AppState) -> Router {
-    Router::new()
+pub fn router(state: AppState, settings: RouterSettings) -> Router {
+    let BodyLimit(body_limit) = state.body_limit;
+    let mut router = Router::new()
         .route("/graphql", get(graphql::execute).post(graphql::execute))
-        .route("/graphiql", get(graphiql::page))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/v1/launch/{mini_program_id}", get(launch::launch))
-        .with_state(state)
+        .route("/v1/launch/{mini_program_id}", get(launch::launch));
+    if settings.graphiql {
+        router = router.route("/graphiql", get(graphiql::page));
+    }
+    let mut router = router
+        .layer(middleware::from_fn(move |request, next| {
+            limit_body(body_limit, request, next)
+        }))
+        .with_state(state);
+    if !settings.cors_allowed_origins.is_empty() {
+        router = router.layer(
+            CorsLayer::new()
+                .allow_origin(AllowOrigin::list(settings.cors_allowed_origins))
+                .allow_methods([Method::GET, Method::POST])
+                .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+                .max_age(std::time::Duration::from_secs(600)),
+        );
+    }
+    router
+}
+
+/// Cuts a body off at `limit` bytes while it is read; `JsonBody` refuses
+/// declared lengths over it before reading at all.
+async fn limit_body(limit: usize, request: Request, next: Next) -> Response {
+    let (parts, body) = request.into_parts();
+    let body = Body::new(http_body_util::Limited::new(body, limit));
+    next.run(Request::from_parts(parts, body)).await
 }
 
 /// A GraphQL-shaped error body for requests refused before execution, so

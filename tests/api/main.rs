@@ -10,6 +10,7 @@ mod hooks;
 mod http;
 mod launch;
 mod lifecycle;
+mod limits;
 mod migrations;
 mod mini_programs;
 mod tenancy;

@@ -293,6 +293,7 @@ impl TestServer {
                 auth: cli.auth,
                 hooks: cli.hooks,
                 launch: cli.launch,
+                api: cli.api,
             },
             plugins,
         )
@@ -315,12 +316,50 @@ impl TestServer {
         }
     }
 
+    /// How many SQL statements an in-process server has run, once background
+    /// work (deliveries, snapshot refreshes after notifications) has settled.
+    pub async fn settled_statements(&self) -> u64 {
+        eventually(
+            Duration::from_secs(5),
+            "background work to settle",
+            || async {
+                let count = self.statements_executed();
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                (self.statements_executed() == count).then_some(count)
+            },
+        )
+        .await
+    }
+
     /// How many SQL statements an in-process server has run.
     pub fn statements_executed(&self) -> u64 {
         self.database
             .as_ref()
             .expect("an in-process server")
             .statements_executed()
+    }
+
+    /// Asks the server process to stop (SIGTERM) and returns at once.
+    pub fn terminate(&self) {
+        let pid = self.child.as_ref().expect("a server process").id();
+        let status = Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    }
+
+    /// Waits for the server process to exit, for at most `timeout`.
+    pub fn wait_for_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let child = self.child.as_mut().expect("a server process");
+        let deadline = std::time::Instant::now() + timeout;
+        while std::time::Instant::now() < deadline {
+            if let Some(status) = child.try_wait().expect("wait") {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
     }
 
     /// Kills the server process at once (SIGKILL): no shutdown, no cleanup.
