@@ -6,6 +6,7 @@ mod common;
 
 mod authentication;
 mod dev_mode;
+mod faults;
 mod hooks;
 mod http;
 mod launch;

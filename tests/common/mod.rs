@@ -4,6 +4,8 @@
 
 #![allow(dead_code)] // Each test binary uses a different part of the harness.
 
+pub mod own_postgres;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -123,6 +125,15 @@ impl TestDatabase {
 
     pub fn is_postgres(&self) -> bool {
         self.postgres.is_some()
+    }
+
+    /// A database on a server of the test's own (see `own_postgres`).
+    pub fn on(url: String) -> Self {
+        TestDatabase {
+            url,
+            postgres: None,
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
     }
 
     /// A folder that lives as long as the database (for DATA_DIR).
