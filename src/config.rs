@@ -33,6 +33,9 @@ pub struct Cli {
     pub launch: LaunchSettings,
     #[command(flatten)]
     pub api: ApiSettings,
+    /// Log lines as `pretty` text or `json` objects (to stderr; `RUST_LOG` filters).
+    #[arg(long, env = "LOG_FORMAT", default_value = "pretty", value_parser = ["pretty", "json"], global = true)]
+    pub log_format: String,
 }
 
 #[derive(Debug, Subcommand)]

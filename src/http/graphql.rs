@@ -27,6 +27,12 @@ pub async fn execute(
 ) -> Response {
     // A GET request can be triggered by a link or an image: it may only read.
     let request = request.into_inner();
+    let span = tracing::Span::current();
+    span.record("subject", principal.subject.as_str());
+    span.record("workspace", principal.workspace_id.as_str());
+    if let Some(operation) = &request.operation_name {
+        span.record("operation", operation.as_str());
+    }
     if method == Method::GET && is_mutation(&request) {
         let mut response = error_response(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -40,7 +46,19 @@ pub async fn execute(
     }
     // A request stopped here drops its transaction uncommitted.
     match tokio::time::timeout(timeout, schema.execute(request.data(principal))).await {
-        Ok(response) => GraphQLResponse::from(response).into_response(),
+        Ok(response) => {
+            let outcome = response
+                .errors
+                .first()
+                .and_then(|error| error.extensions.as_ref())
+                .and_then(|extensions| extensions.get("code"))
+                .map_or_else(
+                    || "ok".to_owned(),
+                    |code| code.to_string().trim_matches('"').to_owned(),
+                );
+            span.record("outcome", outcome.as_str());
+            GraphQLResponse::from(response).into_response()
+        }
         Err(_) => error_response(
             StatusCode::SERVICE_UNAVAILABLE,
             "TIMEOUT",

@@ -6,6 +6,7 @@ mod graphiql;
 mod graphql;
 mod health;
 mod launch;
+mod request_log;
 
 use std::sync::Arc;
 
@@ -68,6 +69,7 @@ pub fn router(state: AppState, settings: RouterSettings) -> Router {
         .layer(middleware::from_fn(move |request, next| {
             limit_body(body_limit, request, next)
         }))
+        .layer(middleware::from_fn(request_log::log_request))
         .with_state(state);
     if !settings.cors_allowed_origins.is_empty() {
         router = router.layer(

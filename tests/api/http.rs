@@ -78,6 +78,63 @@ on_both_backends! {
         );
     }
 
+    async fn requests_are_logged_with_an_id_and_without_secrets(backend: Backend) {
+        let db = TestDatabase::create(backend).await;
+        let settings = Settings { env: vec![("LOG_FORMAT".into(), "json".into())], ..Settings::default() };
+        let server = TestServer::start_on(&db, settings).await;
+        let program = create_dsl_program(&server, "Shop").await;
+        let token = admin();
+        let response = server
+            .http()
+            .post(format!("{}/graphql", server.url))
+            .bearer_auth(&token)
+            .header("x-request-id", "req-42")
+            .json(&json!({
+                "query": "mutation ChangeMode($id: ID!) { updateMode(input: { miniProgramId: $id, mode: SYNC }) { changed } }",
+                "operationName": "ChangeMode",
+                "variables": { "id": program },
+            }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.headers()["x-request-id"], "req-42");
+        let refused = server
+            .http()
+            .post(format!("{}/graphql", server.url))
+            .bearer_auth(viewer())
+            .json(&json!({ "query": UPDATE_MODE, "variables": { "input": { "miniProgramId": program, "mode": "ASYNC" } } }))
+            .send()
+            .await
+            .unwrap();
+        let generated = refused.headers()["x-request-id"].to_str().unwrap().to_owned();
+        assert!(uuid::Uuid::parse_str(&generated).is_ok(), "{generated}");
+
+        let log = eventually(std::time::Duration::from_secs(5), "the log lines", || async {
+            let log = server.log();
+            (log.contains("req-42") && log.contains(&generated)).then_some(log)
+        })
+        .await;
+        let lines: Vec<serde_json::Value> = log.lines().filter_map(|line| serde_json::from_str(line).ok()).collect();
+        let answered = |id: &str| {
+            lines
+                .iter()
+                .find(|line| line["span"]["request_id"] == id && line["fields"]["message"] == "answered")
+                .unwrap_or_else(|| panic!("no line for {id} in {log}"))
+                .clone()
+        };
+        let line = answered("req-42");
+        assert_eq!(line["span"]["subject"], "workspace_admin-user");
+        assert_eq!(line["span"]["workspace"], WORKSPACE);
+        assert_eq!(line["span"]["operation"], "ChangeMode");
+        assert_eq!(line["span"]["outcome"], "ok");
+        assert_eq!(line["fields"]["status"], 200);
+        assert!(line["fields"]["duration_ms"].is_number());
+        assert_eq!(answered(&generated)["span"]["outcome"], "FORBIDDEN");
+        for secret in [token.as_str(), SECRET, program.as_str()] {
+            assert!(!log.contains(secret), "the log carries {secret}");
+        }
+    }
+
     async fn graphiql_is_served(backend: Backend) {
         let (server, _db) = TestServer::start(backend).await;
         let response = server.http().get(format!("{}/graphiql", server.url)).send().await.unwrap();
