@@ -19,7 +19,9 @@ use crate::domain::Role;
 use crate::graphql::QueryLimits;
 use crate::hooks::webhooks::WebhookSender;
 use crate::hooks::{DispatchSettings, Dispatcher, GuardHook, HookRegistry, NotifyHook};
-use crate::http::{AppState, BodyLimit, LaunchCaching, RequestTimeout, RouterSettings, router};
+use crate::http::{
+    AppState, BodyLimit, LaunchCaching, MutationLimit, RequestTimeout, RouterSettings, router,
+};
 use crate::launch::{LaunchLimiter, LaunchPolicies, follow_changes};
 use crate::service::Services;
 use crate::service::demo::{self, DEMO_WORKSPACE};
@@ -151,7 +153,9 @@ pub async fn start(settings: ServerSettings, plugins: Plugins) -> Result<Server,
         })
         .collect::<Result<Vec<_>, _>>()?;
     let state = AppState {
-        schema: crate::graphql::schema(services, limits),
+        schema: crate::graphql::schema(services.clone(), limits),
+        services,
+        mutation_limit: MutationLimit(api.rate_limit_mutations_per_minute),
         verifier: TokenVerifier::new(&jwt),
         db: db.clone(),
         dev_issuer,

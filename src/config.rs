@@ -219,6 +219,14 @@ pub struct ApiSettings {
         global = true
     )]
     pub cors_allowed_origins: Vec<String>,
+    /// Mutations per principal per minute, counted across all processes; 0 means no limit.
+    #[arg(
+        long,
+        env = "RATE_LIMIT_MUTATIONS_PER_MINUTE",
+        default_value_t = 600,
+        global = true
+    )]
+    pub rate_limit_mutations_per_minute: u32,
     /// How long in-flight requests may take to finish after SIGTERM or SIGINT.
     #[arg(
         long,

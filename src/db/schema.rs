@@ -61,6 +61,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    mutation_rate_windows (principal, window_start) {
+        principal -> Text,
+        window_start -> Timestamp,
+        count -> Integer,
+    }
+}
+
 diesel::joinable!(mini_program_versions -> mini_programs (mini_program_id));
 diesel::joinable!(update_mode_changes -> mini_programs (mini_program_id));
 
@@ -118,4 +126,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     hook_events,
     hook_deliveries,
     client_keys,
+    mutation_rate_windows,
 );

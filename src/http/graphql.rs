@@ -8,9 +8,14 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use super::AppState;
 use super::auth::Authenticated;
 use super::error_response;
-use crate::graphql::ApiSchema;
+use crate::service::rate_limit;
+
+/// Mutations per principal per minute; 0 means no limit.
+#[derive(Debug, Clone, Copy)]
+pub struct MutationLimit(pub u32);
 
 /// How long one request may run.
 #[derive(Debug, Clone, Copy)]
@@ -18,8 +23,7 @@ pub struct RequestTimeout(pub Duration);
 
 /// `POST /graphql`, and `GET /graphql` for queries.
 pub async fn execute(
-    State(schema): State<ApiSchema>,
-    State(RequestTimeout(timeout)): State<RequestTimeout>,
+    State(state): State<AppState>,
     method: Method,
     _: JsonBody,
     Authenticated(principal): Authenticated,
@@ -27,6 +31,8 @@ pub async fn execute(
 ) -> Response {
     // A GET request can be triggered by a link or an image: it may only read.
     let request = request.into_inner();
+    let (RequestTimeout(timeout), MutationLimit(mutation_limit)) =
+        (state.request_timeout, state.mutation_limit);
     let span = tracing::Span::current();
     span.record("subject", principal.subject.as_str());
     span.record("workspace", principal.workspace_id.as_str());
@@ -44,8 +50,21 @@ pub async fn execute(
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
+    if mutation_limit > 0 && is_mutation(&request) {
+        match rate_limit::admit_mutation(&state.services, &principal, mutation_limit).await {
+            Ok(Ok(())) => {}
+            Ok(Err(retry_after)) => return rate_limited(mutation_limit, retry_after),
+            Err(error) => {
+                let error = async_graphql::Error::from(error);
+                let response = async_graphql::Response::from_errors(vec![
+                    error.into_server_error(Default::default()),
+                ]);
+                return GraphQLResponse::from(response).into_response();
+            }
+        }
+    }
     // A request stopped here drops its transaction uncommitted.
-    match tokio::time::timeout(timeout, schema.execute(request.data(principal))).await {
+    match tokio::time::timeout(timeout, state.schema.execute(request.data(principal))).await {
         Ok(response) => {
             let outcome = response
                 .errors
@@ -65,6 +84,18 @@ pub async fn execute(
             &format!("the request was stopped after {} ms", timeout.as_millis()),
         ),
     }
+}
+
+fn rate_limited(limit: u32, retry_after: u64) -> Response {
+    let body = serde_json::json!({ "errors": [{
+        "message": format!("more than {limit} mutations in a minute; retry in {retry_after} s"),
+        "extensions": { "code": "RATE_LIMITED", "retryAfterSeconds": retry_after },
+    }] });
+    let mut response = (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+    response
 }
 
 /// Refuses POST bodies that are not JSON, before anything else is read: a

@@ -21,12 +21,13 @@ use axum::routing::get;
 use serde_json::json;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-pub use graphql::{BodyLimit, RequestTimeout};
+pub use graphql::{BodyLimit, MutationLimit, RequestTimeout};
 
 use crate::auth::{TokenIssuer, TokenVerifier};
 use crate::db::Database;
 use crate::graphql::ApiSchema;
 use crate::launch::{LaunchLimiter, LaunchPolicies};
+use crate::service::Services;
 
 /// What the handlers share.
 #[derive(Clone, FromRef)]
@@ -41,6 +42,8 @@ pub struct AppState {
     pub launch_limiter: Arc<LaunchLimiter>,
     pub request_timeout: RequestTimeout,
     pub body_limit: BodyLimit,
+    pub services: Services,
+    pub mutation_limit: MutationLimit,
 }
 
 /// What the router is built with besides the handlers' state.

@@ -48,7 +48,55 @@ async fn post(server: &TestServer, content_type: &str, body: Vec<u8>) -> Gql {
     Gql::read(response).await
 }
 
+/// Waits until a minute has at least 10 seconds left, so that a test's
+/// mutations fall into one rate-limit window.
+async fn early_in_a_minute() {
+    let second = chrono::Timelike::second(&chrono::Utc::now());
+    if second >= 50 {
+        tokio::time::sleep(Duration::from_secs(u64::from(61 - second))).await;
+    }
+}
+
+fn limited(limit: u32) -> Settings {
+    Settings {
+        env: vec![("RATE_LIMIT_MUTATIONS_PER_MINUTE".into(), limit.to_string())],
+        ..Settings::default()
+    }
+}
+
+fn assert_rate_limited(response: &Gql) {
+    assert_eq!(
+        (response.status, response.code()),
+        (429, "RATE_LIMITED"),
+        "{}",
+        response.body
+    );
+    let retry = response.error()["extensions"]["retryAfterSeconds"]
+        .as_u64()
+        .unwrap();
+    assert!((1..=61).contains(&retry), "{retry}");
+    assert_eq!(
+        response.headers["retry-after"].to_str().unwrap(),
+        retry.to_string()
+    );
+}
+
 on_both_backends! {
+    async fn mutations_are_rate_limited_per_principal(backend: Backend) {
+        let db = TestDatabase::create(backend).await;
+        let server = TestServer::start_on(&db, limited(4)).await;
+        early_in_a_minute().await;
+        let program = create_dsl_program(&server, "Shop").await;
+        for mode in ["ASYNC", "SYNC", "DEFAULT"] {
+            update_mode(&server, &admin(), &program, mode).await.data();
+        }
+        let before = program_state(&server, &program).await;
+        assert_rate_limited(&update_mode(&server, &admin(), &program, "SYNC").await);
+        assert_eq!(program_state(&server, &program).await, before, "reads are not limited, and nothing changed");
+        // Another principal has its own allowance.
+        create_version(&server, &program, "1.0.0").await;
+    }
+
     async fn costly_documents_are_refused_before_any_sql(backend: Backend) {
         let (server, _db) = counted(backend, &[]).await;
         create_dsl_program(&server, "Shop").await;
@@ -264,4 +312,26 @@ impl update_mode::hooks::GuardHook for Slow {
         tokio::time::sleep(Duration::from_secs(2)).await;
         Ok(())
     }
+}
+
+/// Two processes on one PostgreSQL database count a principal's mutations together.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(test_database),
+    ignore = "set TEST_DATABASE_URL to run against PostgreSQL"
+)]
+async fn the_mutation_limit_is_shared_by_all_processes() {
+    let db = TestDatabase::create(Backend::Postgres).await;
+    let first = TestServer::start_on(&db, limited(3)).await;
+    let second = TestServer::start_on(&db, limited(3)).await;
+    early_in_a_minute().await;
+    let program = create_dsl_program(&first, "Shop").await;
+    update_mode(&first, &admin(), &program, "ASYNC")
+        .await
+        .data();
+    update_mode(&second, &admin(), &program, "SYNC")
+        .await
+        .data();
+    assert_rate_limited(&update_mode(&second, &admin(), &program, "DEFAULT").await);
+    assert_rate_limited(&update_mode(&first, &admin(), &program, "DEFAULT").await);
 }

@@ -1,0 +1,1 @@
+DROP TABLE mutation_rate_windows;
