@@ -57,18 +57,23 @@ for number in 1.0.0 1.1.0; do
   graphql "{\"query\":\"mutation { releaseVersion(input: { versionId: \\\"$version\\\", grayPercentage: $gray }) { miniProgramVersion { status } } }\"}" > /dev/null
 done
 key=$(graphql '{"query":"mutation { createClientKey(input: { name: \"bench\" }) { key } }"}' | field 'd["data"]["createClientKey"]["key"]')
-export LAUNCH_PATH=/v1/launch/$program CLIENT_KEY=$key
+launch_path=/v1/launch/$program
+export CLIENT_KEY=$key
 
 rss() { awk '/VmRSS/ { print $2 }' "/proc/$server/status"; }
 peak() { awk '/VmHWM/ { print $2 }' "/proc/$server/status"; }
-run() { "${wrk_cpu[@]}" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s "bench/$1.lua" "http://127.0.0.1:$PORT$2" | grep '^RESULT'; }
+# run PATH [LAUNCH_PATH]: the launch path makes wrk.lua ask for launches.
+run() {
+  LAUNCH_PATH=${2:-} "${wrk_cpu[@]}" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency \
+    -s bench/wrk.lua "http://127.0.0.1:$PORT$1" | grep '^RESULT'
+}
 
 # Warm-up, not reported.
-wrk -t1 -c"$CONNECTIONS" -d2s -s bench/launch.lua "http://127.0.0.1:$PORT$LAUNCH_PATH" > /dev/null
+LAUNCH_PATH=$launch_path wrk -t1 -c"$CONNECTIONS" -d2s -s bench/wrk.lua "http://127.0.0.1:$PORT$launch_path" > /dev/null
 : > "$work/results"
 for round in $(seq 1 "$ROUNDS"); do
-  echo "ceiling $round $(run ceiling /healthz)" | tee -a "$work/results"
-  echo "launch $round $(run launch "$LAUNCH_PATH")" | tee -a "$work/results"
+  echo "ceiling $round $(run /healthz)" | tee -a "$work/results"
+  echo "launch $round $(run "$launch_path" "$launch_path")" | tee -a "$work/results"
 done
 
 median() {
@@ -89,6 +94,7 @@ echo "non-200 answers:     $failures, socket errors: $socket_errors (any makes t
 
 if [ "$SOAK" -gt 0 ]; then
   before=$(rss)
-  wrk -t"$THREADS" -c"$CONNECTIONS" -d"${SOAK}s" --latency -s bench/launch.lua "http://127.0.0.1:$PORT$LAUNCH_PATH" | grep '^RESULT' | sed 's/^/soak /'
+  LAUNCH_PATH=$launch_path wrk -t"$THREADS" -c"$CONNECTIONS" -d"${SOAK}s" --latency -s bench/wrk.lua \
+    "http://127.0.0.1:$PORT$launch_path" | grep '^RESULT' | sed 's/^/soak /'
   echo "soak ${SOAK}s:           RSS $(( before / 1024 )) MiB -> $(( $(rss) / 1024 )) MiB (peak $(( $(peak) / 1024 )) MiB)"
 fi

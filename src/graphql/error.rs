@@ -87,7 +87,8 @@ impl ExtensionFactory for ErrorCodes {
 
 struct ErrorCodesExtension;
 
-fn with_code(mut error: ServerError, code: &'static str) -> ServerError {
+/// Gives an error `code` unless it has one.
+pub(super) fn with_code(mut error: ServerError, code: &'static str) -> ServerError {
     let extensions = error.extensions.get_or_insert_with(Default::default);
     if extensions.get("code").is_none() {
         extensions.set("code", code);

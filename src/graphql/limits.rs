@@ -7,6 +7,8 @@ use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, N
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use async_graphql::{ServerError, ServerResult, Variables};
 
+use super::error::with_code;
+
 pub struct AliasLimit(pub usize);
 
 impl ExtensionFactory for AliasLimit {
@@ -39,18 +41,14 @@ impl Extension for AliasLimitExtension {
             )
             .sum::<usize>();
         if aliases > self.0 {
-            let mut error = ServerError::new(
+            let error = ServerError::new(
                 format!(
                     "the document has {aliases} aliases; at most {} are allowed",
                     self.0
                 ),
                 None,
             );
-            error
-                .extensions
-                .get_or_insert_with(Default::default)
-                .set("code", "GRAPHQL_VALIDATION_FAILED");
-            return Err(error);
+            return Err(with_code(error, "GRAPHQL_VALIDATION_FAILED"));
         }
         Ok(document)
     }

@@ -1,6 +1,7 @@
--- wrk script for GET /v1/launch/{id}: a different device on every request,
--- a client key, and a count of answers that are not 200 (a run with any is void).
--- Environment: LAUNCH_PATH (/v1/launch/ID), CLIENT_KEY.
+-- wrk script shared by the runs of bench/launch.sh. With LAUNCH_PATH and
+-- CLIENT_KEY set it asks GET /v1/launch/{id} for a different device on every
+-- request; without, it sends wrk's plain GET (the trivial-endpoint ceiling).
+-- It counts answers that are not 200: a run with any is void.
 local path = os.getenv("LAUNCH_PATH")
 local key = os.getenv("CLIENT_KEY")
 local threads = {}
@@ -13,15 +14,15 @@ end
 
 function init(args)
   failures = 0
-  requests = 0
 end
 
-function request()
-  counter = counter + 1
-  requests = requests + 1
-  local device = "device-" .. id .. "-" .. (counter % 100000)
-  return wrk.format("GET", path .. "?deviceId=" .. device .. "&cachedVersion=1.0.0&cacheAgeSeconds=5400",
-    { ["x-client-key"] = key })
+if path and path ~= "" then
+  function request()
+    counter = counter + 1
+    local device = "device-" .. id .. "-" .. (counter % 100000)
+    return wrk.format("GET", path .. "?deviceId=" .. device .. "&cachedVersion=1.0.0&cacheAgeSeconds=5400",
+      { ["x-client-key"] = key })
+  end
 end
 
 function response(status, headers, body)
