@@ -11,11 +11,9 @@ mod request_log;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Body;
 use axum::extract::FromRef;
-use axum::extract::Request;
 use axum::http::{HeaderValue, Method, StatusCode, header};
-use axum::middleware::{self, Next};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::json;
@@ -70,9 +68,8 @@ pub fn router(state: AppState, settings: RouterSettings) -> Router {
     }
     let mut router = router
         .layer(middleware::from_fn(move |request, next| {
-            limit_body(body_limit, request, next)
+            request_log::log_request(body_limit, request, next)
         }))
-        .layer(middleware::from_fn(request_log::log_request))
         .with_state(state);
     if !settings.cors_allowed_origins.is_empty() {
         router = router.layer(
@@ -84,14 +81,6 @@ pub fn router(state: AppState, settings: RouterSettings) -> Router {
         );
     }
     router
-}
-
-/// Cuts a body off at `limit` bytes while it is read; `JsonBody` refuses
-/// declared lengths over it before reading at all.
-async fn limit_body(limit: usize, request: Request, next: Next) -> Response {
-    let (parts, body) = request.into_parts();
-    let body = Body::new(http_body_util::Limited::new(body, limit));
-    next.run(Request::from_parts(parts, body)).await
 }
 
 /// A GraphQL-shaped error body for requests refused before execution, so
