@@ -425,3 +425,19 @@ pub async fn redeliver(
     row.map(|(delivery, event)| record_from(delivery, event))
         .transpose()
 }
+
+/// How many deliveries are in each status, over all processes.
+pub async fn count_by_status(db: &Database) -> Result<Vec<(DeliveryStatus, i64)>, StorageError> {
+    let rows: Vec<(String, i64)> = with_connection!(db, |conn| {
+        hook_deliveries::table
+            .group_by(hook_deliveries::status)
+            .select((hook_deliveries::status, diesel::dsl::count_star()))
+            .load(conn)
+            .await?
+    });
+    let counted: std::collections::HashMap<String, i64> = rows.into_iter().collect();
+    Ok(DeliveryStatus::ALL
+        .iter()
+        .map(|&status| (status, counted.get(status.as_str()).copied().unwrap_or(0)))
+        .collect())
+}

@@ -155,6 +155,15 @@ pub struct Database {
     statements: Arc<AtomicU64>,
 }
 
+/// A snapshot of the connection pool.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolStatus {
+    pub max: usize,
+    pub in_use: usize,
+    pub idle: usize,
+    pub waiting: usize,
+}
+
 /// Counts the statements a connection runs, through diesel's instrumentation.
 struct StatementCounter(Arc<AtomicU64>);
 
@@ -218,6 +227,20 @@ impl Database {
             location: Arc::new(location),
             statements,
         })
+    }
+
+    /// How the pool's connections are used right now.
+    pub fn pool_status(&self) -> PoolStatus {
+        let status = match &self.pools {
+            Pools::Sqlite(pool) => pool.status(),
+            Pools::Postgres(pool) => pool.status(),
+        };
+        PoolStatus {
+            max: status.max_size,
+            in_use: status.size.saturating_sub(status.available),
+            idle: status.available,
+            waiting: status.waiting,
+        }
     }
 
     /// How many statements this process has run on the pool so far.

@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use super::AppState;
 use super::auth::Authenticated;
 use super::error_response;
+use super::metrics::RequestOutcome;
 use crate::service::rate_limit;
 
 /// Mutations per principal per minute; 0 means no limit.
@@ -36,7 +37,8 @@ pub async fn execute(
     let span = tracing::Span::current();
     span.record("subject", principal.subject.as_str());
     span.record("workspace", principal.workspace_id.as_str());
-    if let Some(operation) = &request.operation_name {
+    let operation = request.operation_name.clone();
+    if let Some(operation) = &operation {
         span.record("operation", operation.as_str());
     }
     if method == Method::GET && is_mutation(&request) {
@@ -76,7 +78,12 @@ pub async fn execute(
                     |code| code.to_string().trim_matches('"').to_owned(),
                 );
             span.record("outcome", outcome.as_str());
-            GraphQLResponse::from(response).into_response()
+            let mut answer = GraphQLResponse::from(response).into_response();
+            answer.extensions_mut().insert(RequestOutcome {
+                operation: operation.unwrap_or_default(),
+                outcome,
+            });
+            answer
         }
         Err(_) => error_response(
             StatusCode::SERVICE_UNAVAILABLE,

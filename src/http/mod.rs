@@ -6,6 +6,7 @@ mod graphiql;
 mod graphql;
 mod health;
 mod launch;
+mod metrics;
 mod request_log;
 
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use serde_json::json;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 pub use graphql::{BodyLimit, MutationLimit, RequestTimeout};
+pub use metrics::Metrics;
 
 use crate::auth::{TokenIssuer, TokenVerifier};
 use crate::db::Database;
@@ -42,6 +44,7 @@ pub struct AppState {
     pub body_limit: BodyLimit,
     pub services: Services,
     pub mutation_limit: MutationLimit,
+    pub metrics: Arc<Metrics>,
 }
 
 /// What the router is built with besides the handlers' state.
@@ -58,17 +61,19 @@ pub struct LaunchCaching {
 
 pub fn router(state: AppState, settings: RouterSettings) -> Router {
     let BodyLimit(body_limit) = state.body_limit;
+    let recorder = state.metrics.clone();
     let mut router = Router::new()
         .route("/graphql", get(graphql::execute).post(graphql::execute))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::metrics))
         .route("/v1/launch/{mini_program_id}", get(launch::launch));
     if settings.graphiql {
         router = router.route("/graphiql", get(graphiql::page));
     }
     let mut router = router
         .layer(middleware::from_fn(move |request, next| {
-            request_log::log_request(body_limit, request, next)
+            request_log::log_request(body_limit, recorder.clone(), request, next)
         }))
         .with_state(state);
     if !settings.cors_allowed_origins.is_empty() {

@@ -4,16 +4,18 @@
 //! secrets and variables are never recorded. The same layer bounds the
 //! request body, so that every request passes one layer rather than two.
 
-use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock};
 use std::time::Instant;
 
 use axum::body::Body;
-use axum::extract::Request;
+use axum::extract::{MatchedPath, Request};
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
 use tracing::Instrument;
+
+use super::metrics::{Metrics, RequestOutcome};
 
 const REQUEST_ID: &str = "x-request-id";
 
@@ -29,7 +31,17 @@ fn new_request_id() -> String {
 
 /// Logs the request and cuts its body off at `body_limit` bytes while it is
 /// read (`JsonBody` refuses declared lengths over it before reading at all).
-pub async fn log_request(body_limit: usize, mut request: Request, next: Next) -> Response {
+pub async fn log_request(
+    body_limit: usize,
+    metrics: Arc<Metrics>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str)
+        .to_owned();
     let request_id = request
         .headers()
         .get(REQUEST_ID)
@@ -58,6 +70,13 @@ pub async fn log_request(body_limit: usize, mut request: Request, next: Next) ->
     );
     let mut response = next.run(request).instrument(span.clone()).await;
     let status = response.status().as_u16();
+    let elapsed = started.elapsed().as_secs_f64();
+    metrics.observe(
+        &route,
+        response.extensions().get::<RequestOutcome>(),
+        status,
+        elapsed,
+    );
     span.in_scope(|| {
         tracing::info!(
             status,

@@ -135,6 +135,40 @@ on_both_backends! {
         }
     }
 
+    async fn metrics_describe_requests_the_pool_and_deliveries(backend: Backend) {
+        let (server, _db) = TestServer::start(backend).await;
+        let program = create_dsl_program(&server, "Shop").await;
+        let change = json!({
+            "query": "mutation ChangeMode($id: ID!) { updateMode(input: { miniProgramId: $id, mode: SYNC }) { changed } }",
+            "operationName": "ChangeMode",
+            "variables": { "id": program },
+        });
+        let response = server.http().post(format!("{}/graphql", server.url)).bearer_auth(admin()).json(&change).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        let refused = update_mode(&server, &viewer(), &program, "ASYNC").await;
+        assert_eq!(refused.code(), "FORBIDDEN");
+        let unauthenticated = server.http().post(format!("{}/graphql", server.url)).json(&change).send().await.unwrap();
+        assert_eq!(unauthenticated.status(), 401);
+
+        let response = server.http().get(format!("{}/metrics", server.url)).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+        let text = response.text().await.unwrap();
+        for expected in [
+            "update_mode_requests_total{route=\"/graphql\",operation=\"ChangeMode\",outcome=\"ok\"} 1",
+            "update_mode_requests_total{route=\"/graphql\",operation=\"\",outcome=\"FORBIDDEN\"} 1",
+            "update_mode_errors_total{code=\"FORBIDDEN\"} 1",
+            "update_mode_errors_total{code=\"401\"} 1",
+            "update_mode_request_duration_seconds_bucket{le=\"+Inf\"}",
+            "update_mode_db_connections{state=\"max\"} 10",
+            "update_mode_db_waiting 0",
+            "update_mode_hook_deliveries{status=\"FAILED\"} 0",
+        ] {
+            assert!(text.contains(expected), "missing {expected} in\n{text}");
+        }
+        assert!(!text.contains(&program), "no identifiers in labels");
+    }
+
     async fn graphiql_is_served(backend: Backend) {
         let (server, _db) = TestServer::start(backend).await;
         let response = server.http().get(format!("{}/graphiql", server.url)).send().await.unwrap();
