@@ -1,7 +1,8 @@
+use std::time::Duration;
+
 use async_graphql::ParseRequestError;
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
-use std::time::Duration;
 
 use axum::extract::{FromRef, FromRequestParts, State};
 use axum::http::request::Parts;
@@ -30,7 +31,6 @@ pub async fn execute(
     Authenticated(principal): Authenticated,
     request: GraphQLRequest<BadRequest>,
 ) -> Response {
-    // A GET request can be triggered by a link or an image: it may only read.
     let request = request.into_inner();
     let (RequestTimeout(timeout), MutationLimit(mutation_limit)) =
         (state.request_timeout, state.mutation_limit);
@@ -41,7 +41,9 @@ pub async fn execute(
     if let Some(operation) = &operation {
         span.record("operation", operation.as_str());
     }
-    if method == Method::GET && is_mutation(&request) {
+    let mutation = is_mutation(&request);
+    // A GET request can be triggered by a link or an image: it may only read.
+    if method == Method::GET && mutation {
         let mut response = error_response(
             StatusCode::METHOD_NOT_ALLOWED,
             "METHOD_NOT_ALLOWED",
@@ -52,7 +54,7 @@ pub async fn execute(
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    if mutation_limit > 0 && is_mutation(&request) {
+    if mutation_limit > 0 && mutation {
         match rate_limit::admit_mutation(&state.services, &principal, mutation_limit).await {
             Ok(Ok(())) => {}
             Ok(Err(retry_after)) => return rate_limited(mutation_limit, retry_after),
