@@ -10,7 +10,9 @@ use std::time::Duration;
 use axum::http::HeaderValue;
 use tokio::net::TcpListener;
 
-use crate::auth::{JwtSettings, TokenIssuer, TokenVerifier, load_or_create_dev_secret};
+use crate::auth::{
+    ClaimNames, JwtSettings, TokenIssuer, TokenVerifier, load_or_create_dev_secret, parse_role_map,
+};
 use crate::config::{
     ApiSettings, AuthSettings, DatabaseSettings, HookSettings, LaunchSettings, ServeArgs, TokenArgs,
 };
@@ -304,11 +306,15 @@ fn jwt_settings(
             )
         })?,
     };
-    Ok(JwtSettings::new(
-        secret,
-        auth.jwt_issuer.clone(),
-        auth.jwt_audience.clone(),
-    )?)
+    let claims = ClaimNames {
+        workspace: auth.jwt_workspace_claim.clone(),
+        roles: auth.jwt_roles_claim.clone(),
+        role_map: parse_role_map(&auth.jwt_role_map)?,
+    };
+    Ok(
+        JwtSettings::new(secret, auth.jwt_issuer.clone(), auth.jwt_audience.clone())?
+            .with_claims(claims, auth.jwt_leeway_seconds),
+    )
 }
 
 async fn shutdown_signal() {

@@ -85,6 +85,23 @@ pub struct AuthSettings {
     /// Required `aud` claim, when set.
     #[arg(long, env = "JWT_AUDIENCE", global = true)]
     pub jwt_audience: Option<String>,
+    /// The claim holding the workspace id.
+    #[arg(
+        long,
+        env = "JWT_WORKSPACE_CLAIM",
+        default_value = "workspace_id",
+        global = true
+    )]
+    pub jwt_workspace_claim: String,
+    /// The dotted path of the claim holding the roles, e.g. `realm_access.roles`.
+    #[arg(long, env = "JWT_ROLES_CLAIM", default_value = "roles", global = true)]
+    pub jwt_roles_claim: String,
+    /// Provider role names and the roles they grant: `name=ROLE,name=ROLE`.
+    #[arg(long, env = "JWT_ROLE_MAP", default_value = "", global = true)]
+    pub jwt_role_map: String,
+    /// Tolerated clock difference for `exp` and `nbf`, in seconds.
+    #[arg(long, env = "JWT_LEEWAY_SECONDS", default_value_t = crate::auth::DEFAULT_LEEWAY_SECONDS, global = true)]
+    pub jwt_leeway_seconds: u64,
 }
 
 #[derive(Debug, Clone, Args)]

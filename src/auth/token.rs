@@ -1,16 +1,16 @@
-use std::collections::BTreeSet;
 use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
+use super::ClaimNames;
 use crate::domain::{Principal, Role};
 
 /// A shorter HS256 secret can be brute-forced offline from any token.
 pub const MIN_SECRET_BYTES: usize = 32;
 
 /// Tolerated clock difference between the identity provider and this server.
-const CLOCK_LEEWAY_SECONDS: u64 = 30;
+pub const DEFAULT_LEEWAY_SECONDS: u64 = 30;
 
 /// How tokens are signed and whom they must be meant for.
 #[derive(Clone)]
@@ -18,6 +18,8 @@ pub struct JwtSettings {
     pub secret: Vec<u8>,
     pub issuer: Option<String>,
     pub audience: Option<String>,
+    pub claims: ClaimNames,
+    pub leeway_seconds: u64,
 }
 
 impl JwtSettings {
@@ -36,7 +38,16 @@ impl JwtSettings {
             secret,
             issuer,
             audience,
+            claims: ClaimNames::default(),
+            leeway_seconds: DEFAULT_LEEWAY_SECONDS,
         })
+    }
+
+    /// The provider's claim names and clock leeway.
+    pub fn with_claims(mut self, claims: ClaimNames, leeway_seconds: u64) -> Self {
+        self.claims = claims;
+        self.leeway_seconds = leeway_seconds;
+        self
     }
 }
 
@@ -49,26 +60,12 @@ pub enum TokenError {
     Invalid(String),
 }
 
-#[derive(Serialize, Deserialize)]
-struct Claims {
-    sub: String,
-    workspace_id: String,
-    #[serde(default)]
-    roles: Vec<serde_json::Value>,
-    exp: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    iat: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    iss: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    aud: Option<String>,
-}
-
 /// Turns a bearer token into the principal it names.
 #[derive(Clone)]
 pub struct TokenVerifier {
     key: DecodingKey,
     validation: Validation,
+    claims: ClaimNames,
 }
 
 impl TokenVerifier {
@@ -76,7 +73,7 @@ impl TokenVerifier {
         // Only HS256 is accepted: the algorithm named in a token's header
         // never chooses how it is checked.
         let mut validation = Validation::new(Algorithm::HS256);
-        validation.leeway = CLOCK_LEEWAY_SECONDS;
+        validation.leeway = settings.leeway_seconds;
         validation.validate_nbf = true;
         // jsonwebtoken only compares `iss` and `aud` when a token has them:
         // a configured one must also be present.
@@ -99,29 +96,14 @@ impl TokenVerifier {
         Self {
             key: DecodingKey::from_secret(&settings.secret),
             validation,
+            claims: settings.claims.clone(),
         }
     }
 
     pub fn verify(&self, token: &str) -> Result<Principal, TokenError> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
+        let data = jsonwebtoken::decode::<Map<String, Value>>(token, &self.key, &self.validation)
             .map_err(|error| TokenError::Invalid(describe(error.kind())))?;
-        let claims = data.claims;
-        if claims.sub.trim().is_empty() {
-            return Err(TokenError::Invalid("empty sub claim".into()));
-        }
-        if claims.workspace_id.trim().is_empty() {
-            return Err(TokenError::Invalid("empty workspace_id claim".into()));
-        }
-        let roles: BTreeSet<Role> = claims
-            .roles
-            .iter()
-            .filter_map(|role| role.as_str().and_then(Role::from_name))
-            .collect();
-        Ok(Principal {
-            subject: claims.sub,
-            workspace_id: claims.workspace_id,
-            roles,
-        })
+        self.claims.principal(&data.claims)
     }
 }
 
@@ -138,9 +120,7 @@ fn describe(kind: &jsonwebtoken::errors::ErrorKind) -> String {
             "algorithm not accepted".into()
         }
         ErrorKind::MissingRequiredClaim(claim) => format!("missing {claim} claim"),
-        ErrorKind::Json(_) => {
-            "claims are missing or of the wrong type (sub, exp, workspace_id, roles)".into()
-        }
+        ErrorKind::Json(_) => "the claims are not a JSON object of the expected types".into(),
         _ => "malformed".into(),
     }
 }
@@ -152,6 +132,7 @@ pub struct TokenIssuer {
     key: EncodingKey,
     issuer: Option<String>,
     audience: Option<String>,
+    claims: ClaimNames,
 }
 
 impl TokenIssuer {
@@ -160,6 +141,7 @@ impl TokenIssuer {
             key: EncodingKey::from_secret(&settings.secret),
             issuer: settings.issuer.clone(),
             audience: settings.audience.clone(),
+            claims: settings.claims.clone(),
         }
     }
 
@@ -171,18 +153,17 @@ impl TokenIssuer {
         ttl: Duration,
     ) -> Result<String, jsonwebtoken::errors::Error> {
         let now = jsonwebtoken::get_current_timestamp();
-        let claims = Claims {
-            sub: subject.to_owned(),
-            workspace_id: workspace_id.to_owned(),
-            roles: roles
-                .iter()
-                .map(|role| serde_json::Value::from(role.as_str()))
-                .collect(),
-            exp: now.saturating_add(ttl.as_secs()),
-            iat: Some(now),
-            iss: self.issuer.clone(),
-            aud: self.audience.clone(),
-        };
+        let mut claims = Map::new();
+        claims.insert("sub".into(), Value::from(subject));
+        claims.insert("exp".into(), Value::from(now.saturating_add(ttl.as_secs())));
+        claims.insert("iat".into(), Value::from(now));
+        if let Some(issuer) = &self.issuer {
+            claims.insert("iss".into(), Value::from(issuer.as_str()));
+        }
+        if let Some(audience) = &self.audience {
+            claims.insert("aud".into(), Value::from(audience.as_str()));
+        }
+        self.claims.insert(&mut claims, workspace_id, roles);
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.key)
     }
 }

@@ -112,6 +112,37 @@ on_both_backends! {
         );
     }
 
+    async fn a_providers_claim_names_and_role_names_are_configurable(backend: Backend) {
+        let db = TestDatabase::create(backend).await;
+        let settings = Settings {
+            env: vec![
+                ("JWT_WORKSPACE_CLAIM".into(), "tenant".into()),
+                ("JWT_ROLES_CLAIM".into(), "realm_access.roles".into()),
+                ("JWT_ROLE_MAP".into(), "release-manager=WORKSPACE_ADMIN,reviewer=RELEASE_APPROVER".into()),
+                ("JWT_LEEWAY_SECONDS".into(), "0".into()),
+            ],
+            ..Settings::default()
+        };
+        let server = TestServer::start_on(&db, settings).await;
+        let now = jsonwebtoken::get_current_timestamp();
+        let keycloak = |roles: Value, exp: u64| {
+            sign(&json!({
+                "sub": "kc-7", "tenant": WORKSPACE, "realm_access": { "roles": roles },
+                "iss": ISSUER, "aud": AUDIENCE, "exp": exp,
+            }))
+        };
+        let response = server
+            .gql(&keycloak(json!(["release-manager", "offline_access"]), now + 600), "{ viewer { subject workspaceId roles } }", json!({}))
+            .await;
+        assert_eq!(response.data()["viewer"], json!({ "subject": "kc-7", "workspaceId": WORKSPACE, "roles": ["WORKSPACE_ADMIN"] }));
+        let response = server.gql(&keycloak(json!(["reviewer"]), now + 600), "{ viewer { roles } }", json!({})).await;
+        assert_eq!(response.data()["viewer"]["roles"], json!(["RELEASE_APPROVER"]));
+        // The default claim names no longer name the workspace.
+        assert_eq!(server.gql(&admin(), "{ viewer { subject } }", json!({})).await.status, 401);
+        // With no leeway, a token that expired a few seconds ago is refused.
+        assert_eq!(server.gql(&keycloak(json!(["reviewer"]), now - 5), "{ viewer { roles } }", json!({})).await.status, 401);
+    }
+
     async fn a_token_without_known_roles_reads_nothing_but_itself(backend: Backend) {
         let (server, _db) = TestServer::start(backend).await;
         create_dsl_program(&server, "Shop").await;

@@ -1,0 +1,194 @@
+//! Where an identity provider's tokens keep the workspace and the roles, and
+//! what its role names mean here. Real providers differ (Keycloak keeps roles
+//! under `realm_access.roles`), so both are configurable.
+
+use std::collections::{BTreeSet, HashMap};
+
+use serde_json::{Map, Value};
+
+use super::TokenError;
+use crate::domain::{Principal, Role};
+
+#[derive(Debug, Clone)]
+pub struct ClaimNames {
+    /// The claim holding the workspace id, a string.
+    pub workspace: String,
+    /// The dotted path of the claim holding the roles, an array of strings.
+    pub roles: String,
+    /// Provider role names and the roles they grant; our own role names are
+    /// understood as well.
+    pub role_map: HashMap<String, Role>,
+}
+
+impl Default for ClaimNames {
+    fn default() -> Self {
+        Self {
+            workspace: "workspace_id".into(),
+            roles: "roles".into(),
+            role_map: HashMap::new(),
+        }
+    }
+}
+
+/// Reads `name=ROLE,name=ROLE`, e.g. `release-manager=WORKSPACE_ADMIN`.
+pub fn parse_role_map(text: &str) -> Result<HashMap<String, Role>, String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (name, role) = pair
+                .split_once('=')
+                .ok_or_else(|| format!("JWT_ROLE_MAP: {pair:?} is not NAME=ROLE"))?;
+            let role = Role::from_name(role.trim())
+                .ok_or_else(|| format!("JWT_ROLE_MAP: {:?} is not a role", role.trim()))?;
+            Ok((name.trim().to_owned(), role))
+        })
+        .collect()
+}
+
+impl ClaimNames {
+    /// The principal a verified token names.
+    pub(super) fn principal(&self, claims: &Map<String, Value>) -> Result<Principal, TokenError> {
+        let invalid = |message: String| TokenError::Invalid(message);
+        let subject = claims
+            .get("sub")
+            .and_then(Value::as_str)
+            .filter(|sub| !sub.trim().is_empty())
+            .ok_or_else(|| invalid("the sub claim must be a non-empty string".into()))?;
+        let workspace = claims
+            .get(&self.workspace)
+            .and_then(Value::as_str)
+            .filter(|workspace| !workspace.trim().is_empty())
+            .ok_or_else(|| {
+                invalid(format!(
+                    "the {} claim must be a non-empty string",
+                    self.workspace
+                ))
+            })?;
+        let roles: BTreeSet<Role> = match lookup(claims, &self.roles) {
+            None | Some(Value::Null) => BTreeSet::new(),
+            Some(Value::Array(names)) => names
+                .iter()
+                .filter_map(Value::as_str)
+                .filter_map(|name| {
+                    self.role_map
+                        .get(name)
+                        .copied()
+                        .or_else(|| Role::from_name(name))
+                })
+                .collect(),
+            Some(_) => {
+                return Err(invalid(format!(
+                    "the {} claim must be an array",
+                    self.roles
+                )));
+            }
+        };
+        Ok(Principal {
+            subject: subject.to_owned(),
+            workspace_id: workspace.to_owned(),
+            roles,
+        })
+    }
+
+    /// Writes the workspace and roles where `principal` reads them.
+    pub(super) fn insert(&self, claims: &mut Map<String, Value>, workspace: &str, roles: &[Role]) {
+        claims.insert(self.workspace.clone(), Value::from(workspace));
+        let roles = Value::Array(
+            roles
+                .iter()
+                .map(|role| Value::from(role.as_str()))
+                .collect(),
+        );
+        let mut path: Vec<&str> = self.roles.split('.').collect();
+        let last = path.pop().unwrap_or("roles");
+        let mut object = claims;
+        for key in path {
+            let entry = object
+                .entry(key.to_owned())
+                .or_insert_with(|| Value::Object(Map::new()));
+            if !entry.is_object() {
+                *entry = Value::Object(Map::new());
+            }
+            let Value::Object(next) = entry else {
+                return;
+            };
+            object = next;
+        }
+        object.insert(last.to_owned(), roles);
+    }
+}
+
+fn lookup<'a>(claims: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
+    let mut keys = path.split('.');
+    let first = claims.get(keys.next()?)?;
+    keys.try_fold(first, |value, key| value.get(key))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn claims(value: Value) -> Map<String, Value> {
+        value.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn roles_are_read_at_a_dotted_path_through_the_role_map() {
+        let names = ClaimNames {
+            workspace: "tenant".into(),
+            roles: "realm_access.roles".into(),
+            role_map: parse_role_map("release-manager=WORKSPACE_ADMIN, dev = DEVELOPER").unwrap(),
+        };
+        let principal = names
+            .principal(&claims(json!({
+                "sub": "kc-user", "tenant": "acme",
+                "realm_access": { "roles": ["release-manager", "VIEWER", "offline_access", 3] }
+            })))
+            .unwrap();
+        assert_eq!(principal.workspace_id, "acme");
+        assert_eq!(principal.roles, [Role::WorkspaceAdmin, Role::Viewer].into());
+    }
+
+    #[test]
+    fn wrong_types_are_refused() {
+        let names = ClaimNames::default();
+        for bad in [
+            json!({ "sub": "a", "workspace_id": 42 }),
+            json!({ "sub": "a" }),
+            json!({ "sub": "", "workspace_id": "w" }),
+            json!({ "sub": 7, "workspace_id": "w" }),
+            json!({ "sub": "a", "workspace_id": "w", "roles": "VIEWER" }),
+        ] {
+            assert!(names.principal(&claims(bad.clone())).is_err(), "{bad}");
+        }
+        let none = names
+            .principal(&claims(json!({ "sub": "a", "workspace_id": "w" })))
+            .unwrap();
+        assert!(none.roles.is_empty());
+    }
+
+    #[test]
+    fn minted_claims_are_where_they_are_read() {
+        let names = ClaimNames {
+            workspace: "tenant".into(),
+            roles: "realm_access.roles".into(),
+            role_map: HashMap::new(),
+        };
+        let mut minted = claims(json!({ "sub": "ops" }));
+        names.insert(&mut minted, "acme", &[Role::Developer]);
+        assert_eq!(minted["realm_access"]["roles"], json!(["DEVELOPER"]));
+        assert_eq!(
+            names.principal(&minted).unwrap().roles,
+            [Role::Developer].into()
+        );
+    }
+
+    #[test]
+    fn bad_role_maps_are_refused() {
+        assert!(parse_role_map("admin").is_err());
+        assert!(parse_role_map("admin=ROOT").is_err());
+        assert!(parse_role_map("").unwrap().is_empty());
+    }
+}
