@@ -134,58 +134,38 @@ macro_rules! claim_sql {
     };
 }
 
-/// PostgreSQL: rows another process is claiming are skipped, not waited for.
-const CLAIM_POSTGRES: &str = claim_sql!(owner: "$1", until: "$2", at: "$3", at: "$3", limit: "$4", locking: "FOR UPDATE SKIP LOCKED");
-
-/// SQLite: the immediate transaction already excludes other writers.
-const CLAIM_SQLITE: &str =
-    claim_sql!(owner: "?", until: "?", at: "?", at: "?", limit: "?", locking: "");
-
+/// The claim statement of a backend, with its binds in one order for both:
+/// owner, lease end, now, now again, limit.
 trait ClaimDue {
-    fn claim_due(
-        &mut self,
-        owner: &str,
-        at: NaiveDateTime,
-        lease_until: NaiveDateTime,
-        limit: i64,
-    ) -> impl Future<Output = QueryResult<Vec<ClaimedId>>> + Send;
+    const CLAIM: &'static str;
 }
 
 impl ClaimDue for AsyncPgConnection {
-    async fn claim_due(
-        &mut self,
-        owner: &str,
-        at: NaiveDateTime,
-        lease_until: NaiveDateTime,
-        limit: i64,
-    ) -> QueryResult<Vec<ClaimedId>> {
-        diesel::sql_query(CLAIM_POSTGRES)
-            .bind::<Text, _>(owner)
-            .bind::<Timestamp, _>(lease_until)
-            .bind::<Timestamp, _>(at)
-            .bind::<BigInt, _>(limit)
-            .load(self)
-            .await
-    }
+    /// Rows another process is claiming are skipped, not waited for.
+    const CLAIM: &'static str = claim_sql!(owner: "$1", until: "$2", at: "$3", at: "$4", limit: "$5", locking: "FOR UPDATE SKIP LOCKED");
 }
 
 impl ClaimDue for SqliteConnection {
-    async fn claim_due(
-        &mut self,
-        owner: &str,
-        at: NaiveDateTime,
-        lease_until: NaiveDateTime,
-        limit: i64,
-    ) -> QueryResult<Vec<ClaimedId>> {
-        diesel::sql_query(CLAIM_SQLITE)
-            .bind::<Text, _>(owner)
-            .bind::<Timestamp, _>(lease_until)
-            .bind::<Timestamp, _>(at)
-            .bind::<Timestamp, _>(at)
-            .bind::<BigInt, _>(limit)
-            .load(self)
-            .await
-    }
+    /// The immediate transaction already excludes other writers.
+    const CLAIM: &'static str =
+        claim_sql!(owner: "?", until: "?", at: "?", at: "?", limit: "?", locking: "");
+}
+
+/// Runs the backend's claim statement on the transaction's connection.
+macro_rules! claim_due {
+    ($conn:expr, $owner:expr, $at:expr, $lease_until:expr, $limit:expr) => {{
+        fn statement<C: ClaimDue>(_: &C) -> &'static str {
+            C::CLAIM
+        }
+        diesel::sql_query(statement(&*$conn))
+            .bind::<Text, _>($owner)
+            .bind::<Timestamp, _>($lease_until)
+            .bind::<Timestamp, _>($at)
+            .bind::<Timestamp, _>($at)
+            .bind::<BigInt, _>($limit)
+            .load::<ClaimedId>($conn)
+            .await?
+    }};
 }
 
 /// Claims up to `limit` due deliveries for `owner` for the length of `lease`.
@@ -199,9 +179,7 @@ pub async fn claim(
     let lease_until = at + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
     type Claimed = (DeliveryRow, EventRow, Option<(String, String, bool)>);
     let claimed: Vec<Claimed> = in_write_transaction!(db, |conn| {
-        let ids: Vec<String> = conn
-            .claim_due(owner, at, lease_until, limit)
-            .await?
+        let ids: Vec<String> = claim_due!(conn, owner, at, lease_until, limit)
             .into_iter()
             .map(|claimed| claimed.id)
             .collect();
