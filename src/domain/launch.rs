@@ -104,7 +104,29 @@ impl LaunchRequest {
         cached_version: Option<&str>,
         cache_age_seconds: Option<&str>,
     ) -> Result<Self, RuleViolation> {
-        let device_id = device_id.unwrap_or_default();
+        let cache_age_seconds = cache_age_seconds
+            .map(|text| {
+                text.parse::<u64>().map_err(|_| {
+                    RuleViolation::invalid_input(
+                        "cacheAgeSeconds",
+                        "must be a whole number of seconds",
+                    )
+                })
+            })
+            .transpose()?;
+        Self::new(
+            device_id.unwrap_or_default(),
+            cached_version,
+            cache_age_seconds,
+        )
+    }
+
+    /// The same checks for input that arrives typed (the GraphQL preview).
+    pub fn new(
+        device_id: &str,
+        cached_version: Option<&str>,
+        cache_age_seconds: Option<u64>,
+    ) -> Result<Self, RuleViolation> {
         if device_id.is_empty()
             || device_id.len() > 128
             || !device_id.bytes().all(|b| b.is_ascii_graphic())
@@ -118,16 +140,6 @@ impl LaunchRequest {
             .map(|text| {
                 VersionNumber::parse(text).map_err(|_| {
                     RuleViolation::invalid_input("cachedVersion", "must be MAJOR.MINOR.PATCH")
-                })
-            })
-            .transpose()?;
-        let cache_age_seconds = cache_age_seconds
-            .map(|text| {
-                text.parse::<u64>().map_err(|_| {
-                    RuleViolation::invalid_input(
-                        "cacheAgeSeconds",
-                        "must be a whole number of seconds",
-                    )
                 })
             })
             .transpose()?;

@@ -20,11 +20,14 @@ pub async fn preview(
     cache_age_seconds: Option<i32>,
 ) -> Result<LaunchDecision, ServiceError> {
     require_reader(principal)?;
-    if cache_age_seconds.is_some_and(|age| age < 0) {
-        return Err(RuleViolation::invalid_input("cacheAgeSeconds", "must not be negative").into());
-    }
-    let age = cache_age_seconds.map(|age| age.to_string());
-    let request = LaunchRequest::parse(Some(device_id), cached_version, age.as_deref())?;
+    let cache_age_seconds = cache_age_seconds
+        .map(|age| {
+            u64::try_from(age).map_err(|_| {
+                RuleViolation::invalid_input("cacheAgeSeconds", "must not be negative")
+            })
+        })
+        .transpose()?;
+    let request = LaunchRequest::new(device_id, cached_version, cache_age_seconds)?;
     let policy = launch_policies::load(&services.db, Some(mini_program_id))
         .await?
         .pop()

@@ -184,11 +184,18 @@ async fn transition(
     .await?
     .ok_or(ServiceError::NotFound("version"))?;
     services.hooks.committed();
-    let program = transition.version.mini_program_id.clone();
-    services
-        .launch
-        .committed(PolicyChange::Program(program))
-        .await;
+    // Decisions change no launch answer; releases and offline steps do.
+    let released = matches!(
+        transition.version.status,
+        VersionStatus::GrayRelease | VersionStatus::FullRelease | VersionStatus::Offline
+    );
+    if released {
+        let program = transition.version.mini_program_id.clone();
+        services
+            .launch
+            .committed(PolicyChange::Program(program))
+            .await;
+    }
     Ok(transition)
 }
 
