@@ -35,28 +35,6 @@ async fn start(backend: Backend, env: &[(&str, &str)]) -> (TestServer, TestDatab
     (server, db)
 }
 
-async fn decide(server: &TestServer, token: &str, id: &str, decision: &str) {
-    server
-        .gql(
-            token,
-            "mutation($id: ID!, $d: ReleaseDecision!) { decideRelease(input: { versionId: $id, decision: $d, comment: \"ok\" }) { miniProgramVersion { id } } }",
-            json!({ "id": id, "d": decision }),
-        )
-        .await
-        .data();
-}
-
-async fn release(server: &TestServer, id: &str, gray: Option<i32>) {
-    server
-        .gql(
-            &admin(),
-            "mutation($id: ID!, $g: Int) { releaseVersion(input: { versionId: $id, grayPercentage: $g }) { miniProgramVersion { id } } }",
-            json!({ "id": id, "g": gray }),
-        )
-        .await
-        .data();
-}
-
 fn event_summary(body: &Value) -> (String, Value, Value) {
     (
         body["type"].as_str().unwrap().to_owned(),

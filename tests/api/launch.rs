@@ -68,18 +68,8 @@ async fn launch(server: &TestServer, key: &str, program: &str, query: &[(&str, &
 }
 
 async fn decide_and_release(server: &TestServer, version: &str, gray: Option<i32>) {
-    server
-        .gql(&approver(), "mutation($id: ID!) { decideRelease(input: { versionId: $id, decision: APPROVE }) { miniProgramVersion { id } } }", json!({ "id": version }))
-        .await
-        .data();
+    decide(server, &approver(), version, "APPROVE").await;
     release(server, version, gray).await;
-}
-
-async fn release(server: &TestServer, version: &str, gray: Option<i32>) {
-    server
-        .gql(&admin(), "mutation($id: ID!, $g: Int) { releaseVersion(input: { versionId: $id, grayPercentage: $g }) { miniProgramVersion { status } } }", json!({ "id": version, "g": gray }))
-        .await
-        .data();
 }
 
 /// A DSL program whose version `number` is fully released with `mode`.

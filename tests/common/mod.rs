@@ -606,6 +606,30 @@ pub async fn submit(server: &TestServer, token: &str, version_id: &str) -> Gql {
     server.gql(token, SUBMIT, json!({ "id": version_id })).await
 }
 
+/// Approves or rejects a version waiting for approval, with the comment "ok".
+pub async fn decide(server: &TestServer, token: &str, version: &str, decision: &str) {
+    server
+        .gql(
+            token,
+            "mutation($id: ID!, $d: ReleaseDecision!) { decideRelease(input: { versionId: $id, decision: $d, comment: \"ok\" }) { miniProgramVersion { id } } }",
+            json!({ "id": version, "d": decision }),
+        )
+        .await
+        .data();
+}
+
+/// Releases a version as a workspace admin: to `gray` percent, or fully.
+pub async fn release(server: &TestServer, version: &str, gray: Option<i32>) {
+    server
+        .gql(
+            &admin(),
+            "mutation($id: ID!, $g: Int) { releaseVersion(input: { versionId: $id, grayPercentage: $g }) { miniProgramVersion { id } } }",
+            json!({ "id": version, "g": gray }),
+        )
+        .await
+        .data();
+}
+
 /// What a program looks like now: mode, revision and history, as an admin
 /// reads them. Refusal tests compare it before and after.
 pub async fn program_state(server: &TestServer, program_id: &str) -> Value {
