@@ -68,6 +68,25 @@ macro_rules! lock_version {
     }};
 }
 
+/// The columns of a version number, read as `(i32, i32, i32)`.
+macro_rules! number_columns {
+    () => {
+        (
+            mini_program_versions::major,
+            mini_program_versions::minor,
+            mini_program_versions::patch,
+        )
+    };
+}
+
+fn version_number((major, minor, patch): (i32, i32, i32)) -> VersionNumber {
+    VersionNumber {
+        major,
+        minor,
+        patch,
+    }
+}
+
 /// A version as a user creates it: New Version Created, no mode fixed yet.
 #[derive(Debug, Clone)]
 pub struct NewVersion {
@@ -157,19 +176,11 @@ pub async fn create(
         let latest = mini_program_versions::table
             .filter(mini_program_versions::mini_program_id.eq(&program.id))
             .order(newest_first!())
-            .select((
-                mini_program_versions::major,
-                mini_program_versions::minor,
-                mini_program_versions::patch,
-            ))
+            .select(number_columns!())
             .first::<(i32, i32, i32)>(conn)
             .await
             .optional()?
-            .map(|(major, minor, patch)| VersionNumber {
-                major,
-                minor,
-                patch,
-            });
+            .map(version_number);
         check(latest)?;
         let row = VersionRow {
             id: new_id(),
@@ -214,19 +225,11 @@ pub async fn submit_for_release_approval(
         let pending = mini_program_versions::table
             .filter(mini_program_versions::mini_program_id.eq(&program.id))
             .filter(mini_program_versions::status.eq(VersionStatus::PendingApproval.as_str()))
-            .select((
-                mini_program_versions::major,
-                mini_program_versions::minor,
-                mini_program_versions::patch,
-            ))
+            .select(number_columns!())
             .first::<(i32, i32, i32)>(conn)
             .await
             .optional()?
-            .map(|(major, minor, patch)| VersionNumber {
-                major,
-                minor,
-                patch,
-            });
+            .map(version_number);
         check(&version, pending)?;
         let row = diesel::update(mini_program_versions::table.find(id))
             .set((
