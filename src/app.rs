@@ -107,14 +107,7 @@ pub async fn start(settings: ServerSettings, plugins: Plugins) -> Result<Server,
         db.clone(),
         services.hooks.clone(),
         webhooks,
-        DispatchSettings {
-            max_attempts: hooks.webhook_max_attempts,
-            retry_base: Duration::from_millis(hooks.webhook_retry_base_ms),
-            retry_cap: Duration::from_millis(hooks.webhook_retry_max_ms),
-            lease: Duration::from_millis(hooks.hook_lease_ms),
-            poll_interval: Duration::from_millis(hooks.hook_poll_interval_ms),
-            batch: 32,
-        },
+        dispatch_settings(hooks),
     );
 
     let (dev_issuer, dev_token) = if dev_mode {
@@ -138,22 +131,8 @@ pub async fn start(settings: ServerSettings, plugins: Plugins) -> Result<Server,
     let listener = TcpListener::bind(settings.serve.listen).await?;
     let address = listener.local_addr()?;
     let api = &settings.api;
-    let limits = QueryLimits {
-        depth: api.graphql_max_depth,
-        complexity: api.graphql_max_complexity,
-        aliases: api.graphql_max_aliases,
-        directives: api.graphql_max_directives,
-        introspection: api.graphql_introspection.unwrap_or(dev_mode),
-    };
-    let cors_allowed_origins = api
-        .cors_allowed_origins
-        .iter()
-        .filter(|origin| !origin.trim().is_empty())
-        .map(|origin| {
-            HeaderValue::from_str(origin.trim())
-                .map_err(|_| format!("CORS_ALLOWED_ORIGINS: {origin:?} is not a valid origin"))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let limits = query_limits(api, dev_mode);
+    let cors_allowed_origins = cors_origins(api)?;
     let state = AppState {
         schema: crate::graphql::schema(services.clone(), limits),
         services,
@@ -290,6 +269,40 @@ async fn migrate(db: &Database) -> Result<(), StartError> {
         tracing::info!(?applied, "applied migrations");
     }
     Ok(())
+}
+
+fn dispatch_settings(hooks: &HookSettings) -> DispatchSettings {
+    DispatchSettings {
+        max_attempts: hooks.webhook_max_attempts,
+        retry_base: Duration::from_millis(hooks.webhook_retry_base_ms),
+        retry_cap: Duration::from_millis(hooks.webhook_retry_max_ms),
+        lease: Duration::from_millis(hooks.hook_lease_ms),
+        poll_interval: Duration::from_millis(hooks.hook_poll_interval_ms),
+        batch: 32,
+    }
+}
+
+/// Introspection is on by default only in development mode.
+fn query_limits(api: &ApiSettings, dev_mode: bool) -> QueryLimits {
+    QueryLimits {
+        depth: api.graphql_max_depth,
+        complexity: api.graphql_max_complexity,
+        aliases: api.graphql_max_aliases,
+        directives: api.graphql_max_directives,
+        introspection: api.graphql_introspection.unwrap_or(dev_mode),
+    }
+}
+
+fn cors_origins(api: &ApiSettings) -> Result<Vec<HeaderValue>, StartError> {
+    api.cors_allowed_origins
+        .iter()
+        .filter(|origin| !origin.trim().is_empty())
+        .map(|origin| {
+            HeaderValue::from_str(origin.trim()).map_err(|_| {
+                format!("CORS_ALLOWED_ORIGINS: {origin:?} is not a valid origin").into()
+            })
+        })
+        .collect()
 }
 
 /// The configured secret, or in development mode the local one.
