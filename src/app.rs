@@ -11,7 +11,8 @@ use axum::http::HeaderValue;
 use tokio::net::TcpListener;
 
 use crate::auth::{
-    ClaimNames, JwtSettings, TokenIssuer, TokenVerifier, load_or_create_dev_secret, parse_role_map,
+    ClaimNames, JwtSettings, KeyRefresh, KeySource, TokenIssuer, TokenVerifier,
+    load_or_create_dev_secret, parse_role_map,
 };
 use crate::config::{
     ApiSettings, AuthSettings, DatabaseSettings, HookSettings, LaunchSettings, ServeArgs, TokenArgs,
@@ -68,8 +69,9 @@ pub struct Server {
 
 /// Prepares the database, binds the listener and builds the hook registry.
 pub async fn start(settings: ServerSettings, plugins: Plugins) -> Result<Server, StartError> {
-    let dev_mode = settings.auth.jwt_secret.is_none();
+    let dev_mode = settings.auth.development_mode();
     let jwt = jwt_settings(&settings.database, &settings.auth)?;
+    let verifier = TokenVerifier::load(&jwt).await?;
     let db = connect(&settings.database)?;
     if settings.serve.skip_migrations {
         tracing::info!("skipping migrations");
@@ -110,23 +112,23 @@ pub async fn start(settings: ServerSettings, plugins: Plugins) -> Result<Server,
         dispatch_settings(hooks),
     );
 
-    let (dev_issuer, dev_token) = if dev_mode {
+    let dev_issuer = TokenIssuer::new(&jwt).filter(|_| dev_mode);
+    let dev_token = if let Some(issuer) = &dev_issuer {
         if demo::seed_if_empty(&services)
             .await
             .map_err(|error| format!("seeding the demo workspace failed: {error:?}"))?
         {
             tracing::info!(workspace = DEMO_WORKSPACE, "seeded the demo workspace");
         }
-        let issuer = TokenIssuer::new(&jwt);
         let token = issuer.mint(
             "demo-admin",
             DEMO_WORKSPACE,
             &[Role::WorkspaceAdmin],
             PRINTED_TOKEN_TTL,
         )?;
-        (Some(issuer), Some(token))
+        Some(token)
     } else {
-        (None, None)
+        None
     };
     let listener = TcpListener::bind(settings.serve.listen).await?;
     let address = listener.local_addr()?;
@@ -138,7 +140,7 @@ pub async fn start(settings: ServerSettings, plugins: Plugins) -> Result<Server,
         services,
         mutation_limit: MutationLimit(api.rate_limit_mutations_per_minute),
         metrics: Arc::default(),
-        verifier: TokenVerifier::new(&jwt),
+        verifier,
         db: db.clone(),
         dev_issuer,
         launch,
@@ -156,7 +158,7 @@ pub async fn start(settings: ServerSettings, plugins: Plugins) -> Result<Server,
         listener,
         state,
         router: RouterSettings {
-            graphiql: api.graphiql_enabled,
+            graphiql: api.graphiql_enabled.unwrap_or(dev_mode),
             cors_allowed_origins,
         },
         shutdown_grace: Duration::from_secs(api.shutdown_grace_seconds),
@@ -184,6 +186,7 @@ impl Server {
     ) -> std::io::Result<()> {
         tracing::info!(address = %self.address, "listening");
         let dispatcher = tokio::spawn(self.dispatcher.run());
+        let key_refresh = tokio::spawn(self.state.verifier.key_ring().refresh_periodically());
         let follower = self
             .follower
             .map(|(launch, url, resync)| tokio::spawn(follow_changes(launch, url, resync)));
@@ -211,6 +214,7 @@ impl Server {
         };
         // Deliveries in flight are taken over after their lease: at least once.
         dispatcher.abort();
+        key_refresh.abort();
         if let Some(follower) = follower {
             follower.abort();
         }
@@ -246,8 +250,10 @@ pub fn token_command(
     auth: AuthSettings,
 ) -> Result<(), StartError> {
     let jwt = jwt_settings(&database, &auth)?;
-    let token =
-        TokenIssuer::new(&jwt).mint(&args.subject, &args.workspace, &args.roles, args.ttl)?;
+    let issuer = TokenIssuer::new(&jwt).ok_or(
+        "tokens are minted with JWT_SECRET; with public keys, your identity provider issues them",
+    )?;
+    let token = issuer.mint(&args.subject, &args.workspace, &args.roles, args.ttl)?;
     println!("{token}");
     Ok(())
 }
@@ -305,28 +311,42 @@ fn cors_origins(api: &ApiSettings) -> Result<Vec<HeaderValue>, StartError> {
         .collect()
 }
 
-/// The configured secret, or in development mode the local one.
+/// The configured keys, or in development mode the local secret.
 fn jwt_settings(
     database: &DatabaseSettings,
     auth: &AuthSettings,
 ) -> Result<JwtSettings, StartError> {
-    let secret = match &auth.jwt_secret {
-        Some(secret) => secret.as_bytes().to_vec(),
-        None => load_or_create_dev_secret(&database.data_dir).map_err(|error| {
-            format!(
-                "cannot keep the development secret in {}: {error}",
-                database.data_dir.display()
-            )
-        })?,
+    let keys = if let Some(secret) = &auth.jwt_secret {
+        KeySource::Secret(secret.as_bytes().to_vec())
+    } else if let Some(path) = &auth.jwt_public_key_file {
+        KeySource::PublicKeyFile(path.clone())
+    } else if let Some(path) = &auth.jwt_jwks_file {
+        KeySource::JwksFile(path.clone())
+    } else if let Some(url) = &auth.jwt_jwks_url {
+        KeySource::JwksUrl(url.clone())
+    } else {
+        KeySource::Secret(
+            load_or_create_dev_secret(&database.data_dir).map_err(|error| {
+                format!(
+                    "cannot keep the development secret in {}: {error}",
+                    database.data_dir.display()
+                )
+            })?,
+        )
     };
     let claims = ClaimNames {
         workspace: auth.jwt_workspace_claim.clone(),
         roles: auth.jwt_roles_claim.clone(),
         role_map: parse_role_map(&auth.jwt_role_map)?,
     };
+    let refresh = KeyRefresh {
+        every: Duration::from_secs(auth.jwt_jwks_refresh_seconds),
+        cooldown: Duration::from_secs(auth.jwt_jwks_cooldown_seconds),
+    };
     Ok(
-        JwtSettings::new(secret, auth.jwt_issuer.clone(), auth.jwt_audience.clone())?
-            .with_claims(claims, auth.jwt_leeway_seconds),
+        JwtSettings::new(keys, auth.jwt_issuer.clone(), auth.jwt_audience.clone())?
+            .with_claims(claims, auth.jwt_leeway_seconds)
+            .with_refresh(refresh),
     )
 }
 

@@ -76,9 +76,38 @@ pub struct DatabaseSettings {
 #[derive(Debug, Clone, Args)]
 pub struct AuthSettings {
     /// HS256 signing secret of the identity provider (at least 32 bytes).
-    /// Unset means development mode: a local secret, demo data and a printed token.
-    #[arg(long, env = "JWT_SECRET", global = true, hide_env_values = true)]
+    /// With no secret and no public key set, the server runs in development
+    /// mode: a local secret, demo data and a printed token.
+    #[arg(long, env = "JWT_SECRET", global = true, hide_env_values = true,
+        conflicts_with_all = ["jwt_public_key_file", "jwt_jwks_file", "jwt_jwks_url"])]
     pub jwt_secret: Option<String>,
+    /// A PEM public key (RSA: RS256, EC P-256: ES256, Ed25519: EdDSA).
+    #[arg(long, env = "JWT_PUBLIC_KEY_FILE", global = true,
+        conflicts_with_all = ["jwt_jwks_file", "jwt_jwks_url"])]
+    pub jwt_public_key_file: Option<PathBuf>,
+    /// A JWKS document on disk; keys are chosen by `kid`.
+    #[arg(
+        long,
+        env = "JWT_JWKS_FILE",
+        global = true,
+        conflicts_with = "jwt_jwks_url"
+    )]
+    pub jwt_jwks_file: Option<PathBuf>,
+    /// The provider's published JWKS, e.g. `https://idp.example.com/.well-known/jwks.json`.
+    #[arg(long, env = "JWT_JWKS_URL", global = true)]
+    pub jwt_jwks_url: Option<url::Url>,
+    /// How often a key file or JWKS is read again, in seconds.
+    #[arg(long, env = "JWT_JWKS_REFRESH_SECONDS", default_value_t = 300, global = true, value_parser = clap::value_parser!(u64).range(1..))]
+    pub jwt_jwks_refresh_seconds: u64,
+    /// The least time between two JWKS fetches caused by tokens naming an
+    /// unknown `kid`, in seconds.
+    #[arg(
+        long,
+        env = "JWT_JWKS_COOLDOWN_SECONDS",
+        default_value_t = 30,
+        global = true
+    )]
+    pub jwt_jwks_cooldown_seconds: u64,
     /// Required `iss` claim, when set.
     #[arg(long, env = "JWT_ISSUER", global = true)]
     pub jwt_issuer: Option<String>,
@@ -102,6 +131,16 @@ pub struct AuthSettings {
     /// Tolerated clock difference for `exp` and `nbf`, in seconds.
     #[arg(long, env = "JWT_LEEWAY_SECONDS", default_value_t = crate::auth::DEFAULT_LEEWAY_SECONDS, global = true)]
     pub jwt_leeway_seconds: u64,
+}
+
+impl AuthSettings {
+    /// No configured key: the server runs in development mode.
+    pub fn development_mode(&self) -> bool {
+        self.jwt_secret.is_none()
+            && self.jwt_public_key_file.is_none()
+            && self.jwt_jwks_file.is_none()
+            && self.jwt_jwks_url.is_none()
+    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -214,9 +253,10 @@ pub struct ApiSettings {
     /// development mode only.
     #[arg(long, env = "GRAPHQL_INTROSPECTION", global = true)]
     pub graphql_introspection: Option<bool>,
-    /// Serve GraphiQL at /graphiql.
-    #[arg(long, env = "GRAPHIQL_ENABLED", default_value_t = true, action = clap::ArgAction::Set, global = true)]
-    pub graphiql_enabled: bool,
+    /// Serve GraphiQL at /graphiql. Default: on in development mode only
+    /// (with introspection off, it has little to show).
+    #[arg(long, env = "GRAPHIQL_ENABLED", global = true)]
+    pub graphiql_enabled: Option<bool>,
     /// The largest request body accepted; larger ones get HTTP 413.
     #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 65_536, global = true)]
     pub max_body_bytes: usize,
@@ -292,6 +332,25 @@ mod tests {
         let cli = Cli::try_parse_from(["update-mode", "--listen", "127.0.0.1:0"]).unwrap();
         assert!(cli.command.is_none());
         assert_eq!(cli.serve.listen.port(), 0);
+    }
+
+    #[test]
+    fn one_key_source_at_a_time() {
+        let both = Cli::try_parse_from([
+            "update-mode",
+            "--jwt-secret",
+            "0123456789abcdef0123456789abcdef",
+            "--jwt-jwks-url",
+            "https://idp.example.test/jwks.json",
+        ]);
+        assert!(both.is_err());
+        let jwks = Cli::try_parse_from([
+            "update-mode",
+            "--jwt-jwks-url",
+            "https://idp.example.test/jwks.json",
+        ])
+        .unwrap();
+        assert!(!jwks.auth.development_mode());
     }
 
     #[test]

@@ -1,9 +1,12 @@
 use std::time::Duration;
 
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use std::sync::Arc;
+
+use jsonwebtoken::{Algorithm, EncodingKey, Header, Validation};
 use serde_json::{Map, Value};
 
 use super::ClaimNames;
+use super::key_ring::{KeyRefresh, KeyRing, KeySource};
 use crate::domain::{Principal, Role};
 
 /// A shorter HS256 secret can be brute-forced offline from any token.
@@ -12,10 +15,15 @@ pub const MIN_SECRET_BYTES: usize = 32;
 /// Tolerated clock difference between the identity provider and this server.
 pub const DEFAULT_LEEWAY_SECONDS: u64 = 30;
 
+/// A token longer than this is refused before it is decoded: real ones are
+/// a few hundred bytes to a few KiB.
+pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
+
 /// How tokens are signed and whom they must be meant for.
 #[derive(Clone)]
 pub struct JwtSettings {
-    pub secret: Vec<u8>,
+    pub keys: KeySource,
+    pub refresh: KeyRefresh,
     pub issuer: Option<String>,
     pub audience: Option<String>,
     pub claims: ClaimNames,
@@ -24,18 +32,21 @@ pub struct JwtSettings {
 
 impl JwtSettings {
     pub fn new(
-        secret: Vec<u8>,
+        keys: KeySource,
         issuer: Option<String>,
         audience: Option<String>,
     ) -> Result<Self, String> {
-        if secret.len() < MIN_SECRET_BYTES {
+        if let KeySource::Secret(secret) = &keys
+            && secret.len() < MIN_SECRET_BYTES
+        {
             return Err(format!(
                 "JWT_SECRET has {} bytes; HS256 needs at least {MIN_SECRET_BYTES} to resist guessing",
                 secret.len()
             ));
         }
         Ok(Self {
-            secret,
+            keys,
+            refresh: KeyRefresh::default(),
             issuer,
             audience,
             claims: ClaimNames::default(),
@@ -47,6 +58,12 @@ impl JwtSettings {
     pub fn with_claims(mut self, claims: ClaimNames, leeway_seconds: u64) -> Self {
         self.claims = claims;
         self.leeway_seconds = leeway_seconds;
+        self
+    }
+
+    /// How often a key file or JWKS is read again.
+    pub fn with_refresh(mut self, refresh: KeyRefresh) -> Self {
+        self.refresh = refresh;
         self
     }
 }
@@ -63,15 +80,17 @@ pub enum TokenError {
 /// Turns a bearer token into the principal it names.
 #[derive(Clone)]
 pub struct TokenVerifier {
-    key: DecodingKey,
+    keys: Arc<KeyRing>,
+    /// The checks every token passes, but for the algorithm, which is the
+    /// chosen key's.
     validation: Validation,
     claims: ClaimNames,
 }
 
 impl TokenVerifier {
-    pub fn new(settings: &JwtSettings) -> Self {
-        // Only HS256 is accepted: the algorithm named in a token's header
-        // never chooses how it is checked.
+    /// Reads the keys (fetching a JWKS URL) and the checks to apply.
+    pub async fn load(settings: &JwtSettings) -> Result<Self, String> {
+        let keys = KeyRing::load(settings.keys.clone(), settings.refresh).await?;
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = settings.leeway_seconds;
         validation.validate_nbf = true;
@@ -93,15 +112,32 @@ impl TokenVerifier {
             Some(audience) => validation.set_audience(&[audience]),
             None => validation.validate_aud = false,
         }
-        Self {
-            key: DecodingKey::from_secret(&settings.secret),
+        Ok(Self {
+            keys: Arc::new(keys),
             validation,
             claims: settings.claims.clone(),
-        }
+        })
     }
 
-    pub fn verify(&self, token: &str) -> Result<Principal, TokenError> {
-        let data = jsonwebtoken::decode::<Map<String, Value>>(token, &self.key, &self.validation)
+    /// The key set, to refresh it on its timer.
+    pub fn key_ring(&self) -> Arc<KeyRing> {
+        self.keys.clone()
+    }
+
+    pub async fn verify(&self, token: &str) -> Result<Principal, TokenError> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(TokenError::Invalid(format!(
+                "the token is longer than {MAX_TOKEN_BYTES} bytes"
+            )));
+        }
+        // The header's `jku`, `x5u`, `jwk` and `x5c` are never read: keys
+        // come only from configuration.
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|error| TokenError::Invalid(describe(error.kind())))?;
+        let key = self.keys.find(header.kid.as_deref(), header.alg).await?;
+        let mut validation = self.validation.clone();
+        validation.algorithms = vec![key.algorithm];
+        let data = jsonwebtoken::decode::<Map<String, Value>>(token, &key.key, &validation)
             .map_err(|error| TokenError::Invalid(describe(error.kind())))?;
         self.claims.principal(&data.claims)
     }
@@ -126,7 +162,7 @@ fn describe(kind: &jsonwebtoken::errors::ErrorKind) -> String {
 }
 
 /// Mints tokens with the configured secret: the development token and the
-/// `token` command.
+/// `token` command. With public keys, tokens come from the provider only.
 #[derive(Clone)]
 pub struct TokenIssuer {
     key: EncodingKey,
@@ -136,13 +172,16 @@ pub struct TokenIssuer {
 }
 
 impl TokenIssuer {
-    pub fn new(settings: &JwtSettings) -> Self {
-        Self {
-            key: EncodingKey::from_secret(&settings.secret),
+    pub fn new(settings: &JwtSettings) -> Option<Self> {
+        let KeySource::Secret(secret) = &settings.keys else {
+            return None;
+        };
+        Some(Self {
+            key: EncodingKey::from_secret(secret),
             issuer: settings.issuer.clone(),
             audience: settings.audience.clone(),
             claims: settings.claims.clone(),
-        }
+        })
     }
 
     pub fn mint(
@@ -172,13 +211,22 @@ impl TokenIssuer {
 mod tests {
     use super::*;
 
-    fn settings() -> JwtSettings {
-        JwtSettings::new(vec![7; 32], Some("idp".into()), Some("update-mode".into())).unwrap()
+    fn secret(byte: u8) -> KeySource {
+        KeySource::Secret(vec![byte; 32])
     }
 
-    #[test]
-    fn a_minted_token_verifies_to_its_principal() {
+    fn settings() -> JwtSettings {
+        JwtSettings::new(secret(7), Some("idp".into()), Some("update-mode".into())).unwrap()
+    }
+
+    async fn verifier(settings: &JwtSettings) -> TokenVerifier {
+        TokenVerifier::load(settings).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_minted_token_verifies_to_its_principal() {
         let token = TokenIssuer::new(&settings())
+            .unwrap()
             .mint(
                 "alice",
                 "acme",
@@ -186,7 +234,7 @@ mod tests {
                 Duration::from_secs(60),
             )
             .unwrap();
-        let principal = TokenVerifier::new(&settings()).verify(&token).unwrap();
+        let principal = verifier(&settings()).await.verify(&token).await.unwrap();
         assert_eq!(principal.subject, "alice");
         assert_eq!(principal.workspace_id, "acme");
         assert_eq!(principal.roles, [Role::Developer, Role::Viewer].into());
@@ -194,41 +242,42 @@ mod tests {
 
     #[test]
     fn short_secrets_are_refused() {
-        assert!(JwtSettings::new(vec![1; 31], None, None).is_err());
+        assert!(JwtSettings::new(KeySource::Secret(vec![1; 31]), None, None).is_err());
     }
 
-    #[test]
-    fn another_secret_issuer_or_audience_is_refused() {
+    #[tokio::test]
+    async fn another_secret_issuer_or_audience_is_refused() {
         let token = TokenIssuer::new(&settings())
+            .unwrap()
             .mint("alice", "acme", &[Role::Viewer], Duration::from_secs(60))
             .unwrap();
         let other_secret =
-            JwtSettings::new(vec![8; 32], Some("idp".into()), Some("update-mode".into())).unwrap();
+            JwtSettings::new(secret(8), Some("idp".into()), Some("update-mode".into())).unwrap();
         let other_issuer =
-            JwtSettings::new(vec![7; 32], Some("evil".into()), Some("update-mode".into())).unwrap();
+            JwtSettings::new(secret(7), Some("evil".into()), Some("update-mode".into())).unwrap();
         let other_audience =
-            JwtSettings::new(vec![7; 32], Some("idp".into()), Some("other".into())).unwrap();
+            JwtSettings::new(secret(7), Some("idp".into()), Some("other".into())).unwrap();
         for settings in [other_secret, other_issuer, other_audience] {
-            assert!(TokenVerifier::new(&settings).verify(&token).is_err());
+            assert!(verifier(&settings).await.verify(&token).await.is_err());
         }
     }
 
-    #[test]
-    fn a_configured_issuer_and_audience_must_be_present() {
-        let anonymous = JwtSettings::new(vec![7; 32], None, None).unwrap();
+    #[tokio::test]
+    async fn a_configured_issuer_and_audience_must_be_present() {
+        let anonymous = JwtSettings::new(secret(7), None, None).unwrap();
         let token = TokenIssuer::new(&anonymous)
+            .unwrap()
             .mint("alice", "acme", &[Role::Viewer], Duration::from_secs(60))
             .unwrap();
-        assert!(TokenVerifier::new(&anonymous).verify(&token).is_ok());
-        let issuer_only = JwtSettings::new(vec![7; 32], Some("idp".into()), None).unwrap();
+        assert!(verifier(&anonymous).await.verify(&token).await.is_ok());
+        let issuer_only = JwtSettings::new(secret(7), Some("idp".into()), None).unwrap();
         assert_eq!(
-            TokenVerifier::new(&issuer_only).verify(&token),
+            verifier(&issuer_only).await.verify(&token).await,
             Err(TokenError::Invalid("missing iss claim".into()))
         );
-        let audience_only =
-            JwtSettings::new(vec![7; 32], None, Some("update-mode".into())).unwrap();
+        let audience_only = JwtSettings::new(secret(7), None, Some("update-mode".into())).unwrap();
         assert_eq!(
-            TokenVerifier::new(&audience_only).verify(&token),
+            verifier(&audience_only).await.verify(&token).await,
             Err(TokenError::Invalid("missing aud claim".into()))
         );
     }

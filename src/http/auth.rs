@@ -22,6 +22,7 @@ where
         let token = bearer_token(parts).map_err(Unauthenticated)?;
         TokenVerifier::from_ref(state)
             .verify(token)
+            .await
             .map(Authenticated)
             .map_err(Unauthenticated)
     }

@@ -1,33 +1,9 @@
 use jsonwebtoken::Algorithm;
 use serde_json::{Value, json};
 
+use crate::common::identity_provider::*;
 use crate::common::*;
 use crate::on_both_backends;
-
-/// Sends an update-mode change with `authorization` as the header value (or
-/// none) and checks it is refused with 401 and the Bearer challenge.
-async fn assert_refused(server: &TestServer, program_id: &str, authorization: Option<String>) {
-    let mut request = server
-        .http()
-        .post(format!("{}/graphql", server.url))
-        .json(&json!({
-            "query": UPDATE_MODE,
-            "variables": { "input": { "miniProgramId": program_id, "mode": "SYNC" } },
-        }));
-    if let Some(value) = &authorization {
-        request = request.header("Authorization", value);
-    }
-    let response = Gql::read(request.send().await.unwrap()).await;
-    assert_eq!(response.status, 401, "{authorization:?}: {}", response.body);
-    let challenge = response.headers["www-authenticate"].to_str().unwrap();
-    assert!(challenge.starts_with("Bearer"), "{challenge}");
-    assert_eq!(response.code(), "UNAUTHENTICATED", "{authorization:?}");
-    assert!(response.body.get("data").is_none());
-}
-
-fn bearer(token: String) -> Option<String> {
-    Some(format!("Bearer {token}"))
-}
 
 fn without(claim: &str) -> Value {
     let mut claims = claims(WORKSPACE, &["WORKSPACE_ADMIN"]);
@@ -41,17 +17,9 @@ fn with(claim: &str, value: Value) -> Value {
     claims
 }
 
-/// `alg: none`: a header and payload without a signature.
-fn unsigned(claims: &Value) -> String {
-    use base64::Engine as _;
-    let encode = |value: &Value| {
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(value).unwrap())
-    };
-    format!(
-        "{}.{}.",
-        encode(&json!({ "alg": "none", "typ": "JWT" })),
-        encode(claims)
-    )
+/// A header and payload with an empty signature.
+fn unsigned(alg: &str, claims: &Value) -> String {
+    forge(&json!({ "alg": alg, "typ": "JWT" }), claims, b"")
 }
 
 on_both_backends! {
@@ -68,7 +36,13 @@ on_both_backends! {
             Some(admin()),
             bearer("not.a.token".into()),
             bearer("two.parts".into()),
-            bearer(unsigned(&claims(WORKSPACE, &["WORKSPACE_ADMIN"]))),
+            bearer("a.b!!.c".into()),
+            bearer(unsigned("none", &claims(WORKSPACE, &["WORKSPACE_ADMIN"]))),
+            bearer(unsigned("None", &claims(WORKSPACE, &["WORKSPACE_ADMIN"]))),
+            bearer(unsigned("NONE", &claims(WORKSPACE, &["WORKSPACE_ADMIN"]))),
+            bearer(unsigned("HS256", &claims(WORKSPACE, &["WORKSPACE_ADMIN"]))),
+            // Longer than any real token: refused before it is decoded.
+            bearer(sign(&with("padding", json!("x".repeat(10_000))))),
             bearer(sign_with(Algorithm::HS256, b"another-secret-that-is-long-enough-000", &claims(WORKSPACE, &["WORKSPACE_ADMIN"]))),
             bearer(sign_with(Algorithm::HS512, SECRET.as_bytes(), &claims(WORKSPACE, &["WORKSPACE_ADMIN"]))),
             bearer(sign(&with("exp", json!(now - 3600)))),
@@ -96,6 +70,32 @@ on_both_backends! {
                 .encode(serde_json::to_vec(&claims(OTHER_WORKSPACE, &["WORKSPACE_ADMIN"])).unwrap())
         };
         assert_refused(&server, &program, bearer(parts.join("."))).await;
+
+        // A token in the query string is not a credential.
+        let response = server
+            .http()
+            .post(format!("{}/graphql?access_token={}", server.url, admin()))
+            .json(&json!({
+                "query": UPDATE_MODE,
+                "variables": { "input": { "miniProgramId": program, "mode": "SYNC" } },
+            }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401);
+
+        // A header too large for the server is refused before any handler.
+        let response = server
+            .http()
+            .post(format!("{}/graphql", server.url))
+            .header("Authorization", format!("Bearer {}", "x".repeat(1024 * 1024)))
+            .json(&json!({ "query": "{ viewer { subject } }" }))
+            .send()
+            .await;
+        match response {
+            Ok(response) => assert_eq!(response.status(), 431),
+            Err(error) => panic!("the server dropped the connection instead of answering 431: {error}"),
+        }
 
         assert_eq!(program_state(&server, &program).await, before);
     }

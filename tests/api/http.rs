@@ -169,8 +169,10 @@ on_both_backends! {
         assert!(!text.contains(&program), "no identifiers in labels");
     }
 
-    async fn graphiql_is_served(backend: Backend) {
-        let (server, _db) = TestServer::start(backend).await;
+    async fn graphiql_is_served_when_enabled_without_a_token(backend: Backend) {
+        let db = TestDatabase::create(backend).await;
+        let settings = Settings { env: vec![("GRAPHIQL_ENABLED".into(), "true".into())], ..Settings::default() };
+        let server = TestServer::start_on(&db, settings).await;
         let response = server.http().get(format!("{}/graphiql", server.url)).send().await.unwrap();
         assert_eq!(response.status(), 200);
         let page = response.text().await.unwrap();

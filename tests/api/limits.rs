@@ -181,14 +181,16 @@ on_both_backends! {
         let response = server.gql(&admin(), "{ miniProgramz { totalCount } }", json!({})).await;
         assert_eq!(response.code(), "GRAPHQL_VALIDATION_FAILED");
         assert!(!response.body.to_string().contains("Did you mean"), "{}", response.body);
+        let graphiql = server.http().get(format!("{}/graphiql", server.url)).send().await.unwrap();
+        assert_eq!(graphiql.status(), 404, "GraphiQL is off outside development");
 
         let db = TestDatabase::create(backend).await;
-        let open = Settings { env: vec![("GRAPHQL_INTROSPECTION".into(), "true".into()), ("GRAPHIQL_ENABLED".into(), "false".into())], ..Settings::default() };
+        let open = Settings { env: vec![("GRAPHQL_INTROSPECTION".into(), "true".into()), ("GRAPHIQL_ENABLED".into(), "true".into())], ..Settings::default() };
         let server = TestServer::start_on(&db, open).await;
         let response = server.gql(&admin(), "{ __schema { queryType { name } } }", json!({})).await;
         assert_eq!(response.data()["__schema"]["queryType"]["name"], "Query");
         let graphiql = server.http().get(format!("{}/graphiql", server.url)).send().await.unwrap();
-        assert_eq!(graphiql.status(), 404);
+        assert_eq!(graphiql.status(), 200);
     }
 
     async fn cross_origin_calls_need_an_allowed_origin(backend: Backend) {

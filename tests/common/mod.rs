@@ -4,6 +4,7 @@
 
 #![allow(dead_code)] // Each test binary uses a different part of the harness.
 
+pub mod identity_provider;
 pub mod own_postgres;
 
 use std::io::{BufRead, BufReader};
@@ -188,6 +189,8 @@ fn replace_database(url: &str, name: &str) -> String {
 pub struct Settings {
     /// Leave JWT_SECRET unset: development mode.
     pub dev_mode: bool,
+    /// A key setting (e.g. `JWT_JWKS_URL`) in place of JWT_SECRET.
+    pub jwt_keys: Option<(String, String)>,
     pub env: Vec<(String, String)>,
 }
 
@@ -421,6 +424,9 @@ pub fn server_command(db: &TestDatabase, settings: &Settings) -> Command {
         "DATABASE_POOL_SIZE",
         "DATA_DIR",
         "JWT_SECRET",
+        "JWT_PUBLIC_KEY_FILE",
+        "JWT_JWKS_FILE",
+        "JWT_JWKS_URL",
         "JWT_ISSUER",
         "JWT_AUDIENCE",
         "LISTEN_ADDR",
@@ -434,8 +440,12 @@ pub fn server_command(db: &TestDatabase, settings: &Settings) -> Command {
         .env("LISTEN_ADDR", "127.0.0.1:0")
         .env("RUST_LOG", "info");
     if !settings.dev_mode {
+        let (name, value) = settings
+            .jwt_keys
+            .clone()
+            .unwrap_or_else(|| ("JWT_SECRET".into(), SECRET.into()));
         command
-            .env("JWT_SECRET", SECRET)
+            .env(name, value)
             .env("JWT_ISSUER", ISSUER)
             .env("JWT_AUDIENCE", AUDIENCE);
     }
@@ -546,9 +556,19 @@ pub async fn create_program(
     program_type: &str,
     channel: &str,
 ) -> String {
+    create_program_as(server, &admin(), name, program_type, channel).await
+}
+
+pub async fn create_program_as(
+    server: &TestServer,
+    token: &str,
+    name: &str,
+    program_type: &str,
+    channel: &str,
+) -> String {
     let response = server
         .gql(
-            &admin(),
+            token,
             "mutation($input: CreateMiniProgramInput!) { createMiniProgram(input: $input) { miniProgram { id } } }",
             json!({ "input": { "name": name, "type": program_type, "channel": channel } }),
         )
@@ -633,9 +653,14 @@ pub async fn release(server: &TestServer, version: &str, gray: Option<i32>) {
 /// What a program looks like now: mode, revision and history, as an admin
 /// reads them. Refusal tests compare it before and after.
 pub async fn program_state(server: &TestServer, program_id: &str) -> Value {
+    program_state_as(server, &admin(), program_id).await
+}
+
+/// A program's state as read with `token`.
+pub async fn program_state_as(server: &TestServer, token: &str, program_id: &str) -> Value {
     let response = server
         .gql(
-            &admin(),
+            token,
             "query($id: ID!) { miniProgram(id: $id) {
                 updateMode revision updatedAt
                 updateModeHistory(first: 100) { totalCount nodes { previousMode mode changedBy revision changedAt } }
