@@ -28,6 +28,7 @@ use crate::http::{
 use crate::launch::{LaunchLimiter, LaunchPolicies, follow_changes};
 use crate::service::Services;
 use crate::service::demo::{self, DEMO_WORKSPACE};
+use crate::service::persisted_queries::{AllowList, PersistedQueries};
 
 /// Why a command could not run; shown to the operator as is.
 pub type StartError = Box<dyn std::error::Error + Send + Sync>;
@@ -72,6 +73,7 @@ pub async fn start(settings: ServerSettings, plugins: Plugins) -> Result<Server,
     let dev_mode = settings.auth.development_mode();
     let jwt = jwt_settings(&settings.database, &settings.auth)?;
     let verifier = TokenVerifier::load(&jwt).await?;
+    let allow_list = allow_list(&settings.api)?;
     let db = connect(&settings.database)?;
     if settings.serve.skip_migrations {
         tracing::info!("skipping migrations");
@@ -135,6 +137,7 @@ pub async fn start(settings: ServerSettings, plugins: Plugins) -> Result<Server,
     let api = &settings.api;
     let limits = query_limits(api, dev_mode);
     let cors_allowed_origins = cors_origins(api)?;
+    let persisted_queries = Arc::new(PersistedQueries::new(db.clone(), allow_list));
     let state = AppState {
         schema: crate::graphql::schema(services.clone(), limits),
         services,
@@ -152,6 +155,7 @@ pub async fn start(settings: ServerSettings, plugins: Plugins) -> Result<Server,
         )),
         request_timeout: RequestTimeout(Duration::from_millis(api.request_timeout_ms)),
         body_limit: BodyLimit(api.max_body_bytes),
+        persisted_queries,
     };
     Ok(Server {
         address,
@@ -309,6 +313,18 @@ fn cors_origins(api: &ApiSettings) -> Result<Vec<HeaderValue>, StartError> {
             })
         })
         .collect()
+}
+
+fn allow_list(api: &ApiSettings) -> Result<Option<AllowList>, StartError> {
+    let Some(path) = &api.graphql_allowlist_file else {
+        return Ok(None);
+    };
+    let manifest = std::fs::read(path)
+        .map_err(|error| format!("GRAPHQL_ALLOWLIST_FILE {}: {error}", path.display()))?;
+    let roles = api.graphql_allowlist_roles.iter().copied().collect();
+    let list = AllowList::from_manifest(&manifest, roles)
+        .map_err(|error| format!("GRAPHQL_ALLOWLIST_FILE {}: {error}", path.display()))?;
+    Ok(Some(list))
 }
 
 /// The configured keys, or in development mode the local secret.

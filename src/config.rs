@@ -292,6 +292,20 @@ pub struct ApiSettings {
         global = true
     )]
     pub shutdown_grace_seconds: u64,
+    /// An Apollo persisted query manifest: the only operations that tokens
+    /// holding nothing but `GRAPHQL_ALLOWLIST_ROLES` may run. Unset: no list.
+    #[arg(long, env = "GRAPHQL_ALLOWLIST_FILE", global = true)]
+    pub graphql_allowlist_file: Option<PathBuf>,
+    /// The roles held to the allow-list (comma-separated): partner integrations.
+    #[arg(
+        long,
+        env = "GRAPHQL_ALLOWLIST_ROLES",
+        value_delimiter = ',',
+        default_value = "RELEASE_APPROVER",
+        value_parser = parse_role,
+        global = true
+    )]
+    pub graphql_allowlist_roles: Vec<Role>,
 }
 
 #[derive(Debug, Clone, Args)]

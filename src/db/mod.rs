@@ -73,6 +73,7 @@ pub mod launch_policies;
 mod migrations;
 pub mod mini_programs;
 pub mod outbox;
+pub mod persisted_queries;
 pub mod rate_limits;
 pub mod release_integrations;
 mod rows;

@@ -118,6 +118,14 @@ diesel::table! {
 diesel::joinable!(hook_deliveries -> hook_events (event_sequence));
 diesel::joinable!(hook_deliveries -> release_integrations (integration_id));
 
+diesel::table! {
+    persisted_queries (hash) {
+        hash -> Text,
+        document -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     mini_programs,
     mini_program_versions,
@@ -127,4 +135,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     hook_deliveries,
     client_keys,
     mutation_rate_windows,
+    persisted_queries,
 );

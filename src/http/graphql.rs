@@ -13,6 +13,8 @@ use super::AppState;
 use super::auth::Authenticated;
 use super::error_response;
 use super::metrics::RequestOutcome;
+use crate::service::ServiceError;
+use crate::service::persisted_queries::PersistedQueryError;
 use crate::service::rate_limit;
 
 /// Mutations per principal per minute; 0 means no limit.
@@ -31,7 +33,14 @@ pub async fn execute(
     Authenticated(principal): Authenticated,
     request: GraphQLRequest<BadRequest>,
 ) -> Response {
-    let request = request.into_inner();
+    let mut request = request.into_inner();
+    if let Err(error) = state
+        .persisted_queries
+        .resolve(&mut request, &principal)
+        .await
+    {
+        return persisted_query_refused(error);
+    }
     let (RequestTimeout(timeout), MutationLimit(mutation_limit)) =
         (state.request_timeout, state.mutation_limit);
     let span = tracing::Span::current();
@@ -58,13 +67,7 @@ pub async fn execute(
         match rate_limit::admit_mutation(&state.services, &principal, mutation_limit).await {
             Ok(Ok(())) => {}
             Ok(Err(retry_after)) => return rate_limited(mutation_limit, retry_after),
-            Err(error) => {
-                let error = async_graphql::Error::from(error);
-                let response = async_graphql::Response::from_errors(vec![
-                    error.into_server_error(Default::default()),
-                ]);
-                return GraphQLResponse::from(response).into_response();
-            }
+            Err(error) => return graphql_error(error),
         }
     }
     // A request stopped here drops its transaction uncommitted.
@@ -93,6 +96,41 @@ pub async fn execute(
             &format!("the request was stopped after {} ms", timeout.as_millis()),
         ),
     }
+}
+
+fn persisted_query_refused(error: PersistedQueryError) -> Response {
+    match error {
+        // Apollo clients read this message and send the document with its hash.
+        PersistedQueryError::NotFound => error_response(
+            StatusCode::OK,
+            "PERSISTED_QUERY_NOT_FOUND",
+            "PersistedQueryNotFound",
+        ),
+        PersistedQueryError::HashMismatch => error_response(
+            StatusCode::BAD_REQUEST,
+            "PERSISTED_QUERY_HASH_MISMATCH",
+            "the document's SHA-256 is not persistedQuery.sha256Hash",
+        ),
+        PersistedQueryError::Unsupported(reason) => error_response(
+            StatusCode::BAD_REQUEST,
+            "PERSISTED_QUERY_NOT_SUPPORTED",
+            reason,
+        ),
+        PersistedQueryError::NotAllowed => error_response(
+            StatusCode::FORBIDDEN,
+            "OPERATION_NOT_ALLOWED",
+            "this token may only run the operations of the allow-list",
+        ),
+        PersistedQueryError::Storage(error) => graphql_error(error),
+    }
+}
+
+/// A service error before execution, answered as the executor would.
+fn graphql_error(error: ServiceError) -> Response {
+    let error = async_graphql::Error::from(error);
+    let response =
+        async_graphql::Response::from_errors(vec![error.into_server_error(Default::default())]);
+    GraphQLResponse::from(response).into_response()
 }
 
 fn rate_limited(limit: u32, retry_after: u64) -> Response {

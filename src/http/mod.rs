@@ -28,6 +28,7 @@ use crate::db::Database;
 use crate::graphql::ApiSchema;
 use crate::launch::{LaunchLimiter, LaunchPolicies};
 use crate::service::Services;
+use crate::service::persisted_queries::PersistedQueries;
 
 /// What the handlers share.
 #[derive(Clone, FromRef)]
@@ -45,6 +46,7 @@ pub struct AppState {
     pub services: Services,
     pub mutation_limit: MutationLimit,
     pub metrics: Arc<Metrics>,
+    pub persisted_queries: Arc<PersistedQueries>,
 }
 
 /// What the router is built with besides the handlers' state.

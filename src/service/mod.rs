@@ -9,6 +9,7 @@ pub mod integrations;
 pub mod launch;
 pub mod mini_programs;
 pub mod page;
+pub mod persisted_queries;
 pub mod rate_limit;
 pub mod versions;
 

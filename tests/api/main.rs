@@ -14,6 +14,7 @@ mod lifecycle;
 mod limits;
 mod migrations;
 mod mini_programs;
+mod persisted_queries;
 mod public_keys;
 mod tenancy;
 mod update_mode;

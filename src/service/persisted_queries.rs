@@ -1,0 +1,289 @@
+//! Persisted queries: the automatic persisted query protocol that Apollo
+//! clients speak (once the server has seen a document, a request may carry
+//! only its SHA-256), and an allow-list of operations that partner tokens
+//! are held to.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, RwLock};
+
+use async_graphql::Value;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use super::ServiceError;
+use crate::db::{Database, persisted_queries as repository};
+use crate::domain::{Principal, Role};
+
+/// Documents kept in memory per process; beyond this they are read from the
+/// database.
+const CACHED_DOCUMENTS: usize = 10_000;
+
+/// Why a request's persisted query could not be used.
+#[derive(Debug)]
+pub enum PersistedQueryError {
+    /// The hash is not known yet: the client sends the document with it.
+    NotFound,
+    /// The document sent does not have the hash sent with it.
+    HashMismatch,
+    /// `persistedQuery` is not `{ version: 1, sha256Hash }`.
+    Unsupported(&'static str),
+    /// The principal may only run allow-listed operations.
+    NotAllowed,
+    Storage(ServiceError),
+}
+
+/// The operations partner tokens may run, by hash, and who is held to them.
+pub struct AllowList {
+    documents: HashMap<String, Arc<str>>,
+    /// A principal whose every role is one of these is held to the list.
+    roles: BTreeSet<Role>,
+}
+
+impl AllowList {
+    /// Reads an Apollo persisted query manifest
+    /// (`{"format":"apollo-persisted-query-manifest","version":1,"operations":[{"id","body",...}]}`);
+    /// each `id` must be the SHA-256 of its `body`.
+    pub fn from_manifest(manifest: &[u8], roles: BTreeSet<Role>) -> Result<Self, String> {
+        #[derive(Deserialize)]
+        struct Manifest {
+            format: String,
+            version: u32,
+            operations: Vec<Operation>,
+        }
+        #[derive(Deserialize)]
+        struct Operation {
+            id: String,
+            body: String,
+        }
+        let manifest: Manifest = serde_json::from_slice(manifest)
+            .map_err(|error| format!("not a persisted query manifest: {error}"))?;
+        if manifest.format != "apollo-persisted-query-manifest" || manifest.version != 1 {
+            return Err("expected format apollo-persisted-query-manifest, version 1".into());
+        }
+        let mut documents = HashMap::new();
+        for operation in manifest.operations {
+            if hash_of(&operation.body) != operation.id {
+                return Err(format!(
+                    "operation {} does not have the SHA-256 of its body as id",
+                    operation.id
+                ));
+            }
+            documents.insert(operation.id, Arc::from(operation.body));
+        }
+        Ok(Self { documents, roles })
+    }
+
+    fn binds(&self, principal: &Principal) -> bool {
+        !principal.roles.is_empty() && principal.roles.is_subset(&self.roles)
+    }
+}
+
+pub struct PersistedQueries {
+    db: Database,
+    /// A hash names one document forever, so a copy here never goes stale.
+    cached: RwLock<HashMap<String, Arc<str>>>,
+    allow_list: Option<AllowList>,
+}
+
+impl PersistedQueries {
+    pub fn new(db: Database, allow_list: Option<AllowList>) -> Self {
+        Self {
+            db,
+            cached: RwLock::default(),
+            allow_list,
+        }
+    }
+
+    /// Fills in the document of a request that sent only its hash, registers
+    /// the document of one that sent both, and holds partner tokens to the
+    /// allow-list.
+    pub async fn resolve(
+        &self,
+        request: &mut async_graphql::Request,
+        principal: &Principal,
+    ) -> Result<(), PersistedQueryError> {
+        let hash = match request.extensions.get("persistedQuery") {
+            Some(extension) => Some(requested_hash(extension)?),
+            None => None,
+        };
+        let hash = match hash {
+            Some(hash) if request.query.is_empty() => {
+                request.query = self.document(&hash).await?.to_string();
+                hash
+            }
+            Some(hash) => {
+                if hash_of(&request.query) != hash {
+                    return Err(PersistedQueryError::HashMismatch);
+                }
+                self.register(&hash, &request.query).await?;
+                hash
+            }
+            None => hash_of(&request.query),
+        };
+        match &self.allow_list {
+            Some(list) if list.binds(principal) && !list.documents.contains_key(&hash) => {
+                Err(PersistedQueryError::NotAllowed)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    async fn document(&self, hash: &str) -> Result<Arc<str>, PersistedQueryError> {
+        if let Some(document) = self
+            .allow_list
+            .as_ref()
+            .and_then(|list| list.documents.get(hash))
+        {
+            return Ok(document.clone());
+        }
+        if let Some(document) = self.read_cache(hash) {
+            return Ok(document);
+        }
+        let document: Arc<str> = repository::find(&self.db, hash)
+            .await
+            .map_err(|error| PersistedQueryError::Storage(error.into()))?
+            .ok_or(PersistedQueryError::NotFound)?
+            .into();
+        self.remember(hash, document.clone());
+        Ok(document)
+    }
+
+    /// Only documents that parse are kept: the table is not a free store.
+    async fn register(&self, hash: &str, document: &str) -> Result<(), PersistedQueryError> {
+        if self.read_cache(hash).is_some() || async_graphql::parser::parse_query(document).is_err()
+        {
+            return Ok(());
+        }
+        repository::save(&self.db, hash, document)
+            .await
+            .map_err(|error| PersistedQueryError::Storage(error.into()))?;
+        self.remember(hash, Arc::from(document));
+        Ok(())
+    }
+
+    fn read_cache(&self, hash: &str) -> Option<Arc<str>> {
+        let cached = self
+            .cached
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        cached.get(hash).cloned()
+    }
+
+    fn remember(&self, hash: &str, document: Arc<str>) {
+        let mut cached = self
+            .cached
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if cached.len() < CACHED_DOCUMENTS {
+            cached.insert(hash.to_owned(), document);
+        }
+    }
+}
+
+/// The SHA-256 of a document, as lowercase hex: the key clients compute.
+fn hash_of(document: &str) -> String {
+    Sha256::digest(document.as_bytes())
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+fn requested_hash(extension: &Value) -> Result<String, PersistedQueryError> {
+    let Value::Object(fields) = extension else {
+        return Err(PersistedQueryError::Unsupported(
+            "persistedQuery must be an object",
+        ));
+    };
+    match fields.get("version") {
+        Some(Value::Number(version)) if version.as_u64() == Some(1) => {}
+        _ => {
+            return Err(PersistedQueryError::Unsupported(
+                "only persistedQuery version 1 is supported",
+            ));
+        }
+    }
+    match fields.get("sha256Hash") {
+        Some(Value::String(hash))
+            if hash.len() == 64 && hash.bytes().all(|byte| byte.is_ascii_hexdigit()) =>
+        {
+            Ok(hash.to_ascii_lowercase())
+        }
+        _ => Err(PersistedQueryError::Unsupported(
+            "persistedQuery.sha256Hash must be 64 hexadecimal digits",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_are_lowercase_hex_sha256() {
+        // printf '{ __typename }' | sha256sum
+        assert_eq!(
+            hash_of("{ __typename }"),
+            "7f56e67dd21ab3f30d1ff8b7bed08893f0a0db86449836189b361dd1e56ddb4b"
+        );
+    }
+
+    #[test]
+    fn manifests_must_name_each_body_by_its_hash() {
+        let manifest = |id: &str| {
+            serde_json::json!({
+                "format": "apollo-persisted-query-manifest",
+                "version": 1,
+                "operations": [{ "id": id, "name": "T", "type": "query", "body": "{ __typename }" }],
+            })
+            .to_string()
+        };
+        let roles = BTreeSet::from([Role::ReleaseApprover]);
+        let list = AllowList::from_manifest(
+            manifest(&hash_of("{ __typename }")).as_bytes(),
+            roles.clone(),
+        )
+        .unwrap();
+        assert_eq!(list.documents.len(), 1);
+        assert!(
+            AllowList::from_manifest(manifest(&"0".repeat(64)).as_bytes(), roles.clone()).is_err()
+        );
+        assert!(AllowList::from_manifest(b"{\"operations\":[]}", roles).is_err());
+    }
+
+    #[test]
+    fn the_list_binds_principals_with_only_partner_roles() {
+        let list = AllowList {
+            documents: HashMap::new(),
+            roles: BTreeSet::from([Role::ReleaseApprover]),
+        };
+        let principal = |roles: &[Role]| Principal {
+            subject: "s".into(),
+            workspace_id: "w".into(),
+            roles: roles.iter().copied().collect(),
+        };
+        assert!(list.binds(&principal(&[Role::ReleaseApprover])));
+        assert!(!list.binds(&principal(&[Role::ReleaseApprover, Role::WorkspaceAdmin])));
+        assert!(!list.binds(&principal(&[Role::Developer])));
+    }
+
+    #[test]
+    fn only_version_1_with_a_sha256_is_understood() {
+        let extension = |value: serde_json::Value| Value::from_json(value).unwrap();
+        let hash = "A".repeat(64);
+        assert_eq!(
+            requested_hash(&extension(
+                serde_json::json!({ "version": 1, "sha256Hash": hash })
+            ))
+            .unwrap(),
+            "a".repeat(64)
+        );
+        for bad in [
+            serde_json::json!({ "version": 2, "sha256Hash": hash }),
+            serde_json::json!({ "version": 1, "sha256Hash": "abc" }),
+            serde_json::json!({ "version": 1 }),
+            serde_json::json!("v1"),
+        ] {
+            assert!(requested_hash(&extension(bad.clone())).is_err(), "{bad}");
+        }
+    }
+}
