@@ -4,11 +4,12 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
+use super::audit_log;
 use super::launch_policies::{PolicyChange, PolicySignal};
 use super::rows::{new_id, now, utc};
 use super::schema::client_keys;
 use super::{Database, StorageError};
-use crate::domain::ClientKey;
+use crate::domain::{AuditContext, ClientKey};
 
 type KeyColumns = (String, String, String, NaiveDateTime, Option<NaiveDateTime>);
 
@@ -39,8 +40,16 @@ pub async fn insert(
     workspace_id: &str,
     name: &str,
     key_hash: &str,
+    audit: &AuditContext,
 ) -> Result<ClientKey, StorageError> {
     let (id, created_at) = (new_id(), now());
+    let key = key_from((
+        id.clone(),
+        workspace_id.to_owned(),
+        name.to_owned(),
+        created_at,
+        None,
+    ));
     in_write_transaction!(db, |conn| {
         diesel::insert_into(client_keys::table)
             .values((
@@ -53,15 +62,9 @@ pub async fn insert(
             .execute(conn)
             .await?;
         conn.policy_changed(&PolicyChange::ClientKeys).await?;
-        Ok(())
+        audit_log::record(conn, audit, None, Some(&key)).await
     })?;
-    Ok(key_from((
-        id,
-        workspace_id.to_owned(),
-        name.to_owned(),
-        created_at,
-        None,
-    )))
+    Ok(key)
 }
 
 pub async fn list(db: &Database, workspace_id: &str) -> Result<Vec<ClientKey>, StorageError> {
@@ -82,18 +85,29 @@ pub async fn revoke(
     db: &Database,
     workspace_id: &str,
     id: &str,
+    audit: &AuditContext,
 ) -> Result<Option<ClientKey>, StorageError> {
     let at = now();
-    let row: Option<KeyColumns> = in_write_transaction!(db, |conn| {
+    in_write_transaction!(db, |conn| {
         let target = client_keys::table
             .filter(client_keys::id.eq(id))
             .filter(client_keys::workspace_id.eq(workspace_id));
+        let Some(before) = target
+            .select(key_columns!())
+            .first(conn)
+            .await
+            .optional()?
+            .map(key_from)
+        else {
+            return Ok(None);
+        };
         diesel::update(target.filter(client_keys::revoked_at.is_null()))
             .set(client_keys::revoked_at.eq(at))
             .execute(conn)
             .await?;
         conn.policy_changed(&PolicyChange::ClientKeys).await?;
-        Ok(target.select(key_columns!()).first(conn).await.optional()?)
-    })?;
-    Ok(row.map(key_from))
+        let after = key_from(target.select(key_columns!()).first(conn).await?);
+        audit_log::record(conn, audit, Some(&before), Some(&after)).await?;
+        Ok(Some(after))
+    })
 }

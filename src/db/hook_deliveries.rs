@@ -8,10 +8,11 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text, Timestamp};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
+use super::audit_log;
 use super::rows::{self, DeliveryRow, EventRow, now, utc};
 use super::schema::{hook_deliveries, hook_events, release_integrations};
 use super::{Database, SqliteConnection, StorageError};
-use crate::domain::{DeliveryStatus, EventType};
+use crate::domain::{AuditContext, DeliveryStatus, EventType};
 
 /// An event as it is delivered.
 #[derive(Debug, Clone)]
@@ -360,9 +361,10 @@ pub async fn redeliver(
     db: &Database,
     integration_id: &str,
     event_id: &str,
+    audit: &AuditContext,
 ) -> Result<Option<DeliveryRecord>, StorageError> {
     let at = now();
-    let row: Option<(DeliveryRow, EventRow)> = in_write_transaction!(db, |conn| {
+    in_write_transaction!(db, |conn| {
         let Some(sequence) = hook_events::table
             .filter(hook_events::id.eq(event_id))
             .select(hook_events::sequence)
@@ -372,36 +374,42 @@ pub async fn redeliver(
         else {
             return Ok(None);
         };
-        let updated = diesel::update(
-            hook_deliveries::table
-                .filter(hook_deliveries::integration_id.eq(integration_id))
-                .filter(hook_deliveries::event_sequence.eq(sequence)),
-        )
-        .set((
-            hook_deliveries::status.eq(DeliveryStatus::Pending.as_str()),
-            hook_deliveries::attempts.eq(0),
-            hook_deliveries::next_attempt_at.eq(at),
-            hook_deliveries::last_error.eq(None::<String>),
-            hook_deliveries::delivered_at.eq(None::<NaiveDateTime>),
-            hook_deliveries::lease_owner.eq(None::<String>),
-            hook_deliveries::lease_expires_at.eq(None::<NaiveDateTime>),
-        ))
-        .execute(conn)
-        .await?;
-        if updated == 0 {
-            return Ok(None);
-        }
-        Ok(hook_deliveries::table
-            .inner_join(hook_events::table)
+        let of_event = hook_deliveries::table
             .filter(hook_deliveries::integration_id.eq(integration_id))
-            .filter(hook_deliveries::event_sequence.eq(sequence))
-            .select((DeliveryRow::as_select(), EventRow::as_select()))
-            .first(conn)
-            .await
-            .optional()?)
-    })?;
-    row.map(|(delivery, event)| record_from(delivery, event))
-        .transpose()
+            .filter(hook_deliveries::event_sequence.eq(sequence));
+        let read = async |conn: &mut _| {
+            hook_deliveries::table
+                .inner_join(hook_events::table)
+                .filter(hook_deliveries::integration_id.eq(integration_id))
+                .filter(hook_deliveries::event_sequence.eq(sequence))
+                .select((DeliveryRow::as_select(), EventRow::as_select()))
+                .first::<(DeliveryRow, EventRow)>(conn)
+                .await
+                .optional()
+        };
+        let Some((delivery, event)) = read(&mut *conn).await? else {
+            return Ok(None);
+        };
+        let before = record_from(delivery, event)?;
+        diesel::update(of_event)
+            .set((
+                hook_deliveries::status.eq(DeliveryStatus::Pending.as_str()),
+                hook_deliveries::attempts.eq(0),
+                hook_deliveries::next_attempt_at.eq(at),
+                hook_deliveries::last_error.eq(None::<String>),
+                hook_deliveries::delivered_at.eq(None::<NaiveDateTime>),
+                hook_deliveries::lease_owner.eq(None::<String>),
+                hook_deliveries::lease_expires_at.eq(None::<NaiveDateTime>),
+            ))
+            .execute(conn)
+            .await?;
+        let Some((delivery, event)) = read(&mut *conn).await? else {
+            return Ok(None);
+        };
+        let after = record_from(delivery, event)?;
+        audit_log::record(conn, audit, Some(&before), Some(&after)).await?;
+        Ok(Some(after))
+    })
 }
 
 /// How many deliveries are in each status, over all processes.

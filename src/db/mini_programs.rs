@@ -5,6 +5,7 @@ use diesel::result::QueryResult;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 
+use super::audit_log;
 use super::launch_policies::{PolicyChange, PolicySignal};
 use super::outbox::{EventSink, announce};
 use super::rows::{MiniProgramRow, UpdateModeChangeRow, new_id, now, search_form};
@@ -12,8 +13,9 @@ use super::schema::{mini_program_versions, mini_programs, update_mode_changes};
 use super::versions::versions_with_global_mode;
 use super::{Database, SqliteConnection, StorageError, rows};
 use crate::domain::{
-    DomainEvent, MiniProgram, MiniProgramChannel, MiniProgramType, MiniProgramVersion,
-    NewMiniProgram, RuleViolation, UpdateMode, UpdateModeDecision, UpdateTimers, VersionStatus,
+    AuditContext, DomainEvent, MiniProgram, MiniProgramChannel, MiniProgramType,
+    MiniProgramVersion, NewMiniProgram, RuleViolation, UpdateMode, UpdateModeDecision,
+    UpdateTimers, VersionStatus,
 };
 
 /// Which programs of a workspace a listing shows; every field narrows it.
@@ -210,7 +212,11 @@ pub async fn count(
 
 /// Creates a program at `DEFAULT`, revision 1. A name already used in the
 /// workspace is refused.
-pub async fn insert(db: &Database, program: NewMiniProgram) -> Result<MiniProgram, StorageError> {
+pub async fn insert(
+    db: &Database,
+    program: NewMiniProgram,
+    audit: &AuditContext,
+) -> Result<MiniProgram, StorageError> {
     let at = now();
     let row = MiniProgramRow {
         id: new_id(),
@@ -233,12 +239,14 @@ pub async fn insert(db: &Database, program: NewMiniProgram) -> Result<MiniProgra
             .returning(MiniProgramRow::as_returning())
             .get_result(conn)
             .await?;
+        let program = MiniProgram::try_from(inserted)?;
         conn.policy_changed(&PolicyChange::Program(row.id.clone()))
             .await?;
-        Ok(inserted)
+        audit_log::record(conn, audit, None, Some(&program)).await?;
+        Ok(program)
     });
     match inserted {
-        Ok(row) => MiniProgram::try_from(row),
+        Ok(program) => Ok(program),
         Err(error) if error.is_unique_violation() => {
             Err(RuleViolation::NameTaken { name: row.name }.into())
         }
@@ -246,26 +254,26 @@ pub async fn insert(db: &Database, program: NewMiniProgram) -> Result<MiniProgra
     }
 }
 
-/// Changes the global update mode as `decide` rules on the locked program:
+/// Changes the global update mode as `decide` rules on the locked program of
+/// the acting workspace:
 /// the new mode, the next revision and a history entry are written together,
 /// with the events the change announces, or nothing is. `None` when the
 /// workspace has no such program.
 pub async fn change_update_mode(
     db: &Database,
-    workspace_id: &str,
     id: &str,
-    actor: &str,
     decide: impl FnOnce(&MiniProgram) -> Result<UpdateModeDecision, RuleViolation> + Send,
     sink: &dyn EventSink,
     events: impl FnOnce(&UpdateModeOutcome) -> Vec<DomainEvent> + Send,
+    audit: &AuditContext,
 ) -> Result<Option<UpdateModeOutcome>, StorageError> {
     in_write_transaction!(db, |conn| {
-        let Some(program) = lock(conn, workspace_id, id).await? else {
+        let Some(before) = lock(conn, &audit.workspace_id, id).await? else {
             return Ok(None);
         };
-        let decision = decide(&program)?;
+        let decision = decide(&before)?;
         let program = match decision {
-            UpdateModeDecision::Unchanged => program,
+            UpdateModeDecision::Unchanged => before.clone(),
             UpdateModeDecision::Change {
                 previous_mode,
                 mode,
@@ -274,16 +282,16 @@ pub async fn change_update_mode(
                 let at = now();
                 diesel::insert_into(update_mode_changes::table)
                     .values(UpdateModeChangeRow {
-                        mini_program_id: program.id.clone(),
+                        mini_program_id: before.id.clone(),
                         revision,
                         previous_mode: previous_mode.as_str().to_owned(),
                         mode: mode.as_str().to_owned(),
-                        changed_by: actor.to_owned(),
+                        changed_by: audit.actor.clone(),
                         changed_at: at,
                     })
                     .execute(conn)
                     .await?;
-                let row = diesel::update(mini_programs::table.find(&program.id))
+                let row = diesel::update(mini_programs::table.find(&before.id))
                     .set((
                         mini_programs::update_mode.eq(mode.as_str()),
                         mini_programs::revision.eq(revision),
@@ -317,6 +325,7 @@ pub async fn change_update_mode(
             affected_versions,
         };
         announce(conn, sink, events(&outcome)).await?;
+        audit_log::record(conn, audit, Some(&before), Some(&outcome.program)).await?;
         Ok(Some(outcome))
     })
 }
@@ -330,6 +339,7 @@ pub async fn set_timers(
     id: &str,
     timers: UpdateTimers,
     check: impl FnOnce(&MiniProgram) -> Result<(), RuleViolation> + Send,
+    audit: &AuditContext,
 ) -> Result<Option<MiniProgram>, StorageError> {
     in_write_transaction!(db, |conn| {
         let Some(program) = lock(conn, workspace_id, id).await? else {
@@ -351,7 +361,9 @@ pub async fn set_timers(
             .select(MiniProgramRow::as_select())
             .first(conn)
             .await?;
-        Ok(Some(MiniProgram::try_from(row)?))
+        let after = MiniProgram::try_from(row)?;
+        audit_log::record(conn, audit, Some(&program), Some(&after)).await?;
+        Ok(Some(after))
     })
 }
 

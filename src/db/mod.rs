@@ -66,6 +66,7 @@ macro_rules! impl_for_each_backend {
     };
 }
 
+pub mod audit_log;
 pub mod client_keys;
 mod error;
 pub mod hook_deliveries;

@@ -1,12 +1,14 @@
 //! The `release_integrations` table: a workspace's webhook receivers.
 
 use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
+use diesel::result::QueryResult;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
+use super::audit_log;
 use super::rows::{IntegrationRow, join_event_types, new_id, now};
 use super::schema::release_integrations;
-use super::{Database, StorageError};
-use crate::domain::{EventType, ReleaseIntegration};
+use super::{Database, SqliteConnection, StorageError};
+use crate::domain::{AuditContext, EventType, ReleaseIntegration};
 
 pub struct NewIntegration {
     pub workspace_id: String,
@@ -29,6 +31,7 @@ pub struct IntegrationUpdate {
 pub async fn insert(
     db: &Database,
     integration: NewIntegration,
+    audit: &AuditContext,
 ) -> Result<ReleaseIntegration, StorageError> {
     let at = now();
     let row = IntegrationRow {
@@ -42,13 +45,15 @@ pub async fn insert(
         created_at: at,
         updated_at: at,
     };
-    with_connection!(db, |conn| {
+    let integration = ReleaseIntegration::try_from(row.clone())?;
+    in_write_transaction!(db, |conn| {
         diesel::insert_into(release_integrations::table)
             .values(&row)
             .execute(conn)
             .await?;
-    });
-    ReleaseIntegration::try_from(row)
+        audit_log::record(conn, audit, None, Some(&integration)).await
+    })?;
+    Ok(integration)
 }
 
 pub async fn list(
@@ -75,9 +80,7 @@ pub async fn find(
     id: &str,
 ) -> Result<Option<ReleaseIntegration>, StorageError> {
     let row: Option<IntegrationRow> = with_connection!(db, |conn| {
-        release_integrations::table
-            .filter(release_integrations::id.eq(id))
-            .filter(release_integrations::workspace_id.eq(workspace_id))
+        of_workspace(workspace_id, id)
             .select(IntegrationRow::as_select())
             .first(conn)
             .await
@@ -92,13 +95,15 @@ pub async fn update(
     workspace_id: &str,
     id: &str,
     update: IntegrationUpdate,
+    audit: &AuditContext,
 ) -> Result<Option<ReleaseIntegration>, StorageError> {
     let events = update.events.as_deref().map(join_event_types);
-    let row: Option<IntegrationRow> = with_connection!(db, |conn| {
-        let target = release_integrations::table
-            .filter(release_integrations::id.eq(id))
-            .filter(release_integrations::workspace_id.eq(workspace_id));
-        diesel::update(target)
+    in_write_transaction!(db, |conn| {
+        let Some(before) = conn.lock_integration(workspace_id, id).await? else {
+            return Ok(None);
+        };
+        let before = ReleaseIntegration::try_from(before)?;
+        let row = diesel::update(release_integrations::table.find(id))
             .set((
                 update
                     .name
@@ -122,22 +127,75 @@ pub async fn update(
             ))
             .returning(IntegrationRow::as_returning())
             .get_result(conn)
-            .await
-            .optional()?
-    });
-    row.map(ReleaseIntegration::try_from).transpose()
+            .await?;
+        let after = ReleaseIntegration::try_from(row)?;
+        audit_log::record(conn, audit, Some(&before), Some(&after)).await?;
+        Ok(Some(after))
+    })
 }
 
 /// Deletes an integration with its delivery log; whether there was one.
-pub async fn delete(db: &Database, workspace_id: &str, id: &str) -> Result<bool, StorageError> {
-    let deleted = with_connection!(db, |conn| {
-        diesel::delete(
-            release_integrations::table
-                .filter(release_integrations::id.eq(id))
-                .filter(release_integrations::workspace_id.eq(workspace_id)),
-        )
-        .execute(conn)
-        .await?
-    });
-    Ok(deleted > 0)
+pub async fn delete(
+    db: &Database,
+    workspace_id: &str,
+    id: &str,
+    audit: &AuditContext,
+) -> Result<bool, StorageError> {
+    in_write_transaction!(db, |conn| {
+        let Some(before) = conn.lock_integration(workspace_id, id).await? else {
+            return Ok(false);
+        };
+        let before = ReleaseIntegration::try_from(before)?;
+        diesel::delete(release_integrations::table.find(id))
+            .execute(conn)
+            .await?;
+        audit_log::record::<_, ReleaseIntegration>(conn, audit, Some(&before), None).await?;
+        Ok(true)
+    })
+}
+
+/// Reads an integration for a write whose audit record shows it as it was.
+trait LockIntegration {
+    fn lock_integration(
+        &mut self,
+        workspace_id: &str,
+        id: &str,
+    ) -> impl Future<Output = QueryResult<Option<IntegrationRow>>> + Send;
+}
+
+#[diesel::dsl::auto_type]
+fn of_workspace<'a>(workspace_id: &'a str, id: &'a str) -> _ {
+    release_integrations::table
+        .filter(release_integrations::id.eq(id))
+        .filter(release_integrations::workspace_id.eq(workspace_id))
+}
+
+impl LockIntegration for AsyncPgConnection {
+    async fn lock_integration(
+        &mut self,
+        workspace_id: &str,
+        id: &str,
+    ) -> QueryResult<Option<IntegrationRow>> {
+        of_workspace(workspace_id, id)
+            .select(IntegrationRow::as_select())
+            .for_update()
+            .first(self)
+            .await
+            .optional()
+    }
+}
+
+impl LockIntegration for SqliteConnection {
+    /// The `IMMEDIATE` transaction already holds the database's write lock.
+    async fn lock_integration(
+        &mut self,
+        workspace_id: &str,
+        id: &str,
+    ) -> QueryResult<Option<IntegrationRow>> {
+        of_workspace(workspace_id, id)
+            .select(IntegrationRow::as_select())
+            .first(self)
+            .await
+            .optional()
+    }
 }

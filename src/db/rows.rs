@@ -201,7 +201,7 @@ pub(super) struct EventRow {
     pub data: String,
 }
 
-#[derive(Queryable, Selectable, Insertable)]
+#[derive(Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = release_integrations, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
 pub(super) struct IntegrationRow {
     pub id: String,

@@ -126,6 +126,21 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    audit_records (sequence) {
+        sequence -> BigInt,
+        workspace_id -> Text,
+        actor -> Text,
+        action -> Text,
+        target_type -> Text,
+        target_id -> Text,
+        request_id -> Nullable<Text>,
+        before_state -> Nullable<Text>,
+        after_state -> Nullable<Text>,
+        recorded_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     mini_programs,
     mini_program_versions,
@@ -136,4 +151,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     client_keys,
     mutation_rate_windows,
     persisted_queries,
+    audit_records,
 );

@@ -4,14 +4,15 @@
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
+use super::audit_log;
 use super::launch_policies::{PolicyChange, PolicySignal};
 use super::outbox::{EventSink, announce};
 use super::rows::{VersionRow, new_id, now, version_from_row};
 use super::schema::{mini_program_versions, mini_programs};
 use super::{Database, StorageError, mini_programs as programs};
 use crate::domain::{
-    DomainEvent, MiniProgramVersion, ReleaseState, ReleasedVersion, RuleViolation, VersionChange,
-    VersionNumber, VersionStatus,
+    AuditContext, DomainEvent, MiniProgramVersion, ReleaseState, ReleasedVersion, RuleViolation,
+    VersionChange, VersionNumber, VersionStatus,
 };
 
 /// Versions with their program's global mode, which the unsubmitted ones show.
@@ -168,6 +169,7 @@ pub async fn create(
     program_id: &str,
     version: NewVersion,
     check: impl FnOnce(Option<VersionNumber>) -> Result<(), RuleViolation> + Send,
+    audit: &AuditContext,
 ) -> Result<Option<MiniProgramVersion>, StorageError> {
     in_write_transaction!(db, |conn| {
         let Some(program) = programs::lock(conn, workspace_id, program_id).await? else {
@@ -203,7 +205,9 @@ pub async fn create(
             .values(&row)
             .execute(conn)
             .await?;
-        version_from_row((row, program.update_mode.as_str().to_owned())).map(Some)
+        let created = version_from_row((row, program.update_mode.as_str().to_owned()))?;
+        audit_log::record(conn, audit, None, Some(&created)).await?;
+        Ok(Some(created))
     })
 }
 
@@ -219,6 +223,7 @@ pub async fn submit_for_release_approval(
     check: impl FnOnce(&MiniProgramVersion, Option<VersionNumber>) -> Result<(), RuleViolation> + Send,
     sink: &dyn EventSink,
     events: impl FnOnce(&MiniProgramVersion) -> Vec<DomainEvent> + Send,
+    audit: &AuditContext,
 ) -> Result<Option<MiniProgramVersion>, StorageError> {
     in_write_transaction!(db, |conn| {
         let (program, version) = lock_version!(conn, workspace_id, id);
@@ -242,6 +247,7 @@ pub async fn submit_for_release_approval(
             .await?;
         let submitted = version_from_row((row, program.update_mode.as_str().to_owned()))?;
         announce(conn, sink, events(&submitted)).await?;
+        audit_log::record(conn, audit, Some(&version), Some(&submitted)).await?;
         Ok(Some(submitted))
     })
 }
@@ -258,16 +264,15 @@ pub struct VersionTransition {
 /// workspace has no such version.
 pub async fn transition(
     db: &Database,
-    workspace_id: &str,
     id: &str,
-    actor: &str,
     decide: impl FnOnce(&MiniProgramVersion, &ReleaseState) -> Result<VersionChange, RuleViolation>
     + Send,
     sink: &dyn EventSink,
     events: impl FnOnce(&VersionTransition) -> Vec<DomainEvent> + Send,
+    audit: &AuditContext,
 ) -> Result<Option<VersionTransition>, StorageError> {
     in_write_transaction!(db, |conn| {
-        let (program, version) = lock_version!(conn, workspace_id, id);
+        let (program, version) = lock_version!(conn, &audit.workspace_id, id);
         let released: Vec<(String, String, i32, i32, i32)> = mini_program_versions::table
             .filter(mini_program_versions::mini_program_id.eq(&program.id))
             .filter(mini_program_versions::status.eq_any([
@@ -303,7 +308,7 @@ pub async fn transition(
 
         let at = now();
         let (decided_at, decided_by, decision_comment) = match &change.decision {
-            Some(comment) => (Some(at), Some(actor.to_owned()), comment.clone()),
+            Some(comment) => (Some(at), Some(audit.actor.clone()), comment.clone()),
             None => (
                 version.decision.as_ref().map(|d| d.decided_at.naive_utc()),
                 version.decision.as_ref().map(|d| d.decided_by.clone()),
@@ -331,7 +336,15 @@ pub async fn transition(
                 .await?;
         }
         let superseded_ids: Vec<&str> = change.supersedes.iter().map(|v| v.id.as_str()).collect();
+        let mut superseded_before: Vec<MiniProgramVersion> = Vec::new();
         if !superseded_ids.is_empty() {
+            superseded_before = versions_with_global_mode!()
+                .filter(mini_program_versions::id.eq_any(&superseded_ids))
+                .load(conn)
+                .await?
+                .into_iter()
+                .map(version_from_row)
+                .collect::<Result<_, _>>()?;
             diesel::update(
                 mini_program_versions::table
                     .filter(mini_program_versions::id.eq_any(&superseded_ids)),
@@ -359,12 +372,26 @@ pub async fn transition(
                     what: "version",
                     value: id.to_owned(),
                 })?;
-        let version = changed.swap_remove(position);
+        let version_before = version;
         let transition = VersionTransition {
-            version,
+            version: changed.swap_remove(position),
             superseded: changed,
         };
         announce(conn, sink, events(&transition)).await?;
+        audit_log::record(
+            conn,
+            audit,
+            Some(&version_before),
+            Some(&transition.version),
+        )
+        .await?;
+        for before in &superseded_before {
+            let after = transition
+                .superseded
+                .iter()
+                .find(|after| after.id == before.id);
+            audit_log::record(conn, audit, Some(before), after).await?;
+        }
         Ok(Some(transition))
     })
 }

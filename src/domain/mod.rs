@@ -30,6 +30,7 @@ macro_rules! named_enum {
     };
 }
 
+mod audit;
 mod client_key;
 mod error;
 mod event;
@@ -41,6 +42,7 @@ mod principal;
 mod update_mode;
 mod version;
 
+pub use audit::{AuditAction, AuditContext, AuditFilter, AuditRecord};
 pub use client_key::{ClientKey, client_key_hash};
 pub use error::RuleViolation;
 pub use event::{DeliveryStatus, DomainEvent, EventType, EventVersion};

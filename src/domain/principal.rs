@@ -57,6 +57,10 @@ impl Principal {
     pub fn may_manage_integrations(&self) -> bool {
         self.has_role(Role::WorkspaceAdmin)
     }
+
+    pub fn may_read_audit_log(&self) -> bool {
+        self.has_role(Role::WorkspaceAdmin)
+    }
 }
 
 #[cfg(test)]

@@ -6,9 +6,9 @@ use async_graphql::{Context, Object, OutputType};
 
 use super::caller;
 use crate::db::mini_programs::ProgramFilter;
-use crate::domain::{MiniProgram, ReleaseIntegration, VersionStatus};
+use crate::domain::{AuditFilter, MiniProgram, ReleaseIntegration, VersionStatus};
 use crate::service::page::Page;
-use crate::service::{integrations, mini_programs, versions};
+use crate::service::{audit_log, integrations, mini_programs, versions};
 
 /// What a connection's `totalCount` counts.
 pub enum TotalCount {
@@ -19,6 +19,7 @@ pub enum TotalCount {
     },
     UpdateModeChanges(MiniProgram),
     Deliveries(ReleaseIntegration),
+    AuditRecords(AuditFilter),
 }
 
 #[Object]
@@ -38,6 +39,9 @@ impl TotalCount {
             }
             TotalCount::Deliveries(integration) => {
                 integrations::delivery_count(services, principal, integration).await?
+            }
+            TotalCount::AuditRecords(filter) => {
+                audit_log::count(services, principal, filter).await?
             }
         };
         Ok(i32::try_from(count).unwrap_or(i32::MAX))

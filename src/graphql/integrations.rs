@@ -2,10 +2,10 @@
 
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 
-use super::caller;
 use super::connection::{ListConnection, TotalCount, connection, page_cost};
 use super::enums::{DeliveryStatus, HookEventType};
 use super::scalars::DateTime;
+use super::{acting, caller};
 use crate::db::hook_deliveries::DeliveryRecord;
 use crate::domain;
 use crate::service::integrations::{self, ChangeIntegration, WithSecret};
@@ -182,10 +182,10 @@ impl IntegrationMutation {
         ctx: &Context<'_>,
         input: RegisterReleaseIntegrationInput,
     ) -> async_graphql::Result<ReleaseIntegrationWithSecret> {
-        let (services, principal) = caller(ctx)?;
+        let (services, actor) = acting(ctx)?;
         let events: Vec<domain::EventType> = input.events.into_iter().map(Into::into).collect();
         let created =
-            integrations::register(services, principal, &input.name, &input.url, &events).await?;
+            integrations::register(services, actor, &input.name, &input.url, &events).await?;
         Ok(created.into())
     }
 
@@ -195,7 +195,7 @@ impl IntegrationMutation {
         ctx: &Context<'_>,
         input: UpdateReleaseIntegrationInput,
     ) -> async_graphql::Result<UpdateReleaseIntegrationPayload> {
-        let (services, principal) = caller(ctx)?;
+        let (services, actor) = acting(ctx)?;
         let change = ChangeIntegration {
             name: input.name,
             url: input.url,
@@ -204,7 +204,7 @@ impl IntegrationMutation {
                 .map(|events| events.into_iter().map(Into::into).collect()),
             active: input.active,
         };
-        let integration = integrations::update(services, principal, &input.id, change).await?;
+        let integration = integrations::update(services, actor, &input.id, change).await?;
         Ok(UpdateReleaseIntegrationPayload {
             integration: ReleaseIntegration(integration),
         })
@@ -216,8 +216,8 @@ impl IntegrationMutation {
         ctx: &Context<'_>,
         input: ReleaseIntegrationIdInput,
     ) -> async_graphql::Result<ReleaseIntegrationWithSecret> {
-        let (services, principal) = caller(ctx)?;
-        Ok(integrations::rotate_secret(services, principal, &input.id)
+        let (services, actor) = acting(ctx)?;
+        Ok(integrations::rotate_secret(services, actor, &input.id)
             .await?
             .into())
     }
@@ -228,8 +228,8 @@ impl IntegrationMutation {
         ctx: &Context<'_>,
         input: ReleaseIntegrationIdInput,
     ) -> async_graphql::Result<DeleteReleaseIntegrationPayload> {
-        let (services, principal) = caller(ctx)?;
-        integrations::delete(services, principal, &input.id).await?;
+        let (services, actor) = acting(ctx)?;
+        integrations::delete(services, actor, &input.id).await?;
         Ok(DeleteReleaseIntegrationPayload {
             deleted_integration_id: input.id,
         })
@@ -242,9 +242,9 @@ impl IntegrationMutation {
         ctx: &Context<'_>,
         input: RedeliverHookEventInput,
     ) -> async_graphql::Result<RedeliverHookEventPayload> {
-        let (services, principal) = caller(ctx)?;
+        let (services, actor) = acting(ctx)?;
         let record =
-            integrations::redeliver(services, principal, &input.integration_id, &input.event_id)
+            integrations::redeliver(services, actor, &input.integration_id, &input.event_id)
                 .await?;
         Ok(RedeliverHookEventPayload {
             delivery: record.into(),

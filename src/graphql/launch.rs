@@ -3,10 +3,10 @@
 
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 
-use super::caller;
 use super::enums::{LaunchAction, UpdateMode};
 use super::scalars::DateTime;
 use super::types::MiniProgram;
+use super::{acting, caller};
 use crate::domain;
 use crate::service::{client_keys, launch};
 
@@ -142,10 +142,10 @@ impl LaunchMutation {
         ctx: &Context<'_>,
         input: SetUpdateTimersInput,
     ) -> async_graphql::Result<SetUpdateTimersPayload> {
-        let (services, principal) = caller(ctx)?;
+        let (services, actor) = acting(ctx)?;
         let program = launch::set_update_timers(
             services,
-            principal,
+            actor,
             &input.mini_program_id,
             input.async_update_seconds,
             input.sync_update_seconds,
@@ -162,8 +162,8 @@ impl LaunchMutation {
         ctx: &Context<'_>,
         input: CreateClientKeyInput,
     ) -> async_graphql::Result<CreateClientKeyPayload> {
-        let (services, principal) = caller(ctx)?;
-        let (client_key, key) = client_keys::create(services, principal, &input.name).await?;
+        let (services, actor) = acting(ctx)?;
+        let (client_key, key) = client_keys::create(services, actor, &input.name).await?;
         Ok(CreateClientKeyPayload {
             client_key: ClientKey(client_key),
             key,
@@ -176,8 +176,8 @@ impl LaunchMutation {
         ctx: &Context<'_>,
         input: RevokeClientKeyInput,
     ) -> async_graphql::Result<RevokeClientKeyPayload> {
-        let (services, principal) = caller(ctx)?;
-        let client_key = client_keys::revoke(services, principal, &input.id).await?;
+        let (services, actor) = acting(ctx)?;
+        let client_key = client_keys::revoke(services, actor, &input.id).await?;
         Ok(RevokeClientKeyPayload {
             client_key: ClientKey(client_key),
         })

@@ -1,6 +1,7 @@
 //! The GraphQL API: the schema, thin resolvers that call the services, the
 //! GraphQL types, and the one place where errors become `extensions.code`.
 
+mod audit;
 mod connection;
 mod enums;
 mod error;
@@ -15,7 +16,7 @@ mod types;
 use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
 
 use crate::domain::Principal;
-use crate::service::Services;
+use crate::service::{Actor, Services};
 
 pub use error::ErrorCodes;
 
@@ -23,6 +24,7 @@ pub use error::ErrorCodes;
 #[derive(MergedObject, Default)]
 pub struct Query(
     query::ProgramQuery,
+    audit::AuditQuery,
     integrations::IntegrationQuery,
     launch::LaunchQuery,
 );
@@ -73,6 +75,20 @@ pub fn schema(services: Services, limits: QueryLimits) -> ApiSchema {
 /// The schema in SDL, as committed in `schema.graphql`.
 pub fn sdl() -> String {
     builder().finish().sdl()
+}
+
+/// The request's id, as the HTTP layer read or made it.
+pub struct RequestId(pub String);
+
+/// The principal acting through this request, for mutations.
+fn acting<'a>(
+    ctx: &async_graphql::Context<'a>,
+) -> async_graphql::Result<(&'a Services, Actor<'a>)> {
+    let actor = Actor {
+        principal: ctx.data::<Principal>()?,
+        request_id: ctx.data_opt::<RequestId>().map(|id| id.0.as_str()),
+    };
+    Ok((ctx.data::<Services>()?, actor))
 }
 
 /// The services and the caller, as every resolver needs them.

@@ -1,6 +1,6 @@
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 
-use super::caller;
+use super::acting;
 use super::enums::{MiniProgramChannel, MiniProgramType, ReleaseDecision, UpdateMode};
 use super::types::{MiniProgram, MiniProgramVersion};
 use crate::db::versions::VersionTransition;
@@ -120,13 +120,13 @@ impl ProgramMutation {
         ctx: &Context<'_>,
         input: CreateMiniProgramInput,
     ) -> async_graphql::Result<CreateMiniProgramPayload> {
-        let (services, principal) = caller(ctx)?;
+        let (services, actor) = acting(ctx)?;
         let input = CreateMiniProgram {
             name: input.name,
             program_type: input.program_type.into(),
             channel: input.channel.into(),
         };
-        let program = mini_programs::create(services, principal, input).await?;
+        let program = mini_programs::create(services, actor, input).await?;
         Ok(CreateMiniProgramPayload {
             mini_program: MiniProgram(program),
         })
@@ -138,13 +138,13 @@ impl ProgramMutation {
         ctx: &Context<'_>,
         input: CreateMiniProgramVersionInput,
     ) -> async_graphql::Result<CreateMiniProgramVersionPayload> {
-        let (services, principal) = caller(ctx)?;
+        let (services, actor) = acting(ctx)?;
         let input = CreateVersion {
             mini_program_id: input.mini_program_id.0,
             version: input.version,
             description: input.description,
         };
-        let version = versions::create(services, principal, input).await?;
+        let version = versions::create(services, actor, input).await?;
         Ok(CreateMiniProgramVersionPayload {
             mini_program_version: MiniProgramVersion(version),
         })
@@ -158,10 +158,10 @@ impl ProgramMutation {
         ctx: &Context<'_>,
         input: UpdateModeInput,
     ) -> async_graphql::Result<UpdateModePayload> {
-        let (services, principal) = caller(ctx)?;
+        let (services, actor) = acting(ctx)?;
         let outcome = mini_programs::change_update_mode(
             services,
-            principal,
+            actor,
             &input.mini_program_id,
             input.mode.into(),
             input.expected_revision,
@@ -191,9 +191,9 @@ impl ProgramMutation {
         ctx: &Context<'_>,
         input: SubmitVersionInput,
     ) -> async_graphql::Result<SubmitVersionPayload> {
-        let (services, principal) = caller(ctx)?;
+        let (services, actor) = acting(ctx)?;
         let version =
-            versions::submit_for_release_approval(services, principal, &input.version_id).await?;
+            versions::submit_for_release_approval(services, actor, &input.version_id).await?;
         Ok(SubmitVersionPayload {
             mini_program_version: MiniProgramVersion(version),
         })
@@ -206,10 +206,10 @@ impl ProgramMutation {
         ctx: &Context<'_>,
         input: DecideReleaseInput,
     ) -> async_graphql::Result<VersionTransitionPayload> {
-        let (services, principal) = caller(ctx)?;
+        let (services, actor) = acting(ctx)?;
         let transition = versions::decide_release(
             services,
-            principal,
+            actor,
             &input.version_id,
             input.decision.into(),
             input.comment.as_deref(),
@@ -226,14 +226,9 @@ impl ProgramMutation {
         ctx: &Context<'_>,
         input: ReleaseVersionInput,
     ) -> async_graphql::Result<VersionTransitionPayload> {
-        let (services, principal) = caller(ctx)?;
-        let transition = versions::release(
-            services,
-            principal,
-            &input.version_id,
-            input.gray_percentage,
-        )
-        .await?;
+        let (services, actor) = acting(ctx)?;
+        let transition =
+            versions::release(services, actor, &input.version_id, input.gray_percentage).await?;
         Ok(transition.into())
     }
 
@@ -243,8 +238,8 @@ impl ProgramMutation {
         ctx: &Context<'_>,
         input: TakeVersionOfflineInput,
     ) -> async_graphql::Result<VersionTransitionPayload> {
-        let (services, principal) = caller(ctx)?;
-        let transition = versions::take_offline(services, principal, &input.version_id).await?;
+        let (services, actor) = acting(ctx)?;
+        let transition = versions::take_offline(services, actor, &input.version_id).await?;
         Ok(transition.into())
     }
 }

@@ -13,6 +13,8 @@ use super::AppState;
 use super::auth::Authenticated;
 use super::error_response;
 use super::metrics::RequestOutcome;
+use super::request_log::RequestIdHeader;
+use crate::graphql::RequestId;
 use crate::service::ServiceError;
 use crate::service::persisted_queries::PersistedQueryError;
 use crate::service::rate_limit;
@@ -31,6 +33,7 @@ pub async fn execute(
     method: Method,
     _: JsonBody,
     Authenticated(principal): Authenticated,
+    request_id: RequestIdHeader,
     request: GraphQLRequest<BadRequest>,
 ) -> Response {
     let mut request = request.into_inner();
@@ -71,7 +74,8 @@ pub async fn execute(
         }
     }
     // A request stopped here drops its transaction uncommitted.
-    match tokio::time::timeout(timeout, state.schema.execute(request.data(principal))).await {
+    let request = request.data(principal).data(RequestId(request_id.0));
+    match tokio::time::timeout(timeout, state.schema.execute(request)).await {
         Ok(response) => {
             let outcome = response
                 .errors

@@ -29,6 +29,25 @@ fn new_request_id() -> String {
     format!("{}-{}", *PROCESS, NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
+/// The request's id, as this layer read or made it.
+pub struct RequestIdHeader(pub String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for RequestIdHeader {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let id = parts
+            .headers
+            .get(REQUEST_ID)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default();
+        Ok(RequestIdHeader(id.to_owned()))
+    }
+}
+
 /// Logs the request and cuts its body off at `body_limit` bytes while it is
 /// read (`JsonBody` refuses declared lengths over it before reading at all).
 pub async fn log_request(

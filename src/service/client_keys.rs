@@ -4,10 +4,10 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
 
-use super::{ServiceError, Services, require};
+use super::{Actor, ServiceError, Services, require};
 use crate::db::client_keys as repository;
 use crate::db::launch_policies::PolicyChange;
-use crate::domain::{ClientKey, Principal, client_key_hash, validate_program_name};
+use crate::domain::{AuditAction, ClientKey, Principal, client_key_hash, validate_program_name};
 
 fn require_admin(principal: &Principal) -> Result<(), ServiceError> {
     require(
@@ -19,9 +19,10 @@ fn require_admin(principal: &Principal) -> Result<(), ServiceError> {
 /// Creates a key; the key itself is returned here only.
 pub async fn create(
     services: &Services,
-    principal: &Principal,
+    actor: Actor<'_>,
     name: &str,
 ) -> Result<(ClientKey, String), ServiceError> {
+    let principal = actor.principal;
     require_admin(principal)?;
     let name = validate_program_name(name)?;
     let mut secret = [0u8; 32];
@@ -32,6 +33,7 @@ pub async fn create(
         &principal.workspace_id,
         &name,
         &client_key_hash(&key),
+        &actor.audit(AuditAction::CreateClientKey),
     )
     .await?;
     services.launch.committed(PolicyChange::ClientKeys).await;
@@ -49,11 +51,13 @@ pub async fn list(
 /// Revokes a key: every process refuses it once the change reaches it.
 pub async fn revoke(
     services: &Services,
-    principal: &Principal,
+    actor: Actor<'_>,
     id: &str,
 ) -> Result<ClientKey, ServiceError> {
+    let principal = actor.principal;
     require_admin(principal)?;
-    let key = repository::revoke(&services.db, &principal.workspace_id, id)
+    let audit = actor.audit(AuditAction::RevokeClientKey);
+    let key = repository::revoke(&services.db, &principal.workspace_id, id, &audit)
         .await?
         .ok_or(ServiceError::NotFound("client key"))?;
     services.launch.committed(PolicyChange::ClientKeys).await;

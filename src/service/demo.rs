@@ -5,7 +5,7 @@
 
 use super::mini_programs::{self, CreateMiniProgram};
 use super::versions::{self, CreateVersion};
-use super::{ServiceError, Services};
+use super::{Actor, ServiceError, Services};
 use crate::db::mini_programs::ProgramFilter;
 use crate::domain::{
     MiniProgramChannel, MiniProgramType, Principal, ReleaseDecision, Role, UpdateMode,
@@ -34,9 +34,13 @@ pub async fn seed_if_empty(services: &Services) -> Result<bool, ServiceError> {
     if mini_programs::count(services, &seeder, &ProgramFilter::default()).await? > 0 {
         return Ok(false);
     }
+    let actor = Actor {
+        principal: &seeder,
+        request_id: None,
+    };
     let demo = Demo {
         services,
-        seeder: &seeder,
+        seeder: actor,
     };
 
     // A DSL program with its history: each released version keeps the mode
@@ -46,12 +50,12 @@ pub async fn seed_if_empty(services: &Services) -> Result<bool, ServiceError> {
         .await?;
     demo.version(&mall, "1.0.0", "First release", Stage::Released)
         .await?;
-    mini_programs::change_update_mode(services, &seeder, &mall, UpdateMode::Async, None).await?;
+    mini_programs::change_update_mode(services, actor, &mall, UpdateMode::Async, None).await?;
     demo.version(&mall, "1.1.0", "Faster start", Stage::Released)
         .await?;
     demo.version(&mall, "1.2.0", "Experimental cart", Stage::Rejected)
         .await?;
-    mini_programs::change_update_mode(services, &seeder, &mall, UpdateMode::Sync, None).await?;
+    mini_programs::change_update_mode(services, actor, &mall, UpdateMode::Sync, None).await?;
     demo.version(&mall, "1.3.0", "Checkout redesign", Stage::Submitted)
         .await?;
     demo.version(&mall, "1.4.0", "Dark mode", Stage::Created)
@@ -68,7 +72,7 @@ pub async fn seed_if_empty(services: &Services) -> Result<bool, ServiceError> {
         .await?;
     demo.version(&coupons, "2.1.0", "Shared coupons", Stage::Gray(20))
         .await?;
-    mini_programs::change_update_mode(services, &seeder, &coupons, UpdateMode::Async, None).await?;
+    mini_programs::change_update_mode(services, actor, &coupons, UpdateMode::Async, None).await?;
     demo.version(&coupons, "2.2.0", "Coupon reminders", Stage::Approved)
         .await?;
 
@@ -96,7 +100,7 @@ pub async fn seed_if_empty(services: &Services) -> Result<bool, ServiceError> {
 
 struct Demo<'a> {
     services: &'a Services,
-    seeder: &'a Principal,
+    seeder: Actor<'a>,
 }
 
 impl Demo<'_> {

@@ -2,12 +2,12 @@
 //! systems that receive signed webhooks, and reads their delivery logs.
 
 use super::page::{Page, PageRequest};
-use super::{ServiceError, Services, require};
+use super::{Actor, ServiceError, Services, require};
 use crate::db::hook_deliveries::{self, DeliveryRecord};
 use crate::db::release_integrations::{self as repository, IntegrationUpdate, NewIntegration};
 use crate::domain::{
-    EventType, Principal, ReleaseIntegration, validate_event_selection, validate_program_name,
-    validate_webhook_url,
+    AuditAction, EventType, Principal, ReleaseIntegration, validate_event_selection,
+    validate_program_name, validate_webhook_url,
 };
 use crate::hooks::webhooks::new_secret;
 
@@ -34,11 +34,12 @@ pub async fn list(
 
 pub async fn register(
     services: &Services,
-    principal: &Principal,
+    actor: Actor<'_>,
     name: &str,
     url: &str,
     events: &[EventType],
 ) -> Result<WithSecret, ServiceError> {
+    let principal = actor.principal;
     require_admin(principal)?;
     let secret = new_secret();
     let integration = NewIntegration {
@@ -48,7 +49,12 @@ pub async fn register(
         events: validate_event_selection(events)?,
         secret: secret.clone(),
     };
-    let integration = repository::insert(&services.db, integration).await?;
+    let integration = repository::insert(
+        &services.db,
+        integration,
+        &actor.audit(AuditAction::RegisterReleaseIntegration),
+    )
+    .await?;
     Ok(WithSecret {
         integration,
         secret,
@@ -66,10 +72,11 @@ pub struct ChangeIntegration {
 
 pub async fn update(
     services: &Services,
-    principal: &Principal,
+    actor: Actor<'_>,
     id: &str,
     change: ChangeIntegration,
 ) -> Result<ReleaseIntegration, ServiceError> {
+    let principal = actor.principal;
     require_admin(principal)?;
     let update = IntegrationUpdate {
         name: change
@@ -90,39 +97,50 @@ pub async fn update(
         active: change.active,
         secret: None,
     };
-    repository::update(&services.db, &principal.workspace_id, id, update)
-        .await?
-        .ok_or(ServiceError::NotFound("release integration"))
+    repository::update(
+        &services.db,
+        &principal.workspace_id,
+        id,
+        update,
+        &actor.audit(AuditAction::UpdateReleaseIntegration),
+    )
+    .await?
+    .ok_or(ServiceError::NotFound("release integration"))
 }
 
 /// Replaces the signing secret; deliveries from now on use the new one.
 pub async fn rotate_secret(
     services: &Services,
-    principal: &Principal,
+    actor: Actor<'_>,
     id: &str,
 ) -> Result<WithSecret, ServiceError> {
+    let principal = actor.principal;
     require_admin(principal)?;
     let secret = new_secret();
     let update = IntegrationUpdate {
         secret: Some(secret.clone()),
         ..IntegrationUpdate::default()
     };
-    let integration = repository::update(&services.db, &principal.workspace_id, id, update)
-        .await?
-        .ok_or(ServiceError::NotFound("release integration"))?;
+    let integration = repository::update(
+        &services.db,
+        &principal.workspace_id,
+        id,
+        update,
+        &actor.audit(AuditAction::RotateReleaseIntegrationSecret),
+    )
+    .await?
+    .ok_or(ServiceError::NotFound("release integration"))?;
     Ok(WithSecret {
         integration,
         secret,
     })
 }
 
-pub async fn delete(
-    services: &Services,
-    principal: &Principal,
-    id: &str,
-) -> Result<(), ServiceError> {
+pub async fn delete(services: &Services, actor: Actor<'_>, id: &str) -> Result<(), ServiceError> {
+    let principal = actor.principal;
     require_admin(principal)?;
-    if repository::delete(&services.db, &principal.workspace_id, id).await? {
+    let audit = actor.audit(AuditAction::DeleteReleaseIntegration);
+    if repository::delete(&services.db, &principal.workspace_id, id, &audit).await? {
         Ok(())
     } else {
         Err(ServiceError::NotFound("release integration"))
@@ -160,15 +178,17 @@ pub async fn delivery_count(
 /// Delivers an event to an integration again, from a first attempt.
 pub async fn redeliver(
     services: &Services,
-    principal: &Principal,
+    actor: Actor<'_>,
     integration_id: &str,
     event_id: &str,
 ) -> Result<DeliveryRecord, ServiceError> {
+    let principal = actor.principal;
     require_admin(principal)?;
     repository::find(&services.db, &principal.workspace_id, integration_id)
         .await?
         .ok_or(ServiceError::NotFound("release integration"))?;
-    let record = hook_deliveries::redeliver(&services.db, integration_id, event_id)
+    let audit = actor.audit(AuditAction::RedeliverHookEvent);
+    let record = hook_deliveries::redeliver(&services.db, integration_id, event_id, &audit)
         .await?
         .ok_or(ServiceError::NotFound("delivery"))?;
     services.hooks.committed();

@@ -1,12 +1,12 @@
 //! What a device would be told at launch (the preview for tools and the
 //! console), and the update timers that go into it.
 
-use super::{ServiceError, Services, require, require_reader};
+use super::{Actor, ServiceError, Services, require, require_reader};
 use crate::db::launch_policies::{self, PolicyChange};
 use crate::db::mini_programs as repository;
 use crate::domain::{
-    LaunchDecision, LaunchRequest, MiniProgram, Principal, RuleViolation, UpdateTimers,
-    decide_launch, update_mode_locks,
+    AuditAction, LaunchDecision, LaunchRequest, MiniProgram, Principal, RuleViolation,
+    UpdateTimers, decide_launch, update_mode_locks,
 };
 
 /// The answer a device would get now, read from the database rather than
@@ -40,11 +40,12 @@ pub async fn preview(
 /// update mode they may change.
 pub async fn set_update_timers(
     services: &Services,
-    principal: &Principal,
+    actor: Actor<'_>,
     mini_program_id: &str,
     async_update_seconds: i32,
     sync_update_seconds: i32,
 ) -> Result<MiniProgram, ServiceError> {
+    let principal = actor.principal;
     require(
         principal.may_change_update_mode(),
         "only a WORKSPACE_ADMIN may set update timers",
@@ -59,6 +60,7 @@ pub async fn set_update_timers(
             locks if locks.is_empty() => Ok(()),
             locks => Err(RuleViolation::UpdateModeLocked(locks)),
         },
+        &actor.audit(AuditAction::SetUpdateTimers),
     )
     .await?
     .ok_or(ServiceError::NotFound("mini program"))?;

@@ -1,13 +1,13 @@
 //! Mini programs: reading them, creating them, changing their update mode.
 
 use super::page::{Page, PageRequest};
-use super::{ServiceError, Services, require, require_reader};
+use super::{Actor, ServiceError, Services, require, require_reader};
 use crate::db::launch_policies::PolicyChange;
 use crate::db::mini_programs::{self as repository, ProgramFilter, ProgramKey, UpdateModeOutcome};
 use crate::db::update_mode_changes;
 use crate::domain::{
-    DomainEvent, MiniProgram, MiniProgramChannel, MiniProgramType, NewMiniProgram, Principal,
-    UpdateMode, UpdateModeChange, UpdateModeDecision, decide_update_mode_change,
+    AuditAction, DomainEvent, MiniProgram, MiniProgramChannel, MiniProgramType, NewMiniProgram,
+    Principal, UpdateMode, UpdateModeChange, UpdateModeDecision, decide_update_mode_change,
     validate_program_name,
 };
 
@@ -57,9 +57,10 @@ pub struct CreateMiniProgram {
 
 pub async fn create(
     services: &Services,
-    principal: &Principal,
+    actor: Actor<'_>,
     input: CreateMiniProgram,
 ) -> Result<MiniProgram, ServiceError> {
+    let principal = actor.principal;
     require(
         principal.may_create_mini_program(),
         "only a WORKSPACE_ADMIN may create mini programs",
@@ -70,7 +71,12 @@ pub async fn create(
         program_type: input.program_type,
         channel: input.channel,
     };
-    let program = repository::insert(&services.db, program).await?;
+    let program = repository::insert(
+        &services.db,
+        program,
+        &actor.audit(AuditAction::CreateMiniProgram),
+    )
+    .await?;
     services
         .launch
         .committed(PolicyChange::Program(program.id.clone()))
@@ -81,20 +87,19 @@ pub async fn create(
 /// Sets the global update mode of a program; see `decide_update_mode_change`.
 pub async fn change_update_mode(
     services: &Services,
-    principal: &Principal,
+    actor: Actor<'_>,
     id: &str,
     mode: UpdateMode,
     expected_revision: Option<i32>,
 ) -> Result<UpdateModeOutcome, ServiceError> {
+    let principal = actor.principal;
     require(
         principal.may_change_update_mode(),
         "only a WORKSPACE_ADMIN may change the update mode",
     )?;
     let outcome = repository::change_update_mode(
         &services.db,
-        &principal.workspace_id,
         id,
-        &principal.subject,
         |program| decide_update_mode_change(program, mode, expected_revision),
         services.hooks.as_ref(),
         |outcome| match outcome.decision {
@@ -111,6 +116,7 @@ pub async fn change_update_mode(
                 mode,
             )],
         },
+        &actor.audit(AuditAction::UpdateMode),
     )
     .await?
     .ok_or(ServiceError::NotFound("mini program"))?;

@@ -2,6 +2,7 @@
 //! checks who may do it (before looking at the input), validates the input
 //! with the domain's rules, and runs the storage work in one transaction.
 
+pub mod audit_log;
 pub mod client_keys;
 pub mod demo;
 mod error;
@@ -18,7 +19,7 @@ pub use error::ServiceError;
 use std::sync::Arc;
 
 use crate::db::Database;
-use crate::domain::Principal;
+use crate::domain::{AuditAction, AuditContext, Principal};
 use crate::hooks::HookRegistry;
 use crate::launch::LaunchPolicies;
 
@@ -29,6 +30,26 @@ pub struct Services {
     pub db: Database,
     pub hooks: Arc<HookRegistry>,
     pub launch: Arc<LaunchPolicies>,
+}
+
+/// A principal acting through one request: mutations are done, and
+/// audited, as this.
+#[derive(Debug, Clone, Copy)]
+pub struct Actor<'a> {
+    pub principal: &'a Principal,
+    /// The request's `x-request-id`, kept in the audit record.
+    pub request_id: Option<&'a str>,
+}
+
+impl Actor<'_> {
+    fn audit(&self, action: AuditAction) -> AuditContext {
+        AuditContext {
+            workspace_id: self.principal.workspace_id.clone(),
+            actor: self.principal.subject.clone(),
+            request_id: self.request_id.map(str::to_owned),
+            action,
+        }
+    }
 }
 
 /// Refuses, with `reason`, what the principal may not do.

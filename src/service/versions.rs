@@ -3,13 +3,13 @@
 
 use super::mini_programs::require_visible;
 use super::page::{Page, PageRequest};
-use super::{ServiceError, Services, require, require_reader};
+use super::{Actor, ServiceError, Services, require, require_reader};
 use crate::db::launch_policies::PolicyChange;
 use crate::db::versions::{self as repository, NewVersion, VersionTransition};
 use crate::domain::{
-    self, DomainEvent, MiniProgram, MiniProgramVersion, Principal, ReleaseDecision, ReleaseState,
-    RuleViolation, VersionChange, VersionNumber, VersionStatus, check_new_version_number,
-    check_submission, plan_offline, plan_release, validate_description,
+    self, AuditAction, DomainEvent, MiniProgram, MiniProgramVersion, Principal, ReleaseDecision,
+    ReleaseState, RuleViolation, VersionChange, VersionNumber, VersionStatus,
+    check_new_version_number, check_submission, plan_offline, plan_release, validate_description,
 };
 
 /// A version of a program of the principal's workspace, if there is one with this id.
@@ -61,9 +61,10 @@ pub struct CreateVersion {
 
 pub async fn create(
     services: &Services,
-    principal: &Principal,
+    actor: Actor<'_>,
     input: CreateVersion,
 ) -> Result<MiniProgramVersion, ServiceError> {
+    let principal = actor.principal;
     require(
         principal.may_create_version(),
         "only a WORKSPACE_ADMIN or DEVELOPER may create versions",
@@ -79,6 +80,7 @@ pub async fn create(
         &input.mini_program_id,
         version,
         |latest| check_new_version_number(requested, latest),
+        &actor.audit(AuditAction::CreateMiniProgramVersion),
     )
     .await?
     .ok_or(ServiceError::NotFound("mini program"))
@@ -88,9 +90,10 @@ pub async fn create(
 /// global update mode on it.
 pub async fn submit_for_release_approval(
     services: &Services,
-    principal: &Principal,
+    actor: Actor<'_>,
     id: &str,
 ) -> Result<MiniProgramVersion, ServiceError> {
+    let principal = actor.principal;
     require(
         principal.may_submit_version(),
         "only a WORKSPACE_ADMIN or DEVELOPER may submit versions for release approval",
@@ -102,6 +105,7 @@ pub async fn submit_for_release_approval(
         check_submission,
         services.hooks.as_ref(),
         |version| announced(principal, [version]),
+        &actor.audit(AuditAction::SubmitVersionForReleaseApproval),
     )
     .await?
     .ok_or(ServiceError::NotFound("version"))?;
@@ -113,19 +117,24 @@ pub async fn submit_for_release_approval(
 /// RELEASE_APPROVER or WORKSPACE_ADMIN.
 pub async fn decide_release(
     services: &Services,
-    principal: &Principal,
+    actor: Actor<'_>,
     id: &str,
     decision: ReleaseDecision,
     comment: Option<&str>,
 ) -> Result<VersionTransition, ServiceError> {
+    let principal = actor.principal;
     require(
         principal.may_decide_release(),
         "only a RELEASE_APPROVER or WORKSPACE_ADMIN may approve or reject versions",
     )?;
     let comment = comment.map(str::to_owned);
-    transition(services, principal, id, move |version, _| {
-        domain::decide_release(version, decision, comment.as_deref())
-    })
+    transition(
+        services,
+        actor,
+        AuditAction::DecideRelease,
+        id,
+        move |version, _| domain::decide_release(version, decision, comment.as_deref()),
+    )
     .await
 }
 
@@ -133,45 +142,58 @@ pub async fn decide_release(
 /// to all of them. WORKSPACE_ADMIN.
 pub async fn release(
     services: &Services,
-    principal: &Principal,
+    actor: Actor<'_>,
     id: &str,
     gray_percentage: Option<i32>,
 ) -> Result<VersionTransition, ServiceError> {
+    let principal = actor.principal;
     require(
         principal.may_release(),
         "only a WORKSPACE_ADMIN may release versions",
     )?;
-    transition(services, principal, id, move |version, state| {
-        plan_release(version, gray_percentage, state)
-    })
+    transition(
+        services,
+        actor,
+        AuditAction::ReleaseVersion,
+        id,
+        move |version, state| plan_release(version, gray_percentage, state),
+    )
     .await
 }
 
 /// Takes a released version offline. WORKSPACE_ADMIN.
 pub async fn take_offline(
     services: &Services,
-    principal: &Principal,
+    actor: Actor<'_>,
     id: &str,
 ) -> Result<VersionTransition, ServiceError> {
+    let principal = actor.principal;
     require(
         principal.may_release(),
         "only a WORKSPACE_ADMIN may take versions offline",
     )?;
-    transition(services, principal, id, |version, _| plan_offline(version)).await
+    transition(
+        services,
+        actor,
+        AuditAction::TakeVersionOffline,
+        id,
+        |version, _| plan_offline(version),
+    )
+    .await
 }
 
 async fn transition(
     services: &Services,
-    principal: &Principal,
+    actor: Actor<'_>,
+    action: AuditAction,
     id: &str,
     decide: impl FnOnce(&MiniProgramVersion, &ReleaseState) -> Result<VersionChange, RuleViolation>
     + Send,
 ) -> Result<VersionTransition, ServiceError> {
+    let principal = actor.principal;
     let transition = repository::transition(
         &services.db,
-        &principal.workspace_id,
         id,
-        &principal.subject,
         decide,
         services.hooks.as_ref(),
         |transition| {
@@ -180,6 +202,7 @@ async fn transition(
                 std::iter::once(&transition.version).chain(&transition.superseded),
             )
         },
+        &actor.audit(action),
     )
     .await?
     .ok_or(ServiceError::NotFound("version"))?;

@@ -202,7 +202,10 @@ on_both_backends! {
         let db = TestDatabase::create(backend).await;
         // The receiver's port, with nothing listening yet.
         let address = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-        let mut server = TestServer::start_on(&db, settings(&[])).await;
+        // A delivery claimed when the process dies is taken over once its
+        // lease runs out.
+        let leases = settings(&[("HOOK_LEASE_MS", "1000")]);
+        let mut server = TestServer::start_on(&db, leases.clone()).await;
         let (_, secret) = register_integration(&server, &format!("http://{address}/hooks")).await;
         let program = create_dsl_program(&server, "Shop").await;
         for mode in ["ASYNC", "SYNC", "DEFAULT"] {
@@ -211,7 +214,7 @@ on_both_backends! {
         server.kill();
 
         let receiver = Receiver::start_on(address).await;
-        let _server = TestServer::start_on(&db, settings(&[])).await;
+        let _server = TestServer::start_on(&db, leases).await;
         let delivered = receiver.wait_for(3).await;
         let seen: Vec<Value> = delivered.iter().map(|r| r.verified(&secret)["data"]["updateMode"].clone()).collect();
         assert_eq!(seen, [json!("ASYNC"), json!("SYNC"), json!("DEFAULT")]);

@@ -4,6 +4,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod audit_log;
 mod authentication;
 mod dev_mode;
 mod faults;
