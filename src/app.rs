@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_graphql::extensions::ExtensionFactory;
 use axum::http::HeaderValue;
 use tokio::net::TcpListener;
 
@@ -52,6 +53,9 @@ pub struct ServerSettings {
 pub struct Plugins {
     pub guards: Vec<Arc<dyn GuardHook>>,
     pub notifiers: Vec<Arc<dyn NotifyHook>>,
+    /// async-graphql extensions run on every request (e.g. OpenTelemetry
+    /// tracing), after the built-in limits.
+    pub extensions: Vec<Arc<dyn ExtensionFactory>>,
 }
 
 /// A server that is listening and delivering, until it is stopped.
@@ -139,7 +143,7 @@ pub async fn start(settings: ServerSettings, plugins: Plugins) -> Result<Server,
     let cors_allowed_origins = cors_origins(api)?;
     let persisted_queries = Arc::new(PersistedQueries::new(db.clone(), allow_list));
     let state = AppState {
-        schema: crate::graphql::schema(services.clone(), limits),
+        schema: crate::graphql::schema(services.clone(), limits, plugins.extensions),
         services,
         mutation_limit: MutationLimit(api.rate_limit_mutations_per_minute),
         metrics: Arc::default(),

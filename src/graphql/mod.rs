@@ -13,6 +13,9 @@ mod query;
 mod scalars;
 mod types;
 
+use std::sync::Arc;
+
+use async_graphql::extensions::{Extension, ExtensionFactory};
 use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
 
 use crate::domain::Principal;
@@ -54,14 +57,21 @@ pub struct QueryLimits {
 
 /// The executable schema; each request brings its `Principal` as request data.
 /// Documents over a limit are refused before any resolver (or SQL) runs.
-pub fn schema(services: Services, limits: QueryLimits) -> ApiSchema {
-    let builder = builder()
+pub fn schema(
+    services: Services,
+    limits: QueryLimits,
+    extensions: Vec<Arc<dyn ExtensionFactory>>,
+) -> ApiSchema {
+    let mut builder = builder()
         .data(services)
         .limit_depth(limits.depth)
         .limit_complexity(limits.complexity)
         .limit_directives(limits.directives)
         .limit_recursive_depth(32)
         .extension(limits::AliasLimit(limits.aliases));
+    for extension in extensions {
+        builder = builder.extension(PluginExtension(extension));
+    }
     if limits.introspection {
         builder.finish()
     } else {
@@ -69,6 +79,15 @@ pub fn schema(services: Services, limits: QueryLimits) -> ApiSchema {
             .disable_introspection()
             .disable_suggestions()
             .finish()
+    }
+}
+
+/// A plugin's extension; plugins hold theirs shared.
+struct PluginExtension(Arc<dyn ExtensionFactory>);
+
+impl ExtensionFactory for PluginExtension {
+    fn create(&self) -> Arc<dyn Extension> {
+        self.0.create()
     }
 }
 

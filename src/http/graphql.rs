@@ -1,3 +1,4 @@
+use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
 use async_graphql::ParseRequestError;
@@ -8,6 +9,7 @@ use axum::extract::{FromRef, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use futures_util::FutureExt;
 
 use super::AppState;
 use super::auth::Authenticated;
@@ -75,8 +77,24 @@ pub async fn execute(
     }
     // A request stopped here drops its transaction uncommitted.
     let request = request.data(principal).data(RequestId(request_id.0));
-    match tokio::time::timeout(timeout, state.schema.execute(request)).await {
-        Ok(response) => {
+    // A panic fails this request only; the process and other requests go on.
+    let execution = AssertUnwindSafe(state.schema.execute(request)).catch_unwind();
+    match tokio::time::timeout(timeout, execution).await {
+        Ok(Err(panic)) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|text| (*text).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            tracing::error!(panic = %message, "a resolver panicked");
+            span.record("outcome", "INTERNAL_SERVER_ERROR");
+            error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "INTERNAL_SERVER_ERROR",
+                "the request failed on the server",
+            )
+        }
+        Ok(Ok(response)) => {
             let outcome = response
                 .errors
                 .first()

@@ -337,6 +337,7 @@ on_both_backends! {
         let plugins = Plugins {
             guards: vec![Arc::new(NoSync)],
             notifiers: vec![heard.clone()],
+            ..Plugins::default()
         };
         let server = TestServer::start_with_plugins(&db, settings(&[]), plugins).await;
         let receiver = Receiver::start().await;
@@ -366,7 +367,7 @@ on_both_backends! {
         let db = TestDatabase::create(backend).await;
         let plugins = Plugins {
             guards: vec![Arc::new(Sleepy)],
-            notifiers: Vec::new(),
+            ..Plugins::default()
         };
         let server = TestServer::start_with_plugins(&db, settings(&[("HOOK_GUARD_TIMEOUT_MS", "200")]), plugins).await;
         let program = create_dsl_program(&server, "Shop").await;
@@ -380,8 +381,8 @@ on_both_backends! {
         let db = TestDatabase::create(backend).await;
         let heard = Arc::new(Recorder::default());
         let plugins = Plugins {
-            guards: Vec::new(),
             notifiers: vec![Arc::new(Panicky), heard.clone()],
+            ..Plugins::default()
         };
         let server = TestServer::start_with_plugins(&db, settings(&[("WEBHOOK_MAX_ATTEMPTS", "1")]), plugins).await;
         let program = create_dsl_program(&server, "Shop").await;
@@ -402,6 +403,7 @@ on_both_backends! {
         let plugins = Plugins {
             guards: Vec::new(),
             notifiers: vec![heard.clone()],
+            ..Plugins::default()
         };
         let server = TestServer::start_with_plugins(&db, settings(&[]), plugins).await;
         let program = create_dsl_program(&server, "Shop").await;

@@ -283,3 +283,65 @@ fn a_short_secret_stops_the_server_with_the_reason() {
         "touched the database before refusing"
     );
 }
+
+/// A plugin extension with a bug: it panics while `viewer` resolves.
+struct PanicsOnViewer;
+
+impl async_graphql::extensions::ExtensionFactory for PanicsOnViewer {
+    fn create(&self) -> std::sync::Arc<dyn async_graphql::extensions::Extension> {
+        std::sync::Arc::new(PanicsOnViewer)
+    }
+}
+
+#[async_graphql::async_trait::async_trait]
+impl async_graphql::extensions::Extension for PanicsOnViewer {
+    async fn resolve(
+        &self,
+        ctx: &async_graphql::extensions::ExtensionContext<'_>,
+        info: async_graphql::extensions::ResolveInfo<'_>,
+        next: async_graphql::extensions::NextResolve<'_>,
+    ) -> async_graphql::ServerResult<Option<async_graphql::Value>> {
+        if info.path_node.field_name() == "viewer" {
+            panic!("bug in a plugin at /home/build/src/plugin.rs");
+        }
+        next.run(ctx, info).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panic_fails_only_its_own_request() {
+    let db = TestDatabase::create(Backend::Sqlite).await;
+    let plugins = update_mode::app::Plugins {
+        extensions: vec![std::sync::Arc::new(PanicsOnViewer)],
+        ..update_mode::app::Plugins::default()
+    };
+    let server = TestServer::start_with_plugins(&db, Settings::default(), plugins).await;
+    let program = create_dsl_program(&server, "Shop").await;
+
+    let token = admin();
+    let (panicked, changed) = tokio::join!(
+        server.gql(&token, "{ viewer { subject } }", json!({})),
+        update_mode(&server, &token, &program, "SYNC"),
+    );
+    assert_eq!(panicked.status, 500);
+    assert_eq!(panicked.code(), "INTERNAL_SERVER_ERROR");
+    let body = panicked.body.to_string();
+    assert!(
+        !body.contains("plugin.rs") && !body.contains("bug"),
+        "{body}"
+    );
+    assert_eq!(changed.data()["updateMode"]["changed"], true);
+
+    // The server goes on answering.
+    let after = server
+        .gql(&admin(), "{ miniPrograms { totalCount } }", json!({}))
+        .await;
+    assert_eq!(after.data()["miniPrograms"]["totalCount"], 1);
+    let health = server
+        .http()
+        .get(format!("{}/readyz", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+}

@@ -218,7 +218,7 @@ on_both_backends! {
 
     async fn a_slow_request_is_stopped_and_changes_nothing(backend: Backend) {
         let db = TestDatabase::create(backend).await;
-        let plugins = update_mode::app::Plugins { guards: vec![std::sync::Arc::new(Slow)], notifiers: Vec::new() };
+        let plugins = update_mode::app::Plugins { guards: vec![std::sync::Arc::new(Slow)], ..update_mode::app::Plugins::default() };
         let settings = Settings { env: vec![("REQUEST_TIMEOUT_MS".into(), "300".into()), ("HOOK_GUARD_TIMEOUT_MS".into(), "60000".into())], ..Settings::default() };
         let server = TestServer::start_with_plugins(&db, settings, plugins).await;
         let program = create_dsl_program(&server, "Shop").await;
