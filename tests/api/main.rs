@@ -8,6 +8,7 @@ mod audit_log;
 mod authentication;
 mod dev_mode;
 mod faults;
+mod fuzz;
 mod hooks;
 mod http;
 mod launch;
