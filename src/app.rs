@@ -235,7 +235,7 @@ pub async fn serve(settings: ServerSettings) -> Result<(), StartError> {
     let base_url = format!("http://{}", server.address());
     if let Some(token) = &server.dev_token {
         println!(
-            "Development mode: JWT_SECRET is not set, so tokens are signed with a local secret."
+            "Development mode: no signing key is configured, so tokens are signed with a local secret."
         );
         println!("GraphiQL: {base_url}/graphiql (opens with a demo admin token)");
         println!("WORKSPACE_ADMIN token for workspace \"{DEMO_WORKSPACE}\", valid 30 days:");
