@@ -10,7 +10,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use diesel::Connection as _;
 use diesel::connection::{Instrumentation, InstrumentationEvent};
 use diesel_async::pooled_connection::deadpool::Pool;
-use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
 use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use futures_util::FutureExt;
@@ -194,7 +196,7 @@ impl Database {
                         ))
                     })?;
                 }
-                let mut config = ManagerConfig::default();
+                let mut config = pool_config();
                 let counter = statements.clone();
                 config.custom_setup = Box::new(move |path| {
                     let counter = counter.clone();
@@ -209,7 +211,7 @@ impl Database {
                 Pools::Sqlite(build_pool(manager, pool_size)?)
             }
             DatabaseLocation::Postgres(url) => {
-                let mut config = ManagerConfig::default();
+                let mut config = pool_config();
                 let counter = statements.clone();
                 config.custom_setup = Box::new(move |url| {
                     let counter = counter.clone();
@@ -273,6 +275,15 @@ impl Database {
     pub async fn migrate(&self) -> Result<Vec<String>, StorageError> {
         migrations::run_pending(&self.location).await
     }
+}
+
+/// Connections are not pinged when checked out: that was one more round trip
+/// per use. A connection whose server went away reports itself broken and is
+/// dropped, or fails the one statement that finds out (SERVICE_UNAVAILABLE).
+fn pool_config<C: AsyncConnection + 'static>() -> ManagerConfig<C> {
+    let mut config = ManagerConfig::default();
+    config.recycling_method = RecyclingMethod::Fast;
+    config
 }
 
 fn build_pool<C>(

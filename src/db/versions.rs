@@ -2,14 +2,15 @@
 //! mode fixed on them at submission.
 
 use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
+use diesel::sql_types::{BigInt, Text};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::audit_log;
 use super::launch_policies::{PolicyChange, PolicySignal};
 use super::outbox::{EventSink, announce};
 use super::rows::{VersionRow, new_id, now, version_from_row};
 use super::schema::{mini_program_versions, mini_programs};
-use super::{Database, StorageError, mini_programs as programs};
+use super::{Database, SqliteConnection, StorageError, mini_programs as programs};
 use crate::domain::{
     AuditContext, DomainEvent, MiniProgramVersion, ReleaseState, ReleasedVersion, RuleViolation,
     VersionChange, VersionNumber, VersionStatus,
@@ -141,6 +142,129 @@ pub async fn list(
         query.order(newest_first!()).limit(limit).load(conn).await?
     });
     rows.into_iter().map(version_from_row).collect()
+}
+
+/// The newest `per_program` versions of each program, in statuses (all when
+/// empty): one statement for the ids, ranked per program by a window
+/// function, and one to read them, however many programs there are. Sorted
+/// by program, then newest first.
+pub async fn newest_of_programs(
+    db: &Database,
+    program_ids: &[&str],
+    statuses: &[VersionStatus],
+    per_program: i64,
+) -> Result<Vec<MiniProgramVersion>, StorageError> {
+    if program_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Lists travel as JSON arrays, the one list parameter both backends read.
+    let programs = serde_json::to_string(program_ids).unwrap_or_default();
+    let statuses: Vec<&str> = statuses.iter().map(|status| status.as_str()).collect();
+    let status_list = serde_json::to_string(&statuses).unwrap_or_default();
+    let rows = with_connection!(db, |conn| {
+        fn statement<C: RankNewest>(_: &C) -> &'static str {
+            C::RANK_NEWEST
+        }
+        let ids: Vec<String> = diesel::sql_query(statement(&*conn))
+            .bind::<Text, _>(&programs)
+            .bind::<Text, _>(&status_list)
+            .bind::<Text, _>(&status_list)
+            .bind::<BigInt, _>(per_program)
+            .load::<RankedVersion>(conn)
+            .await?
+            .into_iter()
+            .map(|ranked| ranked.id)
+            .collect();
+        versions_with_global_mode!()
+            .filter(mini_program_versions::id.eq_any(&ids))
+            .order((
+                mini_program_versions::mini_program_id.asc(),
+                mini_program_versions::major.desc(),
+                mini_program_versions::minor.desc(),
+                mini_program_versions::patch.desc(),
+            ))
+            .load(conn)
+            .await?
+    });
+    rows.into_iter().map(version_from_row).collect()
+}
+
+/// How many versions in statuses (all when empty) each program has; programs
+/// without any are left out.
+pub async fn count_of_programs(
+    db: &Database,
+    program_ids: &[&str],
+    statuses: &[VersionStatus],
+) -> Result<Vec<(String, i64)>, StorageError> {
+    let statuses: Vec<&str> = statuses.iter().map(|status| status.as_str()).collect();
+    Ok(with_connection!(db, |conn| {
+        let mut query = mini_program_versions::table
+            .filter(mini_program_versions::mini_program_id.eq_any(program_ids))
+            .group_by(mini_program_versions::mini_program_id)
+            .select((
+                mini_program_versions::mini_program_id,
+                diesel::dsl::count_star(),
+            ))
+            .into_boxed();
+        if !statuses.is_empty() {
+            query = query.filter(mini_program_versions::status.eq_any(&statuses));
+        }
+        query.load(conn).await?
+    }))
+}
+
+#[derive(QueryableByName)]
+struct RankedVersion {
+    #[diesel(sql_type = Text)]
+    id: String,
+}
+
+/// Ranks versions newest first within each program. The placeholders and the
+/// way a JSON array is read differ between the backends; binds come in one
+/// order for both: program ids, statuses, statuses again, how many.
+macro_rules! rank_newest_sql {
+    (programs: $programs:literal, statuses: $statuses:literal, empty: $empty:literal, per_program: $per_program:literal) => {
+        concat!(
+            "SELECT id FROM (
+               SELECT v.id, ROW_NUMBER() OVER (
+                 PARTITION BY v.mini_program_id
+                 ORDER BY v.major DESC, v.minor DESC, v.patch DESC) AS position
+               FROM mini_program_versions v
+               WHERE v.mini_program_id IN (",
+            $programs,
+            ")
+                 AND (",
+            $empty,
+            " OR v.status IN (",
+            $statuses,
+            "))
+             ) ranked
+             WHERE position <= ",
+            $per_program
+        )
+    };
+}
+
+trait RankNewest {
+    const RANK_NEWEST: &'static str;
+}
+
+impl RankNewest for AsyncPgConnection {
+    const RANK_NEWEST: &'static str = rank_newest_sql!(
+        programs: "SELECT json_array_elements_text(CAST($1 AS json))",
+        statuses: "SELECT json_array_elements_text(CAST($3 AS json))",
+        empty: "json_array_length(CAST($2 AS json)) = 0",
+        per_program: "$4"
+    );
+}
+
+impl RankNewest for SqliteConnection {
+    const RANK_NEWEST: &'static str = rank_newest_sql!(
+        programs: "SELECT value FROM json_each(?)",
+        statuses: "SELECT value FROM json_each(?)",
+        empty: "json_array_length(?) = 0",
+        per_program: "?"
+    );
 }
 
 pub async fn count(

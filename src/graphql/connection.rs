@@ -1,10 +1,13 @@
 //! Relay connections over the services' pages, with a `totalCount` that is
 //! only counted when a client selects it.
 
+use std::sync::Arc;
+
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, Object, OutputType};
 
 use super::caller;
+use super::listing::Listing;
 use crate::db::mini_programs::ProgramFilter;
 use crate::domain::{AuditFilter, MiniProgram, ReleaseIntegration, VersionStatus};
 use crate::service::page::Page;
@@ -16,6 +19,8 @@ pub enum TotalCount {
     Versions {
         program: MiniProgram,
         statuses: Vec<VersionStatus>,
+        /// The page the program was listed on: counted with its siblings.
+        listing: Option<Arc<Listing>>,
     },
     UpdateModeChanges(MiniProgram),
     Deliveries(ReleaseIntegration),
@@ -31,8 +36,23 @@ impl TotalCount {
             TotalCount::MiniPrograms(filter) => {
                 mini_programs::count(services, principal, filter).await?
             }
-            TotalCount::Versions { program, statuses } => {
-                versions::count(services, principal, program, statuses).await?
+            TotalCount::Versions {
+                program,
+                statuses,
+                listing,
+            } => {
+                let listed = match listing {
+                    Some(listing) => {
+                        listing
+                            .version_count(services, principal, &program.id, statuses)
+                            .await?
+                    }
+                    None => None,
+                };
+                match listed {
+                    Some(count) => count,
+                    None => versions::count(services, principal, program, statuses).await?,
+                }
             }
             TotalCount::UpdateModeChanges(program) => {
                 mini_programs::history_count(services, principal, program).await?

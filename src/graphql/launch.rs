@@ -152,7 +152,7 @@ impl LaunchMutation {
         )
         .await?;
         Ok(SetUpdateTimersPayload {
-            mini_program: MiniProgram(program),
+            mini_program: MiniProgram::from(program),
         })
     }
 

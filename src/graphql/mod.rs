@@ -8,6 +8,7 @@ mod error;
 mod integrations;
 mod launch;
 mod limits;
+mod listing;
 mod mutation;
 mod query;
 mod scalars;

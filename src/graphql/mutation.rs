@@ -128,7 +128,7 @@ impl ProgramMutation {
         };
         let program = mini_programs::create(services, actor, input).await?;
         Ok(CreateMiniProgramPayload {
-            mini_program: MiniProgram(program),
+            mini_program: MiniProgram::from(program),
         })
     }
 
@@ -172,7 +172,7 @@ impl ProgramMutation {
             UpdateModeDecision::Change { previous_mode, .. } => (previous_mode, true),
         };
         Ok(UpdateModePayload {
-            mini_program: MiniProgram(outcome.program),
+            mini_program: MiniProgram::from(outcome.program),
             previous_mode: previous_mode.into(),
             changed,
             affected_versions: outcome

@@ -1,8 +1,11 @@
+use std::sync::Arc;
+
 use async_graphql::{Context, ID, InputObject, Object};
 
 use super::caller;
 use super::connection::{ListConnection, TotalCount, connection, page_cost};
 use super::enums::{MiniProgramChannel, MiniProgramType, UpdateMode};
+use super::listing::Listing;
 use super::types::{MiniProgram, MiniProgramVersion, Viewer};
 use crate::db::mini_programs::ProgramFilter;
 use crate::service::page::PageRequest;
@@ -54,9 +57,15 @@ impl ProgramQuery {
         let filter = ProgramFilter::from(filter.unwrap_or_default());
         let page = mini_programs::list(services, principal, &filter, &PageRequest { first, after })
             .await?;
+        let listed = page
+            .items
+            .iter()
+            .map(|(_, program)| program.clone())
+            .collect();
+        let listing = Arc::new(Listing::new(listed));
         Ok(connection(
             page,
-            MiniProgram,
+            |program| MiniProgram::listed(program, listing.clone()),
             TotalCount::MiniPrograms(filter),
         ))
     }
@@ -70,7 +79,7 @@ impl ProgramQuery {
         let (services, principal) = caller(ctx)?;
         Ok(mini_programs::find(services, principal, &id)
             .await?
-            .map(MiniProgram))
+            .map(MiniProgram::from))
     }
 
     /// A version of a mini program of the caller's workspace; null when there is none with this id.

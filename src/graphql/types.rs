@@ -1,5 +1,7 @@
 //! The GraphQL object types, each a thin view of a domain value.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, ID, Object, SimpleObject};
 
 use super::caller;
@@ -8,6 +10,7 @@ use super::enums::{
     MiniProgramChannel, MiniProgramType, Role, UpdateMode, UpdateModeLock, UpdateModeSource,
     VersionStatus,
 };
+use super::listing::Listing;
 use super::scalars::DateTime;
 use crate::domain::{self, Principal, update_mode_locks};
 use crate::service::page::PageRequest;
@@ -33,38 +36,61 @@ impl Viewer {
     }
 }
 
-/// A mini program of the caller's workspace.
-pub struct MiniProgram(pub domain::MiniProgram);
+/// A mini program of the caller's workspace, with the page it was listed
+/// on, if it was.
+pub struct MiniProgram {
+    program: domain::MiniProgram,
+    listing: Option<Arc<Listing>>,
+}
+
+impl From<domain::MiniProgram> for MiniProgram {
+    fn from(program: domain::MiniProgram) -> Self {
+        Self {
+            program,
+            listing: None,
+        }
+    }
+}
+
+impl MiniProgram {
+    /// A program of a listed page, whose lists are read with its siblings'.
+    pub fn listed(program: domain::MiniProgram, listing: Arc<Listing>) -> Self {
+        Self {
+            program,
+            listing: Some(listing),
+        }
+    }
+}
 
 #[Object]
 impl MiniProgram {
     async fn id(&self) -> ID {
-        ID(self.0.id.clone())
+        ID(self.program.id.clone())
     }
 
     async fn name(&self) -> &str {
-        &self.0.name
+        &self.program.name
     }
 
     #[graphql(name = "type")]
     async fn program_type(&self) -> MiniProgramType {
-        self.0.program_type.into()
+        self.program.program_type.into()
     }
 
     async fn channel(&self) -> MiniProgramChannel {
-        self.0.channel.into()
+        self.program.channel.into()
     }
 
     /// The global update mode (Versions > Update Mode). It takes effect with a
     /// version when that version is submitted for release approval.
     async fn update_mode(&self) -> UpdateMode {
-        self.0.update_mode.into()
+        self.program.update_mode.into()
     }
 
     /// Whether the caller may change the update mode.
     async fn update_mode_editable(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
         let (_, principal) = caller(ctx)?;
-        Ok(update_mode_locks(principal, &self.0).is_empty())
+        Ok(update_mode_locks(principal, &self.program).is_empty())
     }
 
     /// Every reason why the caller may not change the update mode; empty when it may.
@@ -73,7 +99,7 @@ impl MiniProgram {
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Vec<UpdateModeLock>> {
         let (_, principal) = caller(ctx)?;
-        Ok(update_mode_locks(principal, &self.0)
+        Ok(update_mode_locks(principal, &self.program)
             .into_iter()
             .map(Into::into)
             .collect())
@@ -82,27 +108,27 @@ impl MiniProgram {
     /// Raised by one on every accepted change of the program; pass it as
     /// `expectedRevision` so that a stale edit is refused rather than lost.
     async fn revision(&self) -> i32 {
-        self.0.revision
+        self.program.revision
     }
 
     async fn created_at(&self) -> DateTime {
-        self.0.created_at.into()
+        self.program.created_at.into()
     }
 
     async fn updated_at(&self) -> DateTime {
-        self.0.updated_at.into()
+        self.program.updated_at.into()
     }
 
     /// Under DEFAULT, how long after its first open or last update a device
     /// starts updating in the background (`setUpdateTimers`).
     async fn async_update_seconds(&self) -> i32 {
-        self.0.timers.async_update_seconds
+        self.program.timers.async_update_seconds
     }
 
     /// Under DEFAULT, how long after its first open or last update a device
     /// updates before starting.
     async fn sync_update_seconds(&self) -> i32 {
-        self.0.timers.sync_update_seconds
+        self.program.timers.sync_update_seconds
     }
 
     /// The program's versions, newest version number first (1.10.0 before 1.9.0).
@@ -121,17 +147,25 @@ impl MiniProgram {
             .into_iter()
             .map(Into::into)
             .collect();
-        let page = versions::list(
-            services,
-            principal,
-            &self.0,
-            &statuses,
-            &PageRequest { first, after },
-        )
-        .await?;
+        let listed = match (&self.listing, &after) {
+            (Some(listing), None) => {
+                listing
+                    .first_page(services, principal, &self.program.id, &statuses, first)
+                    .await?
+            }
+            _ => None,
+        };
+        let page = match listed {
+            Some(page) => page,
+            None => {
+                let request = PageRequest { first, after };
+                versions::list(services, principal, &self.program, &statuses, &request).await?
+            }
+        };
         let total = TotalCount::Versions {
-            program: self.0.clone(),
+            program: self.program.clone(),
             statuses,
+            listing: self.listing.clone(),
         };
         Ok(connection(page, MiniProgramVersion, total))
     }
@@ -145,13 +179,17 @@ impl MiniProgram {
         after: Option<String>,
     ) -> async_graphql::Result<ListConnection<UpdateModeChange>> {
         let (services, principal) = caller(ctx)?;
-        let page =
-            mini_programs::history(services, principal, &self.0, &PageRequest { first, after })
-                .await?;
+        let page = mini_programs::history(
+            services,
+            principal,
+            &self.program,
+            &PageRequest { first, after },
+        )
+        .await?;
         Ok(connection(
             page,
             UpdateModeChange::from,
-            TotalCount::UpdateModeChanges(self.0.clone()),
+            TotalCount::UpdateModeChanges(self.program.clone()),
         ))
     }
 }
@@ -170,7 +208,7 @@ impl MiniProgramVersion {
         let program = mini_programs::find(services, principal, &self.0.mini_program_id)
             .await?
             .ok_or(ServiceError::NotFound("mini program"))?;
-        Ok(MiniProgram(program))
+        Ok(MiniProgram::from(program))
     }
 
     /// The version number, MAJOR.MINOR.PATCH.

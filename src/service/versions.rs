@@ -1,6 +1,8 @@
 //! Versions of mini programs: reading, creating, submitting them for release
 //! approval, and the release steps that follow.
 
+use std::collections::HashMap;
+
 use super::mini_programs::require_visible;
 use super::page::{Page, PageRequest};
 use super::{Actor, ServiceError, Services, require, require_reader};
@@ -51,6 +53,52 @@ pub async fn count(
 ) -> Result<i64, ServiceError> {
     require_visible(principal, program)?;
     Ok(repository::count(&services.db, &program.id, statuses).await?)
+}
+
+/// The first page of versions of each of `programs`, newest first, read
+/// together: what a listing of programs shows under each of them.
+pub async fn first_pages(
+    services: &Services,
+    principal: &Principal,
+    programs: &[MiniProgram],
+    statuses: &[VersionStatus],
+    first: Option<i32>,
+) -> Result<HashMap<String, Page<MiniProgramVersion>>, ServiceError> {
+    for program in programs {
+        require_visible(principal, program)?;
+    }
+    let window = PageRequest { first, after: None }.window::<VersionNumber>()?;
+    let ids: Vec<&str> = programs.iter().map(|program| program.id.as_str()).collect();
+    let versions =
+        repository::newest_of_programs(&services.db, &ids, statuses, window.fetch).await?;
+    let mut by_program: HashMap<String, Vec<MiniProgramVersion>> =
+        ids.iter().map(|&id| (id.to_owned(), Vec::new())).collect();
+    for version in versions {
+        if let Some(versions) = by_program.get_mut(&version.mini_program_id) {
+            versions.push(version);
+        }
+    }
+    Ok(by_program
+        .into_iter()
+        .map(|(id, versions)| (id, window.page(versions, |version| version.number)))
+        .collect())
+}
+
+/// How many versions in `statuses` each of `programs` has, counted together.
+pub async fn counts(
+    services: &Services,
+    principal: &Principal,
+    programs: &[MiniProgram],
+    statuses: &[VersionStatus],
+) -> Result<HashMap<String, i64>, ServiceError> {
+    for program in programs {
+        require_visible(principal, program)?;
+    }
+    let ids: Vec<&str> = programs.iter().map(|program| program.id.as_str()).collect();
+    let counted = repository::count_of_programs(&services.db, &ids, statuses).await?;
+    let mut counts: HashMap<String, i64> = ids.iter().map(|&id| (id.to_owned(), 0)).collect();
+    counts.extend(counted);
+    Ok(counts)
 }
 
 pub struct CreateVersion {

@@ -14,6 +14,7 @@ mod http;
 mod launch;
 mod lifecycle;
 mod limits;
+mod listing;
 mod migrations;
 mod mini_programs;
 mod persisted_queries;

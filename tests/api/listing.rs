@@ -1,0 +1,92 @@
+//! Lists under each program of a listed page are read for the whole page at
+//! once: the console's list page costs the same statements at any size, and
+//! shows what each program's own lists show.
+
+use serde_json::{Value, json};
+
+use crate::common::*;
+use crate::on_both_backends;
+
+const CONSOLE: &str = "query($first: Int!) { miniPrograms(first: $first) { totalCount nodes {
+    id name type channel updateMode updateModeEditable updateModeLocks revision
+    versions(first: 5) { totalCount pageInfo { hasNextPage endCursor } nodes { id version status updateMode updateModeSource } }
+    released: versions(first: 2, status: [FULL_RELEASE, GRAY_RELEASE, OFFLINE]) { totalCount nodes { version } }
+} } }";
+
+const ONE: &str = "query($id: ID!) { miniProgram(id: $id) {
+    id name type channel updateMode updateModeEditable updateModeLocks revision
+    versions(first: 5) { totalCount pageInfo { hasNextPage endCursor } nodes { id version status updateMode updateModeSource } }
+    released: versions(first: 2, status: [FULL_RELEASE, GRAY_RELEASE, OFFLINE]) { totalCount nodes { version } }
+} }";
+
+async fn counted_server(backend: Backend) -> (TestServer, TestDatabase) {
+    let db = TestDatabase::create(backend).await;
+    // No background polling: every statement counted is the request's.
+    let settings = Settings {
+        env: vec![("HOOK_POLL_INTERVAL_MS".into(), "600000".into())],
+        ..Settings::default()
+    };
+    let server = TestServer::start_with_plugins(&db, settings, Default::default()).await;
+    (server, db)
+}
+
+on_both_backends! {
+    async fn the_list_page_costs_the_same_statements_at_any_size(backend: Backend) {
+        let (server, _db) = counted_server(backend).await;
+        for n in 0..24 {
+            let program = create_dsl_program(&server, &format!("Program {n:02}")).await;
+            // 0 to 7 versions, the older ones released.
+            for minor in 0..(n % 8) {
+                let version = create_version(&server, &program, &format!("1.{minor}.0")).await;
+                if minor + 2 < n % 8 {
+                    submit(&server, &developer(), &version).await.data();
+                    decide(&server, &approver(), &version, "APPROVE").await;
+                    release(&server, &version, None).await;
+                }
+            }
+        }
+
+        let mut costs = Vec::new();
+        for first in [1, 5, 12, 24] {
+            let before = server.settled_statements().await;
+            let page = server.gql(&admin(), CONSOLE, json!({ "first": first })).await;
+            costs.push(server.statements_executed() - before);
+            let nodes = page.data()["miniPrograms"]["nodes"].as_array().unwrap().clone();
+            assert_eq!(nodes.len(), first);
+            if first == 24 {
+                // Each program shows what its own page shows.
+                for node in &nodes {
+                    let own = server.gql(&admin(), ONE, json!({ "id": node["id"] })).await;
+                    assert_eq!(&own.data()["miniProgram"], node);
+                }
+                let shown: Vec<usize> = nodes.iter().map(|node| node["versions"]["nodes"].as_array().unwrap().len()).collect();
+                assert!(shown.contains(&0) && shown.contains(&5), "{shown:?}");
+            }
+        }
+        assert!(costs.iter().all(|&cost| cost == costs[0]), "statements per page size 1, 5, 12, 24: {costs:?}");
+        // The programs, their count, and per list under them its ids, its
+        // versions and its counts.
+        assert!(costs[0] <= 8, "{costs:?}");
+    }
+
+    async fn later_pages_and_repeated_lists_still_answer_alone(backend: Backend) {
+        let (server, _db) = counted_server(backend).await;
+        let program = create_dsl_program(&server, "Shop").await;
+        for minor in 0..7 {
+            create_version(&server, &program, &format!("1.{minor}.0")).await;
+        }
+        let query = "query($after: String) { miniPrograms(first: 1) { nodes {
+            a: versions(first: 3) { nodes { version } pageInfo { endCursor } }
+            b: versions(first: 3) { nodes { version } }
+            c: versions(first: 3, after: $after) { nodes { version } }
+        } } }";
+        let first = server.gql(&admin(), query, json!({ "after": null })).await;
+        let node = &first.data()["miniPrograms"]["nodes"][0];
+        let versions = |list: &Value| list["nodes"].as_array().unwrap().iter().map(|v| v["version"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
+        assert_eq!(versions(&node["a"]), ["1.6.0", "1.5.0", "1.4.0"]);
+        assert_eq!(versions(&node["b"]), versions(&node["a"]), "the same list asked twice");
+        let cursor = node["a"]["pageInfo"]["endCursor"].clone();
+        let next = server.gql(&admin(), query, json!({ "after": cursor })).await;
+        assert_eq!(versions(&next.data()["miniPrograms"]["nodes"][0]["c"]), ["1.3.0", "1.2.0", "1.1.0"]);
+    }
+}
