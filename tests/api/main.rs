@@ -19,6 +19,7 @@ mod migrations;
 mod mini_programs;
 mod persisted_queries;
 mod public_keys;
+mod scale_out;
 mod tenancy;
 mod update_mode;
 mod versions;
