@@ -1,16 +1,21 @@
 //! The `mini_program_versions` table: versions, their status and the update
 //! mode fixed on them at submission.
 
+use diesel::backend::Backend;
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::serialize::ToSql;
 use diesel::sql_types::{BigInt, Text};
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel::sqlite::Sqlite;
+use diesel_async::RunQueryDsl;
 
 use super::audit_log;
 use super::launch_policies::{PolicyChange, PolicySignal};
 use super::outbox::{EventSink, announce};
 use super::rows::{VersionRow, new_id, now, version_from_row};
 use super::schema::{mini_program_versions, mini_programs};
-use super::{Database, SqliteConnection, StorageError, mini_programs as programs};
+use super::{Database, StorageError, mini_programs as programs};
 use crate::domain::{
     AuditContext, DomainEvent, MiniProgramVersion, ReleaseState, ReleasedVersion, RuleViolation,
     VersionChange, VersionNumber, VersionStatus,
@@ -161,20 +166,13 @@ pub async fn newest_of_programs(
     let programs = serde_json::to_string(program_ids).unwrap_or_default();
     let statuses: Vec<&str> = statuses.iter().map(|status| status.as_str()).collect();
     let status_list = serde_json::to_string(&statuses).unwrap_or_default();
+    let ranking = NewestPerProgram {
+        programs,
+        statuses: status_list,
+        per_program,
+    };
     let rows = with_connection!(db, |conn| {
-        fn statement<C: RankNewest>(_: &C) -> &'static str {
-            C::RANK_NEWEST
-        }
-        let ids: Vec<String> = diesel::sql_query(statement(&*conn))
-            .bind::<Text, _>(&programs)
-            .bind::<Text, _>(&status_list)
-            .bind::<Text, _>(&status_list)
-            .bind::<BigInt, _>(per_program)
-            .load::<RankedVersion>(conn)
-            .await?
-            .into_iter()
-            .map(|ranked| ranked.id)
-            .collect();
+        let ids: Vec<String> = ranking.clone().load(conn).await?;
         versions_with_global_mode!()
             .filter(mini_program_versions::id.eq_any(&ids))
             .order((
@@ -213,58 +211,83 @@ pub async fn count_of_programs(
     }))
 }
 
-#[derive(QueryableByName)]
-struct RankedVersion {
-    #[diesel(sql_type = Text)]
-    id: String,
+/// The ids of the newest versions of each program, ranked by a window
+/// function. A query type of its own rather than `sql_query`, so that its
+/// prepared statement is cached per connection like diesel's own queries.
+#[derive(Debug, Clone, QueryId)]
+struct NewestPerProgram {
+    /// Program ids, as a JSON array.
+    programs: String,
+    /// Statuses, as a JSON array; empty means all.
+    statuses: String,
+    per_program: i64,
 }
 
-/// Ranks versions newest first within each program. The placeholders and the
-/// way a JSON array is read differ between the backends; binds come in one
-/// order for both: program ids, statuses, statuses again, how many.
-macro_rules! rank_newest_sql {
-    (programs: $programs:literal, statuses: $statuses:literal, empty: $empty:literal, per_program: $per_program:literal) => {
-        concat!(
-            "SELECT id FROM (
-               SELECT v.id, ROW_NUMBER() OVER (
-                 PARTITION BY v.mini_program_id
-                 ORDER BY v.major DESC, v.minor DESC, v.patch DESC) AS position
-               FROM mini_program_versions v
-               WHERE v.mini_program_id IN (",
-            $programs,
-            ")
-                 AND (",
-            $empty,
-            " OR v.status IN (",
-            $statuses,
-            "))
-             ) ranked
-             WHERE position <= ",
-            $per_program
-        )
-    };
+impl Query for NewestPerProgram {
+    type SqlType = Text;
 }
 
-trait RankNewest {
-    const RANK_NEWEST: &'static str;
+impl<DB: JsonArrays> QueryFragment<DB> for NewestPerProgram
+where
+    str: ToSql<Text, DB>,
+    i64: ToSql<BigInt, DB>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        out.push_sql(
+            "SELECT id FROM (SELECT v.id, ROW_NUMBER() OVER (PARTITION BY v.mini_program_id \
+             ORDER BY v.major DESC, v.minor DESC, v.patch DESC) AS position \
+             FROM mini_program_versions v WHERE v.mini_program_id IN (",
+        );
+        DB::push_elements(&mut out, &self.programs)?;
+        out.push_sql(") AND (");
+        DB::push_length(&mut out, &self.statuses)?;
+        out.push_sql(" = 0 OR v.status IN (");
+        DB::push_elements(&mut out, &self.statuses)?;
+        out.push_sql(")) ) ranked WHERE position <= ");
+        out.push_bind_param::<BigInt, _>(&self.per_program)?;
+        Ok(())
+    }
 }
 
-impl RankNewest for AsyncPgConnection {
-    const RANK_NEWEST: &'static str = rank_newest_sql!(
-        programs: "SELECT json_array_elements_text(CAST($1 AS json))",
-        statuses: "SELECT json_array_elements_text(CAST($3 AS json))",
-        empty: "json_array_length(CAST($2 AS json)) = 0",
-        per_program: "$4"
-    );
+/// How a backend reads a JSON array passed as one text parameter: the one
+/// list parameter both backends understand.
+trait JsonArrays: Backend {
+    /// A subquery of the array's elements.
+    fn push_elements<'b>(out: &mut AstPass<'_, 'b, Self>, array: &'b str) -> QueryResult<()>;
+    /// The array's length.
+    fn push_length<'b>(out: &mut AstPass<'_, 'b, Self>, array: &'b str) -> QueryResult<()>;
 }
 
-impl RankNewest for SqliteConnection {
-    const RANK_NEWEST: &'static str = rank_newest_sql!(
-        programs: "SELECT value FROM json_each(?)",
-        statuses: "SELECT value FROM json_each(?)",
-        empty: "json_array_length(?) = 0",
-        per_program: "?"
-    );
+impl JsonArrays for Pg {
+    fn push_elements<'b>(out: &mut AstPass<'_, 'b, Self>, array: &'b str) -> QueryResult<()> {
+        out.push_sql("SELECT json_array_elements_text(CAST(");
+        out.push_bind_param::<Text, _>(array)?;
+        out.push_sql(" AS json))");
+        Ok(())
+    }
+
+    fn push_length<'b>(out: &mut AstPass<'_, 'b, Self>, array: &'b str) -> QueryResult<()> {
+        out.push_sql("json_array_length(CAST(");
+        out.push_bind_param::<Text, _>(array)?;
+        out.push_sql(" AS json))");
+        Ok(())
+    }
+}
+
+impl JsonArrays for Sqlite {
+    fn push_elements<'b>(out: &mut AstPass<'_, 'b, Self>, array: &'b str) -> QueryResult<()> {
+        out.push_sql("SELECT value FROM json_each(");
+        out.push_bind_param::<Text, _>(array)?;
+        out.push_sql(")");
+        Ok(())
+    }
+
+    fn push_length<'b>(out: &mut AstPass<'_, 'b, Self>, array: &'b str) -> QueryResult<()> {
+        out.push_sql("json_array_length(");
+        out.push_bind_param::<Text, _>(array)?;
+        out.push_sql(")");
+        Ok(())
+    }
 }
 
 pub async fn count(
