@@ -1,12 +1,11 @@
 //! The `mini_program_versions` table: versions, their status and the update
 //! mode fixed on them at submission.
 
-use diesel::backend::Backend;
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
-use diesel::serialize::ToSql;
-use diesel::sql_types::{BigInt, Text};
+
+use diesel::sql_types::{Array, BigInt, Text};
 use diesel::sqlite::Sqlite;
 use diesel_async::RunQueryDsl;
 
@@ -162,15 +161,7 @@ pub async fn newest_of_programs(
     if program_ids.is_empty() {
         return Ok(Vec::new());
     }
-    // Lists travel as JSON arrays, the one list parameter both backends read.
-    let programs = serde_json::to_string(program_ids).unwrap_or_default();
-    let statuses: Vec<&str> = statuses.iter().map(|status| status.as_str()).collect();
-    let status_list = serde_json::to_string(&statuses).unwrap_or_default();
-    let ranking = NewestPerProgram {
-        programs,
-        statuses: status_list,
-        per_program,
-    };
+    let ranking = NewestPerProgram::new(program_ids, statuses, per_program);
     let rows = with_connection!(db, |conn| {
         let ids: Vec<String> = ranking.clone().load(conn).await?;
         versions_with_global_mode!()
@@ -211,81 +202,80 @@ pub async fn count_of_programs(
     }))
 }
 
-/// The ids of the newest versions of each program, ranked by a window
-/// function. A query type of its own rather than `sql_query`, so that its
-/// prepared statement is cached per connection like diesel's own queries.
+/// The ids of the newest versions of each program. A query type of its own
+/// rather than `sql_query`, so that its prepared statement is cached per
+/// connection like diesel's own queries, and so that each backend gets the
+/// statement its planner serves best.
 #[derive(Debug, Clone, QueryId)]
 struct NewestPerProgram {
-    /// Program ids, as a JSON array.
-    programs: String,
-    /// Statuses, as a JSON array; empty means all.
-    statuses: String,
+    programs: Vec<String>,
+    /// Empty means every status.
+    statuses: Vec<String>,
+    /// The same lists as JSON arrays, the list parameter SQLite reads.
+    programs_json: String,
+    statuses_json: String,
     per_program: i64,
+}
+
+impl NewestPerProgram {
+    fn new(programs: &[&str], statuses: &[VersionStatus], per_program: i64) -> Self {
+        let programs: Vec<String> = programs.iter().map(|&id| id.to_owned()).collect();
+        let statuses: Vec<String> = statuses
+            .iter()
+            .map(|status| status.as_str().to_owned())
+            .collect();
+        Self {
+            programs_json: serde_json::to_string(&programs).unwrap_or_default(),
+            statuses_json: serde_json::to_string(&statuses).unwrap_or_default(),
+            programs,
+            statuses,
+            per_program,
+        }
+    }
 }
 
 impl Query for NewestPerProgram {
     type SqlType = Text;
 }
 
-impl<DB: JsonArrays> QueryFragment<DB> for NewestPerProgram
-where
-    str: ToSql<Text, DB>,
-    i64: ToSql<BigInt, DB>,
-{
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+/// On PostgreSQL, a LATERAL join reads each program's newest versions
+/// straight off the (program, major, minor, patch) index, backwards: the
+/// work per program does not grow with how many versions it has.
+impl QueryFragment<Pg> for NewestPerProgram {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("SELECT v.id FROM unnest(");
+        out.push_bind_param::<Array<Text>, _>(&self.programs)?;
+        out.push_sql(
+            ") AS p(id) CROSS JOIN LATERAL (SELECT id FROM mini_program_versions \
+             WHERE mini_program_id = p.id AND (cardinality(",
+        );
+        out.push_bind_param::<Array<Text>, _>(&self.statuses)?;
+        out.push_sql(") = 0 OR status = ANY(");
+        out.push_bind_param::<Array<Text>, _>(&self.statuses)?;
+        out.push_sql(")) ORDER BY major DESC, minor DESC, patch DESC LIMIT ");
+        out.push_bind_param::<BigInt, _>(&self.per_program)?;
+        out.push_sql(") v");
+        Ok(())
+    }
+}
+
+/// SQLite has no LATERAL: the versions of the listed programs, found through
+/// the program index, are ranked by a window function.
+impl QueryFragment<Sqlite> for NewestPerProgram {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
         out.push_sql(
             "SELECT id FROM (SELECT v.id, ROW_NUMBER() OVER (PARTITION BY v.mini_program_id \
              ORDER BY v.major DESC, v.minor DESC, v.patch DESC) AS position \
-             FROM mini_program_versions v WHERE v.mini_program_id IN (",
+             FROM mini_program_versions v \
+             WHERE v.mini_program_id IN (SELECT value FROM json_each(",
         );
-        DB::push_elements(&mut out, &self.programs)?;
-        out.push_sql(") AND (");
-        DB::push_length(&mut out, &self.statuses)?;
-        out.push_sql(" = 0 OR v.status IN (");
-        DB::push_elements(&mut out, &self.statuses)?;
-        out.push_sql(")) ) ranked WHERE position <= ");
+        out.push_bind_param::<Text, _>(&self.programs_json)?;
+        out.push_sql(")) AND (json_array_length(");
+        out.push_bind_param::<Text, _>(&self.statuses_json)?;
+        out.push_sql(") = 0 OR v.status IN (SELECT value FROM json_each(");
+        out.push_bind_param::<Text, _>(&self.statuses_json)?;
+        out.push_sql(")))) ranked WHERE position <= ");
         out.push_bind_param::<BigInt, _>(&self.per_program)?;
-        Ok(())
-    }
-}
-
-/// How a backend reads a JSON array passed as one text parameter: the one
-/// list parameter both backends understand.
-trait JsonArrays: Backend {
-    /// A subquery of the array's elements.
-    fn push_elements<'b>(out: &mut AstPass<'_, 'b, Self>, array: &'b str) -> QueryResult<()>;
-    /// The array's length.
-    fn push_length<'b>(out: &mut AstPass<'_, 'b, Self>, array: &'b str) -> QueryResult<()>;
-}
-
-impl JsonArrays for Pg {
-    fn push_elements<'b>(out: &mut AstPass<'_, 'b, Self>, array: &'b str) -> QueryResult<()> {
-        out.push_sql("SELECT json_array_elements_text(CAST(");
-        out.push_bind_param::<Text, _>(array)?;
-        out.push_sql(" AS json))");
-        Ok(())
-    }
-
-    fn push_length<'b>(out: &mut AstPass<'_, 'b, Self>, array: &'b str) -> QueryResult<()> {
-        out.push_sql("json_array_length(CAST(");
-        out.push_bind_param::<Text, _>(array)?;
-        out.push_sql(" AS json))");
-        Ok(())
-    }
-}
-
-impl JsonArrays for Sqlite {
-    fn push_elements<'b>(out: &mut AstPass<'_, 'b, Self>, array: &'b str) -> QueryResult<()> {
-        out.push_sql("SELECT value FROM json_each(");
-        out.push_bind_param::<Text, _>(array)?;
-        out.push_sql(")");
-        Ok(())
-    }
-
-    fn push_length<'b>(out: &mut AstPass<'_, 'b, Self>, array: &'b str) -> QueryResult<()> {
-        out.push_sql("json_array_length(");
-        out.push_bind_param::<Text, _>(array)?;
-        out.push_sql(")");
         Ok(())
     }
 }
