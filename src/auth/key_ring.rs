@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use url::Url;
 
 use super::TokenError;
-use super::keys::VerificationKey;
+use super::keys::{PUBLIC_KEY_ALGORITHMS, VerificationKey};
 
 /// A JWKS document larger than this is not a key set.
 const MAX_JWKS_BYTES: usize = 1024 * 1024;
@@ -173,15 +173,7 @@ impl KeyRing {
     fn accepts(&self, algorithm: Algorithm) -> bool {
         match self.source {
             KeySource::Secret(_) => algorithm == Algorithm::HS256,
-            _ => matches!(
-                algorithm,
-                Algorithm::RS256
-                    | Algorithm::RS384
-                    | Algorithm::RS512
-                    | Algorithm::PS256
-                    | Algorithm::ES256
-                    | Algorithm::EdDSA
-            ),
+            _ => PUBLIC_KEY_ALGORITHMS.contains(&algorithm),
         }
     }
 

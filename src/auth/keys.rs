@@ -4,6 +4,16 @@
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey};
 
+/// The public-key algorithms a key may verify.
+pub const PUBLIC_KEY_ALGORITHMS: [Algorithm; 6] = [
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::ES256,
+    Algorithm::EdDSA,
+];
+
 /// One key and the one algorithm it verifies: the algorithm a token names in
 /// its header only selects a key, it never changes how the key is used.
 #[derive(Clone)]

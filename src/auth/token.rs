@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 
 use super::ClaimNames;
 use super::key_ring::{KeyRefresh, KeyRing, KeySource};
+use super::keys::PUBLIC_KEY_ALGORITHMS;
 use crate::domain::{Principal, Role};
 
 /// A shorter HS256 secret can be brute-forced offline from any token.
@@ -77,13 +78,16 @@ pub enum TokenError {
     Invalid(String),
 }
 
-/// Turns a bearer token into the principal it names.
+/// Turns a bearer token into the principal it names. Cheap to clone: the
+/// handlers get one per request.
 #[derive(Clone)]
-pub struct TokenVerifier {
+pub struct TokenVerifier(Arc<Checks>);
+
+struct Checks {
     keys: Arc<KeyRing>,
-    /// The checks every token passes, but for the algorithm, which is the
-    /// chosen key's.
-    validation: Validation,
+    /// The checks every token passes, one per algorithm a key may have: the
+    /// chosen key's algorithm is the only one accepted.
+    validations: Vec<Validation>,
     claims: ClaimNames,
 }
 
@@ -112,16 +116,24 @@ impl TokenVerifier {
             Some(audience) => validation.set_audience(&[audience]),
             None => validation.validate_aud = false,
         }
-        Ok(Self {
+        let validations = std::iter::once(Algorithm::HS256)
+            .chain(PUBLIC_KEY_ALGORITHMS)
+            .map(|algorithm| {
+                let mut validation = validation.clone();
+                validation.algorithms = vec![algorithm];
+                validation
+            })
+            .collect();
+        Ok(Self(Arc::new(Checks {
             keys: Arc::new(keys),
-            validation,
+            validations,
             claims: settings.claims.clone(),
-        })
+        })))
     }
 
     /// The key set, to refresh it on its timer.
     pub fn key_ring(&self) -> Arc<KeyRing> {
-        self.keys.clone()
+        self.0.keys.clone()
     }
 
     pub async fn verify(&self, token: &str) -> Result<Principal, TokenError> {
@@ -134,12 +146,16 @@ impl TokenVerifier {
         // come only from configuration.
         let header = jsonwebtoken::decode_header(token)
             .map_err(|error| TokenError::Invalid(describe(error.kind())))?;
-        let key = self.keys.find(header.kid.as_deref(), header.alg).await?;
-        let mut validation = self.validation.clone();
-        validation.algorithms = vec![key.algorithm];
-        let data = jsonwebtoken::decode::<Map<String, Value>>(token, &key.key, &validation)
+        let checks = &self.0;
+        let key = checks.keys.find(header.kid.as_deref(), header.alg).await?;
+        let validation = checks
+            .validations
+            .iter()
+            .find(|validation| validation.algorithms == [key.algorithm])
+            .ok_or_else(|| TokenError::Invalid("algorithm not accepted".into()))?;
+        let data = jsonwebtoken::decode::<Map<String, Value>>(token, &key.key, validation)
             .map_err(|error| TokenError::Invalid(describe(error.kind())))?;
-        self.claims.principal(&data.claims)
+        checks.claims.principal(&data.claims)
     }
 }
 

@@ -109,20 +109,26 @@ impl PersistedQueries {
         let hash = match hash {
             Some(hash) if request.query.is_empty() => {
                 request.query = self.document(&hash).await?.to_string();
-                hash
+                Some(hash)
             }
             Some(hash) => {
                 if hash_of(&request.query) != hash {
                     return Err(PersistedQueryError::HashMismatch);
                 }
                 self.register(&hash, &request.query).await?;
-                hash
+                Some(hash)
             }
-            None => hash_of(&request.query),
+            None => None,
         };
         match &self.allow_list {
-            Some(list) if list.binds(principal) && !list.documents.contains_key(&hash) => {
-                Err(PersistedQueryError::NotAllowed)
+            Some(list) if list.binds(principal) => {
+                // Hashed here only: most requests are not held to the list.
+                let hash = hash.unwrap_or_else(|| hash_of(&request.query));
+                if list.documents.contains_key(&hash) {
+                    Ok(())
+                } else {
+                    Err(PersistedQueryError::NotAllowed)
+                }
             }
             _ => Ok(()),
         }
