@@ -10,6 +10,7 @@ mod launch;
 mod limits;
 mod listing;
 mod mutation;
+pub mod nesting;
 mod query;
 mod scalars;
 mod types;

@@ -17,6 +17,7 @@ use super::error_response;
 use super::metrics::RequestOutcome;
 use super::request_log::RequestIdHeader;
 use crate::graphql::RequestId;
+use crate::graphql::nesting::{MAX_NESTING, nests_deeper_than};
 use crate::service::ServiceError;
 use crate::service::persisted_queries::PersistedQueryError;
 use crate::service::rate_limit;
@@ -45,6 +46,13 @@ pub async fn execute(
         .await
     {
         return persisted_query_refused(error);
+    }
+    if nests_deeper_than(&request.query, MAX_NESTING) {
+        return error_response(
+            StatusCode::OK,
+            "GRAPHQL_PARSE_FAILED",
+            &format!("the document nests deeper than {MAX_NESTING} levels"),
+        );
     }
     let (RequestTimeout(timeout), MutationLimit(mutation_limit)) =
         (state.request_timeout, state.mutation_limit);

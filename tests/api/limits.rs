@@ -129,6 +129,17 @@ on_both_backends! {
         let response = refused_before_sql(&server, &chain, "GRAPHQL_PARSE_FAILED").await;
         assert!(response.error()["message"].as_str().unwrap().contains("recursion depth"));
 
+        // Deep nesting is refused on the text: the parser recursed once per
+        // level and 5,000 nested list brackets aborted the process.
+        for (open, close) in [("{ a", "}"), ("[", "]"), ("(", ")")] {
+            for levels in [65, 5_000, 15_000] {
+                let document = format!("{{ miniPrograms(filter: {}1{}) {{ totalCount }} }}", open.repeat(levels), close.repeat(levels));
+                let response = refused_before_sql(&server, &document, "GRAPHQL_PARSE_FAILED").await;
+                assert!(response.error()["message"].as_str().unwrap().contains("nests deeper than 64"));
+            }
+        }
+        server.gql(&admin(), "{ viewer { subject } }", json!({})).await.data();
+
         // The console's list page stays well inside the limits.
         let console = "{ miniPrograms(first: 20) { totalCount nodes { id name type channel updateMode updateModeEditable updateModeLocks revision
             versions(first: 5) { nodes { id version status updateMode updateModeSource } } } } }";

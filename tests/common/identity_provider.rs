@@ -9,7 +9,7 @@ use base64::Engine as _;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
-use super::{Gql, TestServer, UPDATE_MODE};
+use super::{Gql, TestServer, UPDATE_MODE, serve_in_background};
 
 pub fn fixture(name: &str) -> String {
     format!("{}/tests/fixtures/keys/{name}", env!("CARGO_MANIFEST_DIR"))
@@ -98,14 +98,7 @@ impl KeyServer {
                 ),
             )
             .with_state(state.clone());
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.await;
-                })
-                .await;
-        });
+        let stop = serve_in_background(listener, app);
         KeyServer {
             url,
             state,

@@ -415,6 +415,43 @@ impl Drop for TestServer {
     }
 }
 
+/// Serves `app` on `listener` until the returned sender is used or dropped.
+pub fn serve_in_background(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+) -> tokio::sync::oneshot::Sender<()> {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            })
+            .await;
+    });
+    stop
+}
+
+/// Starts `update-mode serve` with `env` on a SQLite file that must not come
+/// to exist, expects it to refuse to start, and returns what it said.
+pub fn refused_start(env: &[(&str, &str)]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_update-mode"));
+    command.args(["serve", "--listen", "127.0.0.1:0"]).env(
+        "DATABASE_URL",
+        format!("sqlite://{}/x.db", dir.path().display()),
+    );
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let output = command.output().expect("update-mode serve");
+    assert!(!output.status.success(), "the server started");
+    assert!(
+        !dir.path().join("x.db").exists(),
+        "touched the database before refusing"
+    );
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
 /// `update-mode` with the suite's configuration and nothing from the
 /// environment that could change it.
 pub fn server_command(db: &TestDatabase, settings: &Settings) -> Command {
@@ -776,14 +813,7 @@ impl Receiver {
                 }),
             )
             .with_state(state.clone());
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.await;
-                })
-                .await;
-        });
+        let stop = serve_in_background(listener, app);
         Receiver {
             url,
             state,
