@@ -49,8 +49,14 @@ class Receiver(http.server.BaseHTTPRequestHandler):
         pass
 
 
+class ReceiverServer(http.server.ThreadingHTTPServer):
+    # The dispatcher opens up to 32 connections at once; the default backlog
+    # of 5 refused some, and refused deliveries wait out their retry backoff.
+    request_queue_size = 256
+
+
 def start_receiver():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    server = ReceiverServer(("127.0.0.1", 0), Receiver)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return f"http://127.0.0.1:{server.server_address[1]}/hooks"
 
