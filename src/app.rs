@@ -144,6 +144,7 @@ pub async fn start(settings: ServerSettings, plugins: Plugins) -> Result<Server,
     let persisted_queries = Arc::new(PersistedQueries::new(db.clone(), allow_list));
     let state = AppState {
         schema: crate::graphql::schema(services.clone(), limits, plugins.extensions),
+        document_limits: limits.document(),
         services,
         mutation_limit: MutationLimit(api.rate_limit_mutations_per_minute),
         metrics: Arc::default(),
@@ -303,6 +304,7 @@ fn query_limits(api: &ApiSettings, dev_mode: bool) -> QueryLimits {
         complexity: api.graphql_max_complexity,
         aliases: api.graphql_max_aliases,
         directives: api.graphql_max_directives,
+        recursion: 32,
         introspection: api.graphql_introspection.unwrap_or(dev_mode),
     }
 }

@@ -1,14 +1,8 @@
 //! The one mapping from errors to GraphQL `extensions.code`.
 
-use std::sync::Arc;
+use async_graphql::{ErrorExtensions, Response, ServerError, Value};
 
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextValidation,
-};
-use async_graphql::parser::types::ExecutableDocument;
-use async_graphql::{
-    ErrorExtensions, Response, ServerError, ServerResult, ValidationResult, Value, Variables,
-};
+use super::document::Refused;
 
 use crate::domain::RuleViolation;
 use crate::service::ServiceError;
@@ -77,16 +71,6 @@ fn rule_error(violation: RuleViolation) -> async_graphql::Error {
 
 /// Gives the errors that async-graphql raises itself a code too, so that
 /// every error a client sees carries one.
-pub struct ErrorCodes;
-
-impl ExtensionFactory for ErrorCodes {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ErrorCodesExtension)
-    }
-}
-
-struct ErrorCodesExtension;
-
 /// Gives an error `code` unless it has one.
 pub(super) fn with_code(mut error: ServerError, code: &'static str) -> ServerError {
     let extensions = error.extensions.get_or_insert_with(Default::default);
@@ -96,48 +80,31 @@ pub(super) fn with_code(mut error: ServerError, code: &'static str) -> ServerErr
     error
 }
 
-#[async_graphql::async_trait::async_trait]
-impl Extension for ErrorCodesExtension {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        next.run(ctx, query, variables)
-            .await
-            .map_err(|error| with_code(error, "GRAPHQL_PARSE_FAILED"))
-    }
-
-    async fn validation(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        next: NextValidation<'_>,
-    ) -> Result<ValidationResult, Vec<ServerError>> {
-        next.run(ctx).await.map_err(|errors| {
-            errors
-                .into_iter()
-                .map(|error| with_code(error, "GRAPHQL_VALIDATION_FAILED"))
-                .collect()
+/// Codes the errors the executor left without one. The document passed
+/// `document::check` before it ran, so an error without a code and without a
+/// path failed validation (a rule of the schema, a limit, a variable that
+/// does not coerce); one with a path is an argument the schema could not
+/// coerce (resolvers always set a code).
+pub fn code_errors(response: &mut Response) {
+    response.errors = std::mem::take(&mut response.errors)
+        .into_iter()
+        .map(|error| {
+            let code = if error.path.is_empty() {
+                "GRAPHQL_VALIDATION_FAILED"
+            } else {
+                "BAD_USER_INPUT"
+            };
+            with_code(error, code)
         })
-    }
+        .collect();
+}
 
-    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
-        let mut response = next.run(ctx).await;
-        response.errors = std::mem::take(&mut response.errors)
-            .into_iter()
-            .map(|error| {
-                // Resolvers always set a code; a field error without one is an
-                // argument the schema could not coerce.
-                let code = if error.path.is_empty() {
-                    "BAD_REQUEST"
-                } else {
-                    "BAD_USER_INPUT"
-                };
-                with_code(error, code)
-            })
-            .collect();
-        response
-    }
+/// The answer to a document refused before it ran.
+pub fn refused(refused: Refused) -> Response {
+    let error = match refused {
+        Refused::Parse(error) => with_code(error, "GRAPHQL_PARSE_FAILED"),
+        Refused::Validation(error) => with_code(error, "GRAPHQL_VALIDATION_FAILED"),
+        Refused::Request(error) => with_code(error, "BAD_REQUEST"),
+    };
+    Response::from_errors(vec![error])
 }

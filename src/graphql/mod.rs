@@ -3,11 +3,11 @@
 
 mod audit;
 mod connection;
+mod document;
 mod enums;
 mod error;
 mod integrations;
 mod launch;
-mod limits;
 mod listing;
 mod mutation;
 pub mod nesting;
@@ -23,7 +23,8 @@ use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
 use crate::domain::Principal;
 use crate::service::{Actor, Services};
 
-pub use error::ErrorCodes;
+pub use document::{Checked, DocumentLimits, Refused, check};
+pub use error::{code_errors, refused};
 
 /// The root types, merged from one object per area.
 #[derive(MergedObject, Default)]
@@ -44,7 +45,7 @@ pub struct Mutation(
 pub type ApiSchema = Schema<Query, Mutation, EmptySubscription>;
 
 fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription).extension(ErrorCodes)
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
 }
 
 /// What a query may cost; see `config::ApiSettings`.
@@ -54,7 +55,21 @@ pub struct QueryLimits {
     pub complexity: usize,
     pub aliases: usize,
     pub directives: usize,
+    /// How deeply selections nest with fragments expanded.
+    pub recursion: usize,
     pub introspection: bool,
+}
+
+impl QueryLimits {
+    /// The part that `check` enforces on a parsed document; the schema
+    /// enforces the rest while validating.
+    pub fn document(&self) -> DocumentLimits {
+        DocumentLimits {
+            aliases: self.aliases,
+            directives: self.directives,
+            recursion: self.recursion,
+        }
+    }
 }
 
 /// The executable schema; each request brings its `Principal` as request data.
@@ -69,8 +84,7 @@ pub fn schema(
         .limit_depth(limits.depth)
         .limit_complexity(limits.complexity)
         .limit_directives(limits.directives)
-        .limit_recursive_depth(32)
-        .extension(limits::AliasLimit(limits.aliases));
+        .limit_recursive_depth(limits.recursion);
     for extension in extensions {
         builder = builder.extension(PluginExtension(extension));
     }

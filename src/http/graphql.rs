@@ -2,7 +2,6 @@ use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
 use async_graphql::ParseRequestError;
-use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 
 use axum::extract::{FromRef, FromRequestParts, State};
@@ -63,7 +62,18 @@ pub async fn execute(
     if let Some(operation) = &operation {
         span.record("operation", operation.as_str());
     }
-    let mutation = is_mutation(&request);
+    let checked = match crate::graphql::check(
+        &request.query,
+        request.operation_name.as_deref(),
+        &state.document_limits,
+    ) {
+        Ok(checked) => checked,
+        Err(refused) => {
+            return GraphQLResponse::from(crate::graphql::refused(refused)).into_response();
+        }
+    };
+    let mutation = checked.mutation;
+    request.set_parsed_query(checked.document);
     // A GET request can be triggered by a link or an image: it may only read.
     if method == Method::GET && mutation {
         let mut response = error_response(
@@ -102,7 +112,8 @@ pub async fn execute(
                 "the request failed on the server",
             )
         }
-        Ok(Ok(response)) => {
+        Ok(Ok(mut response)) => {
+            crate::graphql::code_errors(&mut response);
             let outcome = response
                 .errors
                 .first()
@@ -233,23 +244,6 @@ fn too_large(limit: usize) -> Response {
         "PAYLOAD_TOO_LARGE",
         &format!("the request body is larger than {limit} bytes"),
     )
-}
-
-/// Whether the operation the request would run is a mutation. A document that
-/// does not parse is left to the executor, which reports it.
-fn is_mutation(request: &async_graphql::Request) -> bool {
-    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
-        return false;
-    };
-    match (&document.operations, request.operation_name.as_deref()) {
-        (DocumentOperations::Single(operation), _) => operation.node.ty == OperationType::Mutation,
-        (DocumentOperations::Multiple(operations), Some(name)) => operations
-            .get(name)
-            .is_some_and(|operation| operation.node.ty == OperationType::Mutation),
-        (DocumentOperations::Multiple(operations), None) => operations
-            .values()
-            .any(|operation| operation.node.ty == OperationType::Mutation),
-    }
 }
 
 /// A body that is not a GraphQL request at all.

@@ -25,7 +25,7 @@ pub use metrics::Metrics;
 
 use crate::auth::{TokenIssuer, TokenVerifier};
 use crate::db::Database;
-use crate::graphql::ApiSchema;
+use crate::graphql::{ApiSchema, DocumentLimits};
 use crate::launch::{LaunchLimiter, LaunchPolicies};
 use crate::service::Services;
 use crate::service::persisted_queries::PersistedQueries;
@@ -47,6 +47,7 @@ pub struct AppState {
     pub mutation_limit: MutationLimit,
     pub metrics: Arc<Metrics>,
     pub persisted_queries: Arc<PersistedQueries>,
+    pub document_limits: DocumentLimits,
 }
 
 /// What the router is built with besides the handlers' state.
