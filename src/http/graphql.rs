@@ -39,6 +39,11 @@ pub async fn execute(
     request: GraphQLRequest<BadRequest>,
 ) -> Response {
     let mut request = request.into_inner();
+    // Before anything parses it: registering a persisted query does.
+    if let Some(refused) = too_deep(&request.query) {
+        return refused;
+    }
+    let sent_as_hash = request.query.is_empty();
     if let Err(error) = state
         .persisted_queries
         .resolve(&mut request, &principal)
@@ -46,12 +51,8 @@ pub async fn execute(
     {
         return persisted_query_refused(error);
     }
-    if nests_deeper_than(&request.query, MAX_NESTING) {
-        return error_response(
-            StatusCode::OK,
-            "GRAPHQL_PARSE_FAILED",
-            &format!("the document nests deeper than {MAX_NESTING} levels"),
-        );
+    if sent_as_hash && let Some(refused) = too_deep(&request.query) {
+        return refused;
     }
     let (RequestTimeout(timeout), MutationLimit(mutation_limit)) =
         (state.request_timeout, state.mutation_limit);
@@ -137,6 +138,17 @@ pub async fn execute(
             &format!("the request was stopped after {} ms", timeout.as_millis()),
         ),
     }
+}
+
+/// Refuses a document nesting deeper than the parser can safely recurse.
+fn too_deep(query: &str) -> Option<Response> {
+    nests_deeper_than(query, MAX_NESTING).then(|| {
+        error_response(
+            StatusCode::OK,
+            "GRAPHQL_PARSE_FAILED",
+            &format!("the document nests deeper than {MAX_NESTING} levels"),
+        )
+    })
 }
 
 fn persisted_query_refused(error: PersistedQueryError) -> Response {

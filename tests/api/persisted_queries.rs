@@ -103,6 +103,14 @@ on_both_backends! {
         let over_get = get_by_hash(&server, &admin(), &mutation).await;
         assert_eq!((over_get.status, over_get.code()), (405, "METHOD_NOT_ALLOWED"));
 
+        // A document too deep to parse safely is refused before it could be
+        // registered (registering parses it).
+        let deep = format!("{{ miniPrograms(filter: {}1{}) {{ totalCount }} }}", "[".repeat(5_000), "]".repeat(5_000));
+        let refused = post(&server, &admin(), json!({ "query": deep, "extensions": persisted(&sha256(&deep)) })).await;
+        assert_eq!(refused.code(), "GRAPHQL_PARSE_FAILED");
+        let unknown = post(&server, &admin(), json!({ "extensions": persisted(&sha256(&deep)) })).await;
+        assert_eq!(unknown.code(), "PERSISTED_QUERY_NOT_FOUND");
+
         // The alias cap applies to a document run by its hash.
         let aliases: String = (0..101).map(|n| format!("a{n}: __typename ")).collect();
         let many = format!("{{ {aliases} }}");
