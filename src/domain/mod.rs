@@ -43,7 +43,7 @@ mod update_mode;
 mod version;
 
 pub use audit::{AuditAction, AuditContext, AuditFilter, AuditRecord};
-pub use client_key::{ClientKey, client_key_hash};
+pub use client_key::{ClientKey, client_key_hash, sha256_hex};
 pub use error::RuleViolation;
 pub use event::{DeliveryStatus, DomainEvent, EventType, EventVersion};
 pub use integration::{ReleaseIntegration, validate_event_selection, validate_webhook_url};

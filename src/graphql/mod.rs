@@ -11,6 +11,7 @@ mod launch;
 mod listing;
 mod mutation;
 pub mod nesting;
+mod persisted;
 mod query;
 mod scalars;
 mod types;
@@ -25,6 +26,7 @@ use crate::service::{Actor, Services};
 
 pub use document::{Checked, DocumentLimits, Refused, check};
 pub use error::{code_errors, refused};
+pub use persisted::persisted_query_hash;
 
 /// The root types, merged from one object per area.
 #[derive(MergedObject, Default)]

@@ -43,10 +43,20 @@ pub async fn execute(
     if let Some(refused) = too_deep(&request.query) {
         return refused;
     }
+    let hash = match crate::graphql::persisted_query_hash(&request) {
+        Ok(hash) => hash,
+        Err(reason) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                "PERSISTED_QUERY_NOT_SUPPORTED",
+                reason,
+            );
+        }
+    };
     let sent_as_hash = request.query.is_empty();
     if let Err(error) = state
         .persisted_queries
-        .resolve(&mut request, &principal)
+        .resolve(&mut request.query, hash, &principal)
         .await
     {
         return persisted_query_refused(error);
@@ -163,11 +173,6 @@ fn persisted_query_refused(error: PersistedQueryError) -> Response {
             StatusCode::BAD_REQUEST,
             "PERSISTED_QUERY_HASH_MISMATCH",
             "the document's SHA-256 is not persistedQuery.sha256Hash",
-        ),
-        PersistedQueryError::Unsupported(reason) => error_response(
-            StatusCode::BAD_REQUEST,
-            "PERSISTED_QUERY_NOT_SUPPORTED",
-            reason,
         ),
         PersistedQueryError::NotAllowed => error_response(
             StatusCode::FORBIDDEN,

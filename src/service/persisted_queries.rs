@@ -6,13 +6,11 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, RwLock};
 
-use async_graphql::Value;
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 
 use super::ServiceError;
 use crate::db::{Database, persisted_queries as repository};
-use crate::domain::{Principal, Role};
+use crate::domain::{Principal, Role, sha256_hex};
 
 /// Documents kept in memory per process; beyond this they are read from the
 /// database.
@@ -25,8 +23,6 @@ pub enum PersistedQueryError {
     NotFound,
     /// The document sent does not have the hash sent with it.
     HashMismatch,
-    /// `persistedQuery` is not `{ version: 1, sha256Hash }`.
-    Unsupported(&'static str),
     /// The principal may only run allow-listed operations.
     NotAllowed,
     Storage(ServiceError),
@@ -62,7 +58,7 @@ impl AllowList {
         }
         let mut documents = HashMap::new();
         for operation in manifest.operations {
-            if hash_of(&operation.body) != operation.id {
+            if sha256_hex(&operation.body) != operation.id {
                 return Err(format!(
                     "operation {} does not have the SHA-256 of its body as id",
                     operation.id
@@ -94,28 +90,25 @@ impl PersistedQueries {
         }
     }
 
-    /// Fills in the document of a request that sent only its hash, registers
-    /// the document of one that sent both, and holds partner tokens to the
-    /// allow-list.
+    /// Fills in the document of a request that sent only its hash (`query`
+    /// empty), registers the document of one that sent both, and holds
+    /// partner tokens to the allow-list.
     pub async fn resolve(
         &self,
-        request: &mut async_graphql::Request,
+        query: &mut String,
+        hash: Option<String>,
         principal: &Principal,
     ) -> Result<(), PersistedQueryError> {
-        let hash = match request.extensions.get("persistedQuery") {
-            Some(extension) => Some(requested_hash(extension)?),
-            None => None,
-        };
         let hash = match hash {
-            Some(hash) if request.query.is_empty() => {
-                request.query = self.document(&hash).await?.to_string();
+            Some(hash) if query.is_empty() => {
+                *query = self.document(&hash).await?.to_string();
                 Some(hash)
             }
             Some(hash) => {
-                if hash_of(&request.query) != hash {
+                if sha256_hex(query) != hash {
                     return Err(PersistedQueryError::HashMismatch);
                 }
-                self.register(&hash, &request.query).await?;
+                self.register(&hash, query).await?;
                 Some(hash)
             }
             None => None,
@@ -123,7 +116,7 @@ impl PersistedQueries {
         match &self.allow_list {
             Some(list) if list.binds(principal) => {
                 // Hashed here only: most requests are not held to the list.
-                let hash = hash.unwrap_or_else(|| hash_of(&request.query));
+                let hash = hash.unwrap_or_else(|| sha256_hex(query));
                 if list.documents.contains_key(&hash) {
                     Ok(())
                 } else {
@@ -186,52 +179,9 @@ impl PersistedQueries {
     }
 }
 
-/// The SHA-256 of a document, as lowercase hex: the key clients compute.
-fn hash_of(document: &str) -> String {
-    Sha256::digest(document.as_bytes())
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
-}
-
-fn requested_hash(extension: &Value) -> Result<String, PersistedQueryError> {
-    let Value::Object(fields) = extension else {
-        return Err(PersistedQueryError::Unsupported(
-            "persistedQuery must be an object",
-        ));
-    };
-    match fields.get("version") {
-        Some(Value::Number(version)) if version.as_u64() == Some(1) => {}
-        _ => {
-            return Err(PersistedQueryError::Unsupported(
-                "only persistedQuery version 1 is supported",
-            ));
-        }
-    }
-    match fields.get("sha256Hash") {
-        Some(Value::String(hash))
-            if hash.len() == 64 && hash.bytes().all(|byte| byte.is_ascii_hexdigit()) =>
-        {
-            Ok(hash.to_ascii_lowercase())
-        }
-        _ => Err(PersistedQueryError::Unsupported(
-            "persistedQuery.sha256Hash must be 64 hexadecimal digits",
-        )),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn hashes_are_lowercase_hex_sha256() {
-        // printf '{ __typename }' | sha256sum
-        assert_eq!(
-            hash_of("{ __typename }"),
-            "7f56e67dd21ab3f30d1ff8b7bed08893f0a0db86449836189b361dd1e56ddb4b"
-        );
-    }
 
     #[test]
     fn manifests_must_name_each_body_by_its_hash() {
@@ -245,7 +195,7 @@ mod tests {
         };
         let roles = BTreeSet::from([Role::ReleaseApprover]);
         let list = AllowList::from_manifest(
-            manifest(&hash_of("{ __typename }")).as_bytes(),
+            manifest(&sha256_hex("{ __typename }")).as_bytes(),
             roles.clone(),
         )
         .unwrap();
@@ -270,26 +220,5 @@ mod tests {
         assert!(list.binds(&principal(&[Role::ReleaseApprover])));
         assert!(!list.binds(&principal(&[Role::ReleaseApprover, Role::WorkspaceAdmin])));
         assert!(!list.binds(&principal(&[Role::Developer])));
-    }
-
-    #[test]
-    fn only_version_1_with_a_sha256_is_understood() {
-        let extension = |value: serde_json::Value| Value::from_json(value).unwrap();
-        let hash = "A".repeat(64);
-        assert_eq!(
-            requested_hash(&extension(
-                serde_json::json!({ "version": 1, "sha256Hash": hash })
-            ))
-            .unwrap(),
-            "a".repeat(64)
-        );
-        for bad in [
-            serde_json::json!({ "version": 2, "sha256Hash": hash }),
-            serde_json::json!({ "version": 1, "sha256Hash": "abc" }),
-            serde_json::json!({ "version": 1 }),
-            serde_json::json!("v1"),
-        ] {
-            assert!(requested_hash(&extension(bad.clone())).is_err(), "{bad}");
-        }
     }
 }

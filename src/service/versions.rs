@@ -64,11 +64,8 @@ pub async fn first_pages(
     statuses: &[VersionStatus],
     first: Option<i32>,
 ) -> Result<HashMap<String, Page<MiniProgramVersion>>, ServiceError> {
-    for program in programs {
-        require_visible(principal, program)?;
-    }
+    let ids = visible_ids(principal, programs)?;
     let window = PageRequest { first, after: None }.window::<VersionNumber>()?;
-    let ids: Vec<&str> = programs.iter().map(|program| program.id.as_str()).collect();
     let versions =
         repository::newest_of_programs(&services.db, &ids, statuses, window.fetch).await?;
     let mut by_program: HashMap<String, Vec<MiniProgramVersion>> =
@@ -91,14 +88,22 @@ pub async fn counts(
     programs: &[MiniProgram],
     statuses: &[VersionStatus],
 ) -> Result<HashMap<String, i64>, ServiceError> {
-    for program in programs {
-        require_visible(principal, program)?;
-    }
-    let ids: Vec<&str> = programs.iter().map(|program| program.id.as_str()).collect();
+    let ids = visible_ids(principal, programs)?;
     let counted = repository::count_of_programs(&services.db, &ids, statuses).await?;
     let mut counts: HashMap<String, i64> = ids.iter().map(|&id| (id.to_owned(), 0)).collect();
     counts.extend(counted);
     Ok(counts)
+}
+
+/// The ids of programs read together, each of which the principal may see.
+fn visible_ids<'a>(
+    principal: &Principal,
+    programs: &'a [MiniProgram],
+) -> Result<Vec<&'a str>, ServiceError> {
+    programs
+        .iter()
+        .map(|program| require_visible(principal, program).map(|()| program.id.as_str()))
+        .collect()
 }
 
 pub struct CreateVersion {
