@@ -306,6 +306,8 @@ pub async fn create(
     program_id: &str,
     version: NewVersion,
     check: impl FnOnce(Option<VersionNumber>) -> Result<(), RuleViolation> + Send,
+    sink: &dyn EventSink,
+    events: impl FnOnce(&MiniProgramVersion) -> Vec<DomainEvent> + Send,
     audit: &AuditContext,
 ) -> Result<Option<MiniProgramVersion>, StorageError> {
     in_write_transaction!(db, |conn| {
@@ -343,6 +345,7 @@ pub async fn create(
             .execute(conn)
             .await?;
         let created = version_from_row((row, program.update_mode.as_str().to_owned()))?;
+        announce(conn, sink, events(&created)).await?;
         audit_log::record(conn, audit, None, Some(&created)).await?;
         Ok(Some(created))
     })

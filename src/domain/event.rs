@@ -7,6 +7,7 @@ named_enum! {
     /// What happened; the wire names are those of the webhook `type` field.
     pub enum EventType {
         UpdateModeChanged => "update_mode.changed",
+        VersionCreated => "version.created",
         VersionSubmittedForReleaseApproval => "version.submitted_for_release_approval",
         VersionApproved => "version.approved",
         VersionRejected => "version.rejected",
@@ -34,9 +35,12 @@ pub struct DomainEvent {
     pub mini_program_id: String,
     /// The subject of the token that made the change.
     pub actor: String,
-    /// The global mode for `update_mode.changed`; the version's fixed mode otherwise.
+    /// The global mode for `update_mode.changed` and `version.created` (the
+    /// mode a new version will execute); the version's fixed mode otherwise.
     pub update_mode: UpdateMode,
     pub previous_mode: Option<UpdateMode>,
+    /// For `update_mode.changed`: the program's revision the change produced.
+    pub revision: Option<i32>,
     pub version: Option<EventVersion>,
     pub comment: Option<String>,
 }
@@ -57,6 +61,7 @@ impl DomainEvent {
         actor: &str,
         previous_mode: UpdateMode,
         mode: UpdateMode,
+        revision: i32,
     ) -> Self {
         DomainEvent {
             event_type: EventType::UpdateModeChanged,
@@ -65,24 +70,26 @@ impl DomainEvent {
             actor: actor.to_owned(),
             update_mode: mode,
             previous_mode: Some(previous_mode),
+            revision: Some(revision),
             version: None,
             comment: None,
         }
     }
 
-    /// The event of a version that reached its current status.
+    /// The event of a version that reached its current status: created,
+    /// or a step of its lifecycle.
     pub fn version_reached_status(
         workspace_id: &str,
         actor: &str,
         version: &MiniProgramVersion,
-    ) -> Option<Self> {
+    ) -> Self {
         let event_type = match version.status {
+            VersionStatus::NewVersionCreated => EventType::VersionCreated,
             VersionStatus::PendingApproval => EventType::VersionSubmittedForReleaseApproval,
             VersionStatus::Approved => EventType::VersionApproved,
             VersionStatus::Rejected => EventType::VersionRejected,
             VersionStatus::GrayRelease | VersionStatus::FullRelease => EventType::VersionReleased,
             VersionStatus::Offline => EventType::VersionOffline,
-            VersionStatus::NewVersionCreated => return None,
         };
         let comment = match event_type {
             EventType::VersionApproved | EventType::VersionRejected => {
@@ -90,13 +97,14 @@ impl DomainEvent {
             }
             _ => None,
         };
-        Some(DomainEvent {
+        DomainEvent {
             event_type,
             workspace_id: workspace_id.to_owned(),
             mini_program_id: version.mini_program_id.clone(),
             actor: actor.to_owned(),
             update_mode: version.update_mode().0,
             previous_mode: None,
+            revision: None,
             version: Some(EventVersion {
                 id: version.id.clone(),
                 number: version.number.to_string(),
@@ -104,7 +112,7 @@ impl DomainEvent {
                 gray_percentage: version.gray_percentage,
             }),
             comment,
-        })
+        }
     }
 }
 
@@ -150,31 +158,29 @@ mod tests {
             (VersionStatus::Offline, EventType::VersionOffline),
         ];
         for (status, event_type) in expected {
-            let event =
-                DomainEvent::version_reached_status("acme", "alice", &version(status)).unwrap();
+            let event = DomainEvent::version_reached_status("acme", "alice", &version(status));
             assert_eq!(event.event_type, event_type);
             assert_eq!(event.update_mode, UpdateMode::Sync);
             assert_eq!(event.version.unwrap().number, "1.2.0");
         }
-        assert!(
-            DomainEvent::version_reached_status(
-                "acme",
-                "alice",
-                &version(VersionStatus::NewVersionCreated)
-            )
-            .is_none()
-        );
+    }
+
+    #[test]
+    fn a_created_version_announces_the_global_mode_it_will_execute() {
+        let mut created = version(VersionStatus::NewVersionCreated);
+        created.fixed_update_mode = None;
+        let event = DomainEvent::version_reached_status("acme", "alice", &created);
+        assert_eq!(event.event_type, EventType::VersionCreated);
+        assert_eq!(event.update_mode, UpdateMode::Default);
     }
 
     #[test]
     fn only_decisions_carry_the_comment() {
         let approved =
-            DomainEvent::version_reached_status("acme", "a", &version(VersionStatus::Approved))
-                .unwrap();
+            DomainEvent::version_reached_status("acme", "a", &version(VersionStatus::Approved));
         assert_eq!(approved.comment.as_deref(), Some("fine"));
         let released =
-            DomainEvent::version_reached_status("acme", "a", &version(VersionStatus::FullRelease))
-                .unwrap();
+            DomainEvent::version_reached_status("acme", "a", &version(VersionStatus::FullRelease));
         assert_eq!(released.comment, None);
     }
 

@@ -2,7 +2,7 @@
 //! release, taking a version offline. Each rule turns a version and its
 //! program's release state into the change to write, or refuses it.
 
-use super::{MiniProgramVersion, RuleViolation, VersionNumber, VersionStatus};
+use super::{MiniProgramVersion, Principal, RuleViolation, VersionNumber, VersionStatus};
 
 named_enum! {
     /// A release-approval integration's answer.
@@ -10,6 +10,45 @@ named_enum! {
         Approve => "APPROVE",
         Reject => "REJECT",
     }
+}
+
+named_enum! {
+    /// A lifecycle step that a principal may take on a version now.
+    pub enum VersionAction {
+        SubmitForReleaseApproval => "SUBMIT_FOR_RELEASE_APPROVAL",
+        Approve => "APPROVE",
+        Reject => "REJECT",
+        /// To a share of devices or to all of them.
+        Release => "RELEASE",
+        TakeOffline => "TAKE_OFFLINE",
+    }
+}
+
+/// The steps that the principal's roles and the version's status allow, so
+/// that a client offers only those. A step may still be refused for what
+/// the program's other versions are (one waits for approval already, a
+/// newer one is released): the refusal says why.
+pub fn available_actions(principal: &Principal, version: &MiniProgramVersion) -> Vec<VersionAction> {
+    let mut actions = Vec::new();
+    match version.status {
+        VersionStatus::NewVersionCreated if principal.may_submit_version() => {
+            actions.push(VersionAction::SubmitForReleaseApproval);
+        }
+        VersionStatus::PendingApproval if principal.may_decide_release() => {
+            actions.extend([VersionAction::Approve, VersionAction::Reject]);
+        }
+        VersionStatus::Approved if principal.may_release() => {
+            actions.push(VersionAction::Release);
+        }
+        VersionStatus::GrayRelease if principal.may_release() => {
+            actions.extend([VersionAction::Release, VersionAction::TakeOffline]);
+        }
+        VersionStatus::FullRelease if principal.may_release() => {
+            actions.push(VersionAction::TakeOffline);
+        }
+        _ => {}
+    }
+    actions
 }
 
 /// A version of the program that is out on devices.
@@ -191,6 +230,38 @@ mod tests {
             gray_percentage: gray,
             decision: None,
             released_at: None,
+        }
+    }
+
+    #[test]
+    fn each_role_is_offered_the_steps_it_may_take_in_each_status() {
+        use crate::domain::Role;
+        use crate::domain::principal::principal_with;
+        use VersionAction::*;
+        let admin = principal_with(&[Role::WorkspaceAdmin]);
+        let developer = principal_with(&[Role::Developer]);
+        let approver = principal_with(&[Role::ReleaseApprover]);
+        let viewer = principal_with(&[Role::Viewer]);
+        let offered = |who: &Principal, status| {
+            available_actions(who, &version(status, "1.0.0", None))
+        };
+        assert_eq!(
+            offered(&developer, VersionStatus::NewVersionCreated),
+            [SubmitForReleaseApproval]
+        );
+        assert_eq!(
+            offered(&admin, VersionStatus::NewVersionCreated),
+            [SubmitForReleaseApproval]
+        );
+        assert_eq!(offered(&approver, VersionStatus::PendingApproval), [Approve, Reject]);
+        assert!(offered(&developer, VersionStatus::PendingApproval).is_empty());
+        assert_eq!(offered(&admin, VersionStatus::Approved), [Release]);
+        assert_eq!(offered(&admin, VersionStatus::GrayRelease), [Release, TakeOffline]);
+        assert_eq!(offered(&admin, VersionStatus::FullRelease), [TakeOffline]);
+        assert!(offered(&admin, VersionStatus::Offline).is_empty());
+        assert!(offered(&admin, VersionStatus::Rejected).is_empty());
+        for status in VersionStatus::ALL {
+            assert!(offered(&viewer, *status).is_empty(), "{status:?}");
         }
     }
 

@@ -52,8 +52,8 @@ pub use launch::{
     decide_launch, gray_bucket, in_gray_group,
 };
 pub use lifecycle::{
-    ReleaseDecision, ReleaseState, ReleasedVersion, VersionChange, decide_release, plan_offline,
-    plan_release,
+    ReleaseDecision, ReleaseState, ReleasedVersion, VersionAction, VersionChange,
+    available_actions, decide_release, plan_offline, plan_release,
 };
 pub use mini_program::{
     MiniProgram, MiniProgramChannel, MiniProgramType, NewMiniProgram, validate_program_name,

@@ -48,6 +48,22 @@ pub enum VersionStatus {
     Offline,
 }
 
+/// A lifecycle step; see `MiniProgramVersion.availableActions`.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "domain::VersionAction")]
+pub enum VersionAction {
+    /// `submitVersionForReleaseApproval`
+    SubmitForReleaseApproval,
+    /// `decideRelease` with APPROVE
+    Approve,
+    /// `decideRelease` with REJECT
+    Reject,
+    /// `releaseVersion`, to a share of devices or to all of them
+    Release,
+    /// `takeVersionOffline`
+    TakeOffline,
+}
+
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
 #[graphql(remote = "domain::UpdateModeSource")]
 pub enum UpdateModeSource {
@@ -92,6 +108,8 @@ pub enum ReleaseDecision {
 #[graphql(remote = "domain::EventType")]
 pub enum HookEventType {
     UpdateModeChanged,
+    /// A version was created in NEW_VERSION_CREATED.
+    VersionCreated,
     VersionSubmittedForReleaseApproval,
     VersionApproved,
     VersionRejected,

@@ -8,7 +8,7 @@ use super::caller;
 use super::connection::{ListConnection, TotalCount, connection, page_cost};
 use super::enums::{
     MiniProgramChannel, MiniProgramType, Role, UpdateMode, UpdateModeLock, UpdateModeSource,
-    VersionStatus,
+    VersionAction, VersionStatus,
 };
 use super::listing::Listing;
 use super::scalars::DateTime;
@@ -265,6 +265,18 @@ impl MiniProgramVersion {
     /// When the version was first released, gray or full.
     async fn released_at(&self) -> Option<DateTime> {
         self.0.released_at.map(Into::into)
+    }
+
+    /// The lifecycle steps that the caller's roles and the version's status
+    /// allow now. A step offered may still be refused for the program's
+    /// other versions (one already waits for approval, a newer one is
+    /// released); the refusal says why.
+    async fn available_actions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<VersionAction>> {
+        let (_, principal) = caller(ctx)?;
+        Ok(domain::available_actions(principal, &self.0)
+            .into_iter()
+            .map(Into::into)
+            .collect())
     }
 }
 

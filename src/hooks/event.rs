@@ -14,7 +14,7 @@ pub struct HookEvent {
     pub workspace_id: String,
     pub mini_program_id: String,
     /// `workspaceId`, `miniProgramId`, `actor`, `updateMode`, and where they
-    /// apply `previousMode`, `versionId`, `version`, `status`,
+    /// apply `previousMode`, `revision`, `versionId`, `version`, `status`,
     /// `grayPercentage`, `comment`.
     pub data: Value,
 }
@@ -29,6 +29,9 @@ impl HookEvent {
         data.insert("updateMode".into(), json!(event.update_mode.as_str()));
         if let Some(previous) = event.previous_mode {
             data.insert("previousMode".into(), json!(previous.as_str()));
+        }
+        if let Some(revision) = event.revision {
+            data.insert("revision".into(), json!(revision));
         }
         if let Some(version) = &event.version {
             data.insert("versionId".into(), json!(version.id));
@@ -89,6 +92,7 @@ mod tests {
             actor: "alice".into(),
             update_mode: UpdateMode::Sync,
             previous_mode: None,
+            revision: None,
             version: Some(EventVersion {
                 id: "v1".into(),
                 number: "1.2.0".into(),

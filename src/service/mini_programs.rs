@@ -114,6 +114,7 @@ pub async fn change_update_mode(
                 &principal.subject,
                 previous_mode,
                 mode,
+                outcome.program.revision,
             )],
         },
         &actor.audit(AuditAction::UpdateMode),

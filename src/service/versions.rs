@@ -127,16 +127,20 @@ pub async fn create(
         description: validate_description(input.description.as_deref())?,
     };
     let requested = version.number;
-    repository::create(
+    let version = repository::create(
         &services.db,
         &principal.workspace_id,
         &input.mini_program_id,
         version,
         |latest| check_new_version_number(requested, latest),
+        services.hooks.as_ref(),
+        |version| announced(principal, [version]),
         &actor.audit(AuditAction::CreateMiniProgramVersion),
     )
     .await?
-    .ok_or(ServiceError::NotFound("mini program"))
+    .ok_or(ServiceError::NotFound("mini program"))?;
+    services.hooks.committed();
+    Ok(version)
 }
 
 /// Submits a version for release approval, fixing the program's current
@@ -282,7 +286,7 @@ fn announced<'a>(
 ) -> Vec<DomainEvent> {
     versions
         .into_iter()
-        .filter_map(|version| {
+        .map(|version| {
             DomainEvent::version_reached_status(
                 &principal.workspace_id,
                 &principal.subject,

@@ -411,14 +411,17 @@ on_both_backends! {
         update_mode(&server, &admin(), &program, "ASYNC").await.data();
         submit(&server, &developer(), &version).await.data();
         decide(&server, &approver(), &version, "REJECT").await;
-        let heard = eventually(Duration::from_secs(10), "three events", || async {
+        let heard = eventually(Duration::from_secs(10), "four events", || async {
             let heard = heard.events();
-            (heard.len() >= 3).then_some(heard)
+            (heard.len() >= 4).then_some(heard)
         })
         .await;
         let types: Vec<EventType> = heard.iter().map(|e| e.event_type).collect();
-        assert_eq!(types, [EventType::UpdateModeChanged, EventType::VersionSubmittedForReleaseApproval, EventType::VersionRejected]);
-        assert_eq!(heard[2].data["comment"], "ok");
+        assert_eq!(types, [EventType::VersionCreated, EventType::UpdateModeChanged, EventType::VersionSubmittedForReleaseApproval, EventType::VersionRejected]);
+        assert_eq!(heard[0].data["status"], "NEW_VERSION_CREATED");
+        assert_eq!(heard[0].data["updateMode"], "DEFAULT", "the mode the new version will execute");
+        assert_eq!(heard[1].data["revision"], 2);
+        assert_eq!(heard[3].data["comment"], "ok");
     }
 }
 
