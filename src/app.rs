@@ -16,7 +16,8 @@ use crate::auth::{
     load_or_create_dev_secret, parse_role_map,
 };
 use crate::config::{
-    ApiSettings, AuthSettings, DatabaseSettings, HookSettings, LaunchSettings, ServeArgs, TokenArgs,
+    ApiSettings, AuthSettings, DatabaseSettings, HookSettings, LaunchSettings, ServeArgs,
+    SubscriptionSettings, TokenArgs,
 };
 use crate::db::{Database, DatabaseLocation};
 use crate::domain::Role;
@@ -24,9 +25,11 @@ use crate::graphql::QueryLimits;
 use crate::hooks::webhooks::WebhookSender;
 use crate::hooks::{DispatchSettings, Dispatcher, GuardHook, HookRegistry, NotifyHook};
 use crate::http::{
-    AppState, BodyLimit, LaunchCaching, MutationLimit, RequestTimeout, RouterSettings, router,
+    AppState, BodyLimit, Connections, LaunchCaching, MutationLimit, RequestTimeout,
+    RouterSettings, Stopping, SubscriptionLimits, router,
 };
 use crate::launch::{LaunchLimiter, LaunchPolicies, follow_changes};
+use crate::live::{LiveEvents, follow_outbox};
 use crate::service::Services;
 use crate::service::demo::{self, DEMO_WORKSPACE};
 use crate::service::persisted_queries::{AllowList, PersistedQueries};
@@ -46,6 +49,7 @@ pub struct ServerSettings {
     pub hooks: HookSettings,
     pub launch: LaunchSettings,
     pub api: ApiSettings,
+    pub subscriptions: SubscriptionSettings,
 }
 
 /// Plugins compiled into this server, besides the built-in webhooks.
@@ -68,6 +72,8 @@ pub struct Server {
     dispatcher: Dispatcher,
     /// On PostgreSQL: the snapshot to keep in step, and where to listen.
     follower: Option<(Arc<LaunchPolicies>, String, Duration)>,
+    services: Services,
+    stopping: tokio::sync::watch::Sender<bool>,
     db: Database,
     dev_token: Option<String>,
 }
@@ -97,6 +103,7 @@ pub async fn start(settings: ServerSettings, plugins: Plugins) -> Result<Server,
         db: db.clone(),
         hooks: Arc::new(registry),
         launch: launch.clone(),
+        live: Arc::new(LiveEvents::default()),
     };
     let follower = match db.location() {
         DatabaseLocation::Postgres(url) => Some((
@@ -142,10 +149,23 @@ pub async fn start(settings: ServerSettings, plugins: Plugins) -> Result<Server,
     let limits = query_limits(api, dev_mode);
     let cors_allowed_origins = cors_origins(api)?;
     let persisted_queries = Arc::new(PersistedQueries::new(db.clone(), allow_list));
+    let subscriptions = &settings.subscriptions;
+    let (stopping, stopping_watch) = tokio::sync::watch::channel(false);
     let state = AppState {
+        subscription_limits: SubscriptionLimits {
+            per_connection: subscriptions.subscriptions_per_connection as usize,
+            connections_per_principal: subscriptions.subscription_connections_per_principal
+                as usize,
+            ping: Duration::from_secs(subscriptions.subscription_ping_seconds),
+            init_timeout: Duration::from_secs(subscriptions.subscription_init_timeout_seconds),
+        },
+        connections: Connections::new(
+            subscriptions.subscription_connections_per_principal as usize,
+        ),
+        stopping: Stopping(stopping_watch),
         schema: crate::graphql::schema(services.clone(), limits, plugins.extensions),
         document_limits: limits.document(),
-        services,
+        services: services.clone(),
         mutation_limit: MutationLimit(api.rate_limit_mutations_per_minute),
         metrics: Arc::default(),
         verifier,
@@ -173,6 +193,8 @@ pub async fn start(settings: ServerSettings, plugins: Plugins) -> Result<Server,
         shutdown_grace: Duration::from_secs(api.shutdown_grace_seconds),
         dispatcher,
         follower,
+        services,
+        stopping,
         db,
         dev_token,
     })
@@ -199,9 +221,17 @@ impl Server {
         let follower = self
             .follower
             .map(|(launch, url, resync)| tokio::spawn(follow_changes(launch, url, resync)));
+        let live = tokio::spawn(follow_outbox(
+            self.services.live.clone(),
+            self.db.clone(),
+            self.services.hooks.commits(),
+        ));
         let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
+        let closing_connections = self.stopping;
         let shutdown = async move {
             shutdown.await;
+            // Upgraded connections are not waited for: they are told to go.
+            let _ = closing_connections.send(true);
             let _ = stopping.send(());
         };
         let serving = axum::serve(self.listener, router(self.state, self.router))
@@ -224,6 +254,7 @@ impl Server {
         // Deliveries in flight are taken over after their lease: at least once.
         dispatcher.abort();
         key_refresh.abort();
+        live.abort();
         if let Some(follower) = follower {
             follower.abort();
         }

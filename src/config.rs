@@ -33,6 +33,8 @@ pub struct Cli {
     pub launch: LaunchSettings,
     #[command(flatten)]
     pub api: ApiSettings,
+    #[command(flatten)]
+    pub subscriptions: SubscriptionSettings,
     /// Log lines as `pretty` text or `json` objects (to stderr; `RUST_LOG` filters).
     #[arg(long, env = "LOG_FORMAT", default_value = "pretty", value_parser = ["pretty", "json"], global = true)]
     pub log_format: String,
@@ -306,6 +308,25 @@ pub struct ApiSettings {
         global = true
     )]
     pub graphql_allowlist_roles: Vec<Role>,
+}
+
+/// GraphQL subscriptions over WebSocket (`graphql-transport-ws` on /graphql).
+#[derive(Debug, Clone, Args)]
+pub struct SubscriptionSettings {
+    /// The most subscriptions one connection may run at once.
+    #[arg(long, env = "SUBSCRIPTIONS_PER_CONNECTION", default_value_t = 20, global = true, value_parser = clap::value_parser!(u32).range(1..))]
+    pub subscriptions_per_connection: u32,
+    /// The most connections one token subject of one workspace may hold
+    /// open on one process.
+    #[arg(long, env = "SUBSCRIPTION_CONNECTIONS_PER_PRINCIPAL", default_value_t = 10, global = true, value_parser = clap::value_parser!(u32).range(1..))]
+    pub subscription_connections_per_principal: u32,
+    /// How often an idle connection is pinged; one that answers nothing for
+    /// two intervals is closed as dead.
+    #[arg(long, env = "SUBSCRIPTION_PING_SECONDS", default_value_t = 15, global = true, value_parser = clap::value_parser!(u64).range(1..))]
+    pub subscription_ping_seconds: u64,
+    /// How long a new connection may take to send `connection_init`.
+    #[arg(long, env = "SUBSCRIPTION_INIT_TIMEOUT_SECONDS", default_value_t = 10, global = true, value_parser = clap::value_parser!(u64).range(1..))]
+    pub subscription_init_timeout_seconds: u64,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -10,4 +10,5 @@ pub mod graphql;
 pub mod hooks;
 pub mod http;
 pub mod launch;
+pub mod live;
 pub mod service;

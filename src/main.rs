@@ -47,6 +47,7 @@ async fn main() -> ExitCode {
                 hooks: cli.hooks,
                 launch: cli.launch,
                 api: cli.api,
+                subscriptions: cli.subscriptions,
             };
             app::serve(settings).await
         }

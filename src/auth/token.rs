@@ -1,4 +1,4 @@
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use std::sync::Arc;
 
@@ -91,6 +91,13 @@ struct Checks {
     claims: ClaimNames,
 }
 
+/// A verified token: whom it names, and until when it may be used.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub principal: Principal,
+    pub valid_until: SystemTime,
+}
+
 impl TokenVerifier {
     /// Reads the keys (fetching a JWKS URL) and the checks to apply.
     pub async fn load(settings: &JwtSettings) -> Result<Self, String> {
@@ -137,6 +144,12 @@ impl TokenVerifier {
     }
 
     pub async fn verify(&self, token: &str) -> Result<Principal, TokenError> {
+        Ok(self.verify_session(token).await?.principal)
+    }
+
+    /// Verifies a token that opens a long-lived session (a WebSocket), which
+    /// must end when the token does.
+    pub async fn verify_session(&self, token: &str) -> Result<Session, TokenError> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(TokenError::Invalid(format!(
                 "the token is longer than {MAX_TOKEN_BYTES} bytes"
@@ -155,7 +168,15 @@ impl TokenVerifier {
             .ok_or_else(|| TokenError::Invalid("algorithm not accepted".into()))?;
         let data = jsonwebtoken::decode::<Map<String, Value>>(token, &key.key, validation)
             .map_err(|error| TokenError::Invalid(describe(error.kind())))?;
-        checks.claims.principal(&data.claims)
+        // `exp` is required and was checked to be a number.
+        let expires = data.claims.get("exp").and_then(Value::as_f64).unwrap_or(0.0);
+        let valid_until = UNIX_EPOCH
+            + Duration::from_secs_f64(expires.max(0.0))
+            + Duration::from_secs(validation.leeway);
+        Ok(Session {
+            principal: checks.claims.principal(&data.claims)?,
+            valid_until,
+        })
     }
 }
 

@@ -72,6 +72,7 @@ pub mod audit_log;
 pub mod client_keys;
 mod error;
 pub mod hook_deliveries;
+pub mod hook_events;
 pub mod launch_policies;
 mod migrations;
 pub mod mini_programs;

@@ -4,10 +4,11 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use super::StorageError;
+use super::hook_events::CHANNEL;
 use super::rows::{DeliveryRow, new_id};
+use super::{SqliteConnection, StorageError};
 use super::schema::{hook_deliveries, hook_events, release_integrations};
 use crate::domain::{DeliveryStatus, DomainEvent, EventType, RuleViolation};
 
@@ -56,6 +57,31 @@ pub(super) async fn announce<C: Outbox + Send>(
     conn.record(&vetted).await
 }
 
+/// Tells live subscribers of every process about an event, once it commits.
+trait EventSignal {
+    fn event_recorded(&mut self, sequence: i64) -> impl Future<Output = QueryResult<()>> + Send;
+}
+
+impl EventSignal for AsyncPgConnection {
+    /// NOTIFY is delivered on commit, in commit order, to every listening
+    /// process; a rolled-back change sends nothing.
+    async fn event_recorded(&mut self, sequence: i64) -> QueryResult<()> {
+        diesel::sql_query("SELECT pg_notify($1, $2)")
+            .bind::<diesel::sql_types::Text, _>(CHANNEL)
+            .bind::<diesel::sql_types::Text, _>(sequence.to_string())
+            .execute(self)
+            .await?;
+        Ok(())
+    }
+}
+
+impl EventSignal for SqliteConnection {
+    /// SQLite serves one process, whose feed reads new events after each commit.
+    async fn event_recorded(&mut self, _sequence: i64) -> QueryResult<()> {
+        Ok(())
+    }
+}
+
 /// Records events with their deliveries on the transaction's connection.
 pub(super) trait Outbox {
     fn record(
@@ -80,6 +106,7 @@ impl_for_each_backend! {
                     .returning(hook_events::sequence)
                     .get_result(self)
                     .await?;
+                self.event_recorded(sequence).await?;
                 // Event type names contain `_`, which LIKE reads as "any one
                 // character"; no other type name matches that way.
                 let subscribed = format!("%,{},%", event.event_type.as_str());

@@ -32,10 +32,10 @@ pub enum Refused {
     Request(ServerError),
 }
 
-/// A document that passed, and whether the operation it runs is a mutation.
+/// A document that passed, and the kind of operation it runs.
 pub struct Checked {
     pub document: ExecutableDocument,
-    pub mutation: bool,
+    pub operation: OperationType,
 }
 
 pub fn check(
@@ -96,7 +96,7 @@ pub fn check(
     };
     Ok(Checked {
         document,
-        mutation: operation == OperationType::Mutation,
+        operation,
     })
 }
 

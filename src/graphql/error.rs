@@ -24,6 +24,11 @@ impl From<ServiceError> for async_graphql::Error {
                 tracing::error!(error = %source, "internal error");
                 coded("internal server error", "INTERNAL_SERVER_ERROR")
             }
+            ServiceError::Interrupted => coded(
+                "live updates were interrupted and events may have been missed: \
+                 read the current state again and subscribe again",
+                "SUBSCRIPTION_INTERRUPTED",
+            ),
         }
     }
 }
@@ -97,6 +102,11 @@ pub fn code_errors(response: &mut Response) {
             with_code(error, code)
         })
         .collect();
+}
+
+/// An answer with one error, coded.
+pub fn error_response(code: &'static str, message: impl Into<String>) -> Response {
+    Response::from_errors(vec![with_code(ServerError::new(message, None), code)])
 }
 
 /// The answer to a document refused before it ran.

@@ -14,18 +14,19 @@ pub mod nesting;
 mod persisted;
 mod query;
 mod scalars;
+mod subscription;
 mod types;
 
 use std::sync::Arc;
 
 use async_graphql::extensions::{Extension, ExtensionFactory};
-use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
+use async_graphql::{MergedObject, Schema, SchemaBuilder};
 
 use crate::domain::Principal;
 use crate::service::{Actor, Services};
 
 pub use document::{Checked, DocumentLimits, Refused, check};
-pub use error::{code_errors, refused};
+pub use error::{code_errors, error_response, refused};
 pub use persisted::persisted_query_hash;
 
 /// The root types, merged from one object per area.
@@ -44,10 +45,12 @@ pub struct Mutation(
     launch::LaunchMutation,
 );
 
-pub type ApiSchema = Schema<Query, Mutation, EmptySubscription>;
+pub use subscription::Subscription;
 
-fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+pub type ApiSchema = Schema<Query, Mutation, Subscription>;
+
+fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
+    Schema::build(Query::default(), Mutation::default(), Subscription::default())
 }
 
 /// What a query may cost; see `config::ApiSettings`.

@@ -11,6 +11,7 @@ use std::panic::AssertUnwindSafe;
 use futures_util::FutureExt;
 use futures_util::future::join_all;
 use rand::Rng;
+use tokio::sync::watch;
 
 use super::webhooks::WebhookSender;
 use super::{HookEvent, HookRegistry};
@@ -39,6 +40,7 @@ pub struct Dispatcher {
     settings: DispatchSettings,
     /// This process, as lease owner.
     owner: String,
+    commits: watch::Receiver<u64>,
 }
 
 impl Dispatcher {
@@ -49,6 +51,7 @@ impl Dispatcher {
         settings: DispatchSettings,
     ) -> Self {
         Self {
+            commits: registry.commits(),
             db,
             registry,
             webhooks,
@@ -59,7 +62,7 @@ impl Dispatcher {
 
     /// Delivers until the process stops; pending deliveries of earlier runs
     /// are picked up first.
-    pub async fn run(self) {
+    pub async fn run(mut self) {
         loop {
             match hook_deliveries::claim(
                 &self.db,
@@ -82,7 +85,7 @@ impl Dispatcher {
     }
 
     /// Sleeps until a commit, the next due delivery or the poll interval.
-    async fn idle(&self) {
+    async fn idle(&mut self) {
         let mut wait = self.settings.poll_interval;
         match hook_deliveries::next_due(&self.db).await {
             Ok(Some(due)) => {
@@ -95,7 +98,7 @@ impl Dispatcher {
             Err(error) => tracing::warn!(%error, "cannot read the next due delivery"),
         }
         tokio::select! {
-            _ = self.registry.wait_for_commit() => {}
+            _ = self.commits.changed() => {}
             _ = tokio::time::sleep(wait) => {}
         }
     }

@@ -3,7 +3,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::FutureExt;
-use tokio::sync::Notify;
+use tokio::sync::watch;
 
 use super::HookEvent;
 use crate::db::outbox::{EventSink, OutboxEvent};
@@ -46,7 +46,8 @@ pub struct HookRegistry {
     guards: Vec<Arc<dyn GuardHook>>,
     notifiers: Vec<Arc<dyn NotifyHook>>,
     guard_timeout: Duration,
-    committed: Notify,
+    /// Counts commits with events; watchers wake on each.
+    commits: watch::Sender<u64>,
 }
 
 impl HookRegistry {
@@ -55,7 +56,7 @@ impl HookRegistry {
             guards: Vec::new(),
             notifiers: Vec::new(),
             guard_timeout,
-            committed: Notify::new(),
+            commits: watch::Sender::new(0),
         }
     }
 
@@ -69,14 +70,15 @@ impl HookRegistry {
         self
     }
 
-    /// Tells the dispatcher that a change with events committed, so that
-    /// delivery starts at once rather than at its next poll.
+    /// Tells the dispatcher and the live feed that a change with events
+    /// committed, so that they read it at once rather than at their next poll.
     pub fn committed(&self) {
-        self.committed.notify_one();
+        self.commits.send_modify(|count| *count = count.wrapping_add(1));
     }
 
-    pub(super) async fn wait_for_commit(&self) {
-        self.committed.notified().await;
+    /// Ticks after each commit with events.
+    pub fn commits(&self) -> watch::Receiver<u64> {
+        self.commits.subscribe()
     }
 
     pub(super) fn notifier(&self, name: &str) -> Option<&Arc<dyn NotifyHook>> {

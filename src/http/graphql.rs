@@ -2,6 +2,7 @@ use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
 use async_graphql::ParseRequestError;
+use async_graphql::parser::types::OperationType;
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 
 use axum::extract::{FromRef, FromRequestParts, State};
@@ -15,10 +16,11 @@ use super::auth::Authenticated;
 use super::error_response;
 use super::metrics::RequestOutcome;
 use super::request_log::RequestIdHeader;
-use crate::graphql::RequestId;
+use crate::domain::Principal;
+use crate::graphql::{DocumentLimits, RequestId};
 use crate::graphql::nesting::{MAX_NESTING, nests_deeper_than};
 use crate::service::ServiceError;
-use crate::service::persisted_queries::PersistedQueryError;
+use crate::service::persisted_queries::{PersistedQueries, PersistedQueryError};
 use crate::service::rate_limit;
 
 /// Mutations per principal per minute; 0 means no limit.
@@ -39,52 +41,34 @@ pub async fn execute(
     request: GraphQLRequest<BadRequest>,
 ) -> Response {
     let mut request = request.into_inner();
-    // Before anything parses it: registering a persisted query does.
-    if let Some(refused) = too_deep(&request.query) {
-        return refused;
-    }
-    let hash = match crate::graphql::persisted_query_hash(&request) {
-        Ok(hash) => hash,
-        Err(reason) => {
-            return error_response(
-                StatusCode::BAD_REQUEST,
-                "PERSISTED_QUERY_NOT_SUPPORTED",
-                reason,
-            );
-        }
-    };
-    let sent_as_hash = request.query.is_empty();
-    if let Err(error) = state
-        .persisted_queries
-        .resolve(&mut request.query, hash, &principal)
-        .await
-    {
-        return persisted_query_refused(error);
-    }
-    if sent_as_hash && let Some(refused) = too_deep(&request.query) {
-        return refused;
-    }
-    let (RequestTimeout(timeout), MutationLimit(mutation_limit)) =
-        (state.request_timeout, state.mutation_limit);
     let span = tracing::Span::current();
     span.record("subject", principal.subject.as_str());
     span.record("workspace", principal.workspace_id.as_str());
-    let operation = request.operation_name.clone();
-    if let Some(operation) = &operation {
+    let operation = match prepare(
+        &state.persisted_queries,
+        &state.document_limits,
+        &mut request,
+        &principal,
+    )
+    .await
+    {
+        Ok(operation) => operation,
+        Err(refusal) => return refusal.into_response(),
+    };
+    let (RequestTimeout(timeout), MutationLimit(mutation_limit)) =
+        (state.request_timeout, state.mutation_limit);
+    let operation_name = request.operation_name.clone();
+    if let Some(operation) = &operation_name {
         span.record("operation", operation.as_str());
     }
-    let checked = match crate::graphql::check(
-        &request.query,
-        request.operation_name.as_deref(),
-        &state.document_limits,
-    ) {
-        Ok(checked) => checked,
-        Err(refused) => {
-            return GraphQLResponse::from(crate::graphql::refused(refused)).into_response();
-        }
-    };
-    let mutation = checked.mutation;
-    request.set_parsed_query(checked.document);
+    if operation == OperationType::Subscription {
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+            "subscriptions are served over WebSocket (graphql-transport-ws) on /graphql",
+        );
+    }
+    let mutation = operation == OperationType::Mutation;
     // A GET request can be triggered by a link or an image: it may only read.
     if method == Method::GET && mutation {
         let mut response = error_response(
@@ -101,7 +85,9 @@ pub async fn execute(
         match rate_limit::admit_mutation(&state.services, &principal, mutation_limit).await {
             Ok(Ok(())) => {}
             Ok(Err(retry_after)) => return rate_limited(mutation_limit, retry_after),
-            Err(error) => return graphql_error(error),
+            Err(error) => {
+                return GraphQLResponse::from(service_error_answer(error)).into_response();
+            }
         }
     }
     // A request stopped here drops its transaction uncommitted.
@@ -137,7 +123,7 @@ pub async fn execute(
             span.record("outcome", outcome.as_str());
             let mut answer = GraphQLResponse::from(response).into_response();
             answer.extensions_mut().insert(RequestOutcome {
-                operation: operation.unwrap_or_default(),
+                operation: operation_name.unwrap_or_default(),
                 outcome,
             });
             answer
@@ -150,45 +136,118 @@ pub async fn execute(
     }
 }
 
-/// Refuses a document nesting deeper than the parser can safely recurse.
-fn too_deep(query: &str) -> Option<Response> {
-    nests_deeper_than(query, MAX_NESTING).then(|| {
-        error_response(
-            StatusCode::OK,
-            "GRAPHQL_PARSE_FAILED",
-            &format!("the document nests deeper than {MAX_NESTING} levels"),
-        )
-    })
+/// Why a request is refused before it runs.
+pub(super) enum Refusal {
+    /// An HTTP status with one coded error.
+    Status {
+        status: StatusCode,
+        code: &'static str,
+        message: String,
+    },
+    /// An answer as the executor gives it (HTTP 200).
+    Answer(async_graphql::Response),
 }
 
-fn persisted_query_refused(error: PersistedQueryError) -> Response {
+impl Refusal {
+    fn status(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Refusal::Status {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// The refusal as a GraphQL answer, for transports without statuses.
+    pub(super) fn into_answer(self) -> async_graphql::Response {
+        match self {
+            Refusal::Status { code, message, .. } => crate::graphql::error_response(code, message),
+            Refusal::Answer(answer) => answer,
+        }
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        match self {
+            Refusal::Status {
+                status,
+                code,
+                message,
+            } => error_response(status, code, &message),
+            Refusal::Answer(answer) => GraphQLResponse::from(answer).into_response(),
+        }
+    }
+}
+
+/// The checks that every document passes before it runs, over HTTP and
+/// over WebSocket alike: nesting, persisted queries and the allow-list, and
+/// the document's limits. On success the request carries the parsed
+/// document, and the kind of its operation is returned.
+pub(super) async fn prepare(
+    persisted_queries: &PersistedQueries,
+    limits: &DocumentLimits,
+    request: &mut async_graphql::Request,
+    principal: &Principal,
+) -> Result<OperationType, Refusal> {
+    // Before anything parses it: registering a persisted query does.
+    too_deep(&request.query)?;
+    let hash = crate::graphql::persisted_query_hash(request).map_err(|reason| {
+        Refusal::status(StatusCode::BAD_REQUEST, "PERSISTED_QUERY_NOT_SUPPORTED", reason)
+    })?;
+    let sent_as_hash = request.query.is_empty();
+    persisted_queries
+        .resolve(&mut request.query, hash, principal)
+        .await
+        .map_err(persisted_query_refused)?;
+    if sent_as_hash {
+        too_deep(&request.query)?;
+    }
+    let checked = crate::graphql::check(&request.query, request.operation_name.as_deref(), limits)
+        .map_err(|refused| Refusal::Answer(crate::graphql::refused(refused)))?;
+    let operation = checked.operation;
+    request.set_parsed_query(checked.document);
+    Ok(operation)
+}
+
+/// Refuses a document nesting deeper than the parser can safely recurse.
+fn too_deep(query: &str) -> Result<(), Refusal> {
+    if nests_deeper_than(query, MAX_NESTING) {
+        Err(Refusal::status(
+            StatusCode::OK,
+            "GRAPHQL_PARSE_FAILED",
+            format!("the document nests deeper than {MAX_NESTING} levels"),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+fn persisted_query_refused(error: PersistedQueryError) -> Refusal {
     match error {
         // Apollo clients read this message and send the document with its hash.
-        PersistedQueryError::NotFound => error_response(
+        PersistedQueryError::NotFound => Refusal::status(
             StatusCode::OK,
             "PERSISTED_QUERY_NOT_FOUND",
             "PersistedQueryNotFound",
         ),
-        PersistedQueryError::HashMismatch => error_response(
+        PersistedQueryError::HashMismatch => Refusal::status(
             StatusCode::BAD_REQUEST,
             "PERSISTED_QUERY_HASH_MISMATCH",
             "the document's SHA-256 is not persistedQuery.sha256Hash",
         ),
-        PersistedQueryError::NotAllowed => error_response(
+        PersistedQueryError::NotAllowed => Refusal::status(
             StatusCode::FORBIDDEN,
             "OPERATION_NOT_ALLOWED",
             "this token may only run the operations of the allow-list",
         ),
-        PersistedQueryError::Storage(error) => graphql_error(error),
+        PersistedQueryError::Storage(error) => Refusal::Answer(service_error_answer(error)),
     }
 }
 
 /// A service error before execution, answered as the executor would.
-fn graphql_error(error: ServiceError) -> Response {
+fn service_error_answer(error: ServiceError) -> async_graphql::Response {
     let error = async_graphql::Error::from(error);
-    let response =
-        async_graphql::Response::from_errors(vec![error.into_server_error(Default::default())]);
-    GraphQLResponse::from(response).into_response()
+    async_graphql::Response::from_errors(vec![error.into_server_error(Default::default())])
 }
 
 fn rate_limited(limit: u32, retry_after: u64) -> Response {

@@ -1,5 +1,6 @@
 //! HTTP: the axum router, bearer authentication, and the endpoints
-//! `/graphql`, `/graphiql`, `/healthz` and `/readyz`.
+//! `/graphql` (with subscriptions over WebSocket), `/graphiql`,
+//! `/healthz`, `/readyz`, `/metrics` and `/v1/launch`.
 
 mod auth;
 mod graphiql;
@@ -8,11 +9,13 @@ mod health;
 mod launch;
 mod metrics;
 mod request_log;
+mod subscriptions;
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::FromRef;
+use axum::extract::{FromRef, Request, State};
+use axum::handler::Handler;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
@@ -22,6 +25,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 pub use graphql::{BodyLimit, MutationLimit, RequestTimeout};
 pub use metrics::Metrics;
+pub use subscriptions::{Connections, Stopping, SubscriptionLimits};
 
 use crate::auth::{TokenIssuer, TokenVerifier};
 use crate::db::Database;
@@ -48,6 +52,9 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub persisted_queries: Arc<PersistedQueries>,
     pub document_limits: DocumentLimits,
+    pub subscription_limits: SubscriptionLimits,
+    pub connections: Arc<Connections>,
+    pub stopping: Stopping,
 }
 
 /// What the router is built with besides the handlers' state.
@@ -66,7 +73,7 @@ pub fn router(state: AppState, settings: RouterSettings) -> Router {
     let BodyLimit(body_limit) = state.body_limit;
     let recorder = state.metrics.clone();
     let mut router = Router::new()
-        .route("/graphql", get(graphql::execute).post(graphql::execute))
+        .route("/graphql", get(graphql_get).post(graphql::execute))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::metrics))
@@ -89,6 +96,15 @@ pub fn router(state: AppState, settings: RouterSettings) -> Router {
         );
     }
     router
+}
+
+/// `GET /graphql`: a WebSocket for subscriptions, or a query.
+async fn graphql_get(State(state): State<AppState>, request: Request) -> Response {
+    if subscriptions::is_upgrade(&request) {
+        subscriptions::upgrade(state, request).await
+    } else {
+        graphql::execute.call(request, state).await
+    }
 }
 
 /// A GraphQL-shaped error body for requests refused before execution, so

@@ -14,6 +14,9 @@ pub enum ServiceError {
     Rule(RuleViolation),
     Unavailable(StorageError),
     Internal(StorageError),
+    /// A live subscription's feed lost events it cannot name: the
+    /// subscriber re-reads what it shows and subscribes again.
+    Interrupted,
 }
 
 impl From<RuleViolation> for ServiceError {

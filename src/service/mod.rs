@@ -8,6 +8,7 @@ pub mod demo;
 mod error;
 pub mod integrations;
 pub mod launch;
+pub mod live;
 pub mod mini_programs;
 pub mod page;
 pub mod persisted_queries;
@@ -22,14 +23,17 @@ use crate::db::Database;
 use crate::domain::{AuditAction, AuditContext, Principal};
 use crate::hooks::HookRegistry;
 use crate::launch::LaunchPolicies;
+use crate::live::LiveEvents;
 
 /// What the use cases work with: the database, the hooks that vet and hear
-/// about changes, and the launch snapshot that changes must refresh.
+/// about changes, the launch snapshot that changes must refresh, and the
+/// live events that subscribers hear.
 #[derive(Clone)]
 pub struct Services {
     pub db: Database,
     pub hooks: Arc<HookRegistry>,
     pub launch: Arc<LaunchPolicies>,
+    pub live: Arc<LiveEvents>,
 }
 
 /// A principal acting through one request: mutations are done, and

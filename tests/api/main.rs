@@ -20,6 +20,7 @@ mod mini_programs;
 mod persisted_queries;
 mod public_keys;
 mod scale_out;
+mod subscriptions;
 mod tenancy;
 mod update_mode;
 mod versions;

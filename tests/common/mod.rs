@@ -5,6 +5,7 @@
 #![allow(dead_code)] // Each test binary uses a different part of the harness.
 
 pub mod identity_provider;
+pub mod live;
 pub mod own_postgres;
 
 use std::io::{BufRead, BufReader};
@@ -308,6 +309,7 @@ impl TestServer {
                 hooks: cli.hooks,
                 launch: cli.launch,
                 api: cli.api,
+                subscriptions: cli.subscriptions,
             },
             plugins,
         )

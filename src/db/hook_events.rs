@@ -1,0 +1,68 @@
+//! The outbox's events read back in commit order, for live subscribers: on
+//! PostgreSQL by the sequence each notification names, on SQLite (one
+//! writer at a time, so sequence order is commit order) after the last one
+//! seen.
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use super::hook_deliveries::StoredEvent;
+use super::rows::EventRow;
+use super::schema::hook_events;
+use super::{Database, StorageError};
+
+/// The PostgreSQL channel on which each committed event's sequence is announced.
+pub const CHANNEL: &str = "update_mode_events";
+
+/// The sequence of the newest event; 0 when there is none.
+pub async fn latest_sequence(db: &Database) -> Result<i64, StorageError> {
+    let latest: Option<i64> = with_connection!(db, |conn| {
+        hook_events::table
+            .select(diesel::dsl::max(hook_events::sequence))
+            .first(conn)
+            .await?
+    });
+    Ok(latest.unwrap_or(0))
+}
+
+/// Up to `limit` events after `sequence`, oldest first.
+pub async fn after(
+    db: &Database,
+    sequence: i64,
+    limit: i64,
+) -> Result<Vec<StoredEvent>, StorageError> {
+    let rows: Vec<EventRow> = with_connection!(db, |conn| {
+        hook_events::table
+            .filter(hook_events::sequence.gt(sequence))
+            .order(hook_events::sequence.asc())
+            .limit(limit)
+            .select(EventRow::as_select())
+            .load(conn)
+            .await?
+    });
+    rows.into_iter().map(StoredEvent::try_from).collect()
+}
+
+/// The events with these sequences, in the order given.
+pub async fn by_sequence(
+    db: &Database,
+    sequences: &[i64],
+) -> Result<Vec<StoredEvent>, StorageError> {
+    let rows: Vec<EventRow> = with_connection!(db, |conn| {
+        hook_events::table
+            .filter(hook_events::sequence.eq_any(sequences))
+            .select(EventRow::as_select())
+            .load(conn)
+            .await?
+    });
+    let mut events = rows
+        .into_iter()
+        .map(StoredEvent::try_from)
+        .collect::<Result<Vec<_>, _>>()?;
+    events.sort_by_key(|event| {
+        sequences
+            .iter()
+            .position(|&sequence| sequence == event.sequence)
+    });
+    Ok(events)
+}
