@@ -25,8 +25,8 @@ use crate::graphql::QueryLimits;
 use crate::hooks::webhooks::WebhookSender;
 use crate::hooks::{DispatchSettings, Dispatcher, GuardHook, HookRegistry, NotifyHook};
 use crate::http::{
-    AppState, BodyLimit, Connections, LaunchCaching, MutationLimit, RequestTimeout,
-    RouterSettings, Stopping, SubscriptionLimits, router,
+    AppState, BodyLimit, Connections, LaunchCaching, MutationLimit, RequestTimeout, RouterSettings,
+    Stopping, SubscriptionLimits, router,
 };
 use crate::launch::{LaunchLimiter, LaunchPolicies, follow_changes};
 use crate::live::{LiveEvents, follow_outbox};
@@ -269,6 +269,7 @@ pub async fn serve(settings: ServerSettings) -> Result<(), StartError> {
         println!(
             "Development mode: no signing key is configured, so tokens are signed with a local secret."
         );
+        println!("Console: {base_url}/console/ (fills in a demo admin token)");
         println!("GraphiQL: {base_url}/graphiql (opens with a demo admin token)");
         println!("WORKSPACE_ADMIN token for workspace \"{DEMO_WORKSPACE}\", valid 30 days:");
         println!("{token}");

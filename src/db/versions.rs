@@ -302,7 +302,6 @@ pub async fn count(
 /// `None` when the workspace has no such program.
 pub async fn create(
     db: &Database,
-    workspace_id: &str,
     program_id: &str,
     version: NewVersion,
     check: impl FnOnce(Option<VersionNumber>) -> Result<(), RuleViolation> + Send,
@@ -311,7 +310,7 @@ pub async fn create(
     audit: &AuditContext,
 ) -> Result<Option<MiniProgramVersion>, StorageError> {
     in_write_transaction!(db, |conn| {
-        let Some(program) = programs::lock(conn, workspace_id, program_id).await? else {
+        let Some(program) = programs::lock(conn, &audit.workspace_id, program_id).await? else {
             return Ok(None);
         };
         let latest = mini_program_versions::table

@@ -50,7 +50,7 @@ pub use subscription::Subscription;
 pub type ApiSchema = Schema<Query, Mutation, Subscription>;
 
 fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
-    Schema::build(Query::default(), Mutation::default(), Subscription::default())
+    Schema::build(Query::default(), Mutation::default(), Subscription)
 }
 
 /// What a query may cost; see `config::ApiSettings`.

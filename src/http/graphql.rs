@@ -17,8 +17,8 @@ use super::error_response;
 use super::metrics::RequestOutcome;
 use super::request_log::RequestIdHeader;
 use crate::domain::Principal;
-use crate::graphql::{DocumentLimits, RequestId};
 use crate::graphql::nesting::{MAX_NESTING, nests_deeper_than};
+use crate::graphql::{DocumentLimits, RequestId};
 use crate::service::ServiceError;
 use crate::service::persisted_queries::{PersistedQueries, PersistedQueryError};
 use crate::service::rate_limit;
@@ -145,7 +145,7 @@ pub(super) enum Refusal {
         message: String,
     },
     /// An answer as the executor gives it (HTTP 200).
-    Answer(async_graphql::Response),
+    Answer(Box<async_graphql::Response>),
 }
 
 impl Refusal {
@@ -161,7 +161,7 @@ impl Refusal {
     pub(super) fn into_answer(self) -> async_graphql::Response {
         match self {
             Refusal::Status { code, message, .. } => crate::graphql::error_response(code, message),
-            Refusal::Answer(answer) => answer,
+            Refusal::Answer(answer) => *answer,
         }
     }
 }
@@ -174,7 +174,7 @@ impl IntoResponse for Refusal {
                 code,
                 message,
             } => error_response(status, code, &message),
-            Refusal::Answer(answer) => GraphQLResponse::from(answer).into_response(),
+            Refusal::Answer(answer) => GraphQLResponse::from(*answer).into_response(),
         }
     }
 }
@@ -192,7 +192,11 @@ pub(super) async fn prepare(
     // Before anything parses it: registering a persisted query does.
     too_deep(&request.query)?;
     let hash = crate::graphql::persisted_query_hash(request).map_err(|reason| {
-        Refusal::status(StatusCode::BAD_REQUEST, "PERSISTED_QUERY_NOT_SUPPORTED", reason)
+        Refusal::status(
+            StatusCode::BAD_REQUEST,
+            "PERSISTED_QUERY_NOT_SUPPORTED",
+            reason,
+        )
     })?;
     let sent_as_hash = request.query.is_empty();
     persisted_queries
@@ -203,7 +207,7 @@ pub(super) async fn prepare(
         too_deep(&request.query)?;
     }
     let checked = crate::graphql::check(&request.query, request.operation_name.as_deref(), limits)
-        .map_err(|refused| Refusal::Answer(crate::graphql::refused(refused)))?;
+        .map_err(|refused| Refusal::Answer(Box::new(crate::graphql::refused(refused))))?;
     let operation = checked.operation;
     request.set_parsed_query(checked.document);
     Ok(operation)
@@ -240,7 +244,9 @@ fn persisted_query_refused(error: PersistedQueryError) -> Refusal {
             "OPERATION_NOT_ALLOWED",
             "this token may only run the operations of the allow-list",
         ),
-        PersistedQueryError::Storage(error) => Refusal::Answer(service_error_answer(error)),
+        PersistedQueryError::Storage(error) => {
+            Refusal::Answer(Box::new(service_error_answer(error)))
+        }
     }
 }
 

@@ -1,8 +1,9 @@
 //! HTTP: the axum router, bearer authentication, and the endpoints
-//! `/graphql` (with subscriptions over WebSocket), `/graphiql`,
+//! `/graphql` (with subscriptions over WebSocket), `/console`, `/graphiql`,
 //! `/healthz`, `/readyz`, `/metrics` and `/v1/launch`.
 
 mod auth;
+mod console;
 mod graphiql;
 mod graphql;
 mod health;
@@ -74,6 +75,10 @@ pub fn router(state: AppState, settings: RouterSettings) -> Router {
     let recorder = state.metrics.clone();
     let mut router = Router::new()
         .route("/graphql", get(graphql_get).post(graphql::execute))
+        .route("/console", get(console::redirect))
+        .route("/console/", get(console::index))
+        .route("/console/config.json", get(console::config))
+        .route("/console/{*path}", get(console::file))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::metrics))

@@ -129,7 +129,6 @@ pub async fn create(
     let requested = version.number;
     let version = repository::create(
         &services.db,
-        &principal.workspace_id,
         &input.mini_program_id,
         version,
         |latest| check_new_version_number(requested, latest),

@@ -1,0 +1,174 @@
+// Start-up, the header and the hash router.
+
+import { graphql, setUnauthenticatedHandler } from './api.js';
+import * as live from './live.js';
+import { session } from './session.js';
+import { h, focusHeading, setTitle, markCurrent } from './ui.js';
+import { sentence } from './words.js';
+import { renderSignIn } from './signin.js';
+import { renderPrograms } from './programs.js';
+import { openProgram } from './program.js';
+import { renderIntegrations } from './integrations.js';
+import { renderClientKeys } from './client-keys.js';
+
+const main = document.getElementById('main');
+const nav = document.getElementById('top-nav');
+const who = document.getElementById('who');
+const liveStatus = h('span.live-status#live-status', { role: 'status', hidden: true });
+const liveDetail = h('span.live-detail#live-detail');
+
+// The mounted view: {key, show(params), leave()}; a program keeps its
+// subscriptions while the user moves between its tabs.
+let current = null;
+
+async function loadViewer() {
+  const data = await graphql('query Viewer { viewer { subject workspaceId roles } }');
+  session.viewer = data.viewer;
+  renderHeader();
+}
+
+function renderHeader() {
+  const viewer = session.viewer;
+  nav.hidden = who.hidden = !viewer;
+  if (!viewer) return;
+  const links = [['#/programs', 'Programs']];
+  if (session.isAdmin) links.push(['#/integrations', 'Integrations'], ['#/client-keys', 'Client keys']);
+  nav.replaceChildren(h('ul', links.map(([href, text]) => h('li', h('a', { href }, text)))));
+  who.replaceChildren(
+    h('span.who-name', h('span.visually-hidden', 'Signed in as '), viewer.subject),
+    h('span.who-meta', `Workspace ${viewer.workspaceId} · `,
+      viewer.roles.map(sentence).join(', ') || 'no roles'),
+    liveStatus, liveDetail,
+    h('button.secondary#sign-out', { type: 'button', onclick: () => signOut() }, 'Sign out'),
+  );
+  markNav();
+}
+
+function markNav() {
+  const path = `#/${location.hash.split('/')[1] || 'programs'}`;
+  markCurrent(nav.querySelectorAll('a'), (a) => a.getAttribute('href') === path);
+}
+
+live.onStatus(({ state, text, detail }) => {
+  liveStatus.hidden = state === 'idle';
+  liveStatus.textContent = text;
+  liveStatus.dataset.state = state;
+  liveStatus.title = detail || '';
+  liveDetail.textContent = detail || '';
+});
+
+function leaveView() {
+  current?.leave?.();
+  current = null;
+}
+
+function signOut(error, draft) {
+  live.close();
+  leaveView();
+  session.clear();
+  renderHeader();
+  document.getElementById('live-message').textContent = '';
+  renderSignIn(main, { error, draft, onToken: signIn });
+}
+
+async function signIn(token) {
+  session.token = token;
+  try {
+    await loadViewer();
+  } catch (error) {
+    if (error.code === 'UNAUTHENTICATED') return; // the handler showed the sign-in screen
+    session.clear();
+    renderSignIn(main, { error: error.message, draft: token, onToken: signIn });
+    return;
+  }
+  if (!location.hash || location.hash === '#/') location.hash = '#/programs';
+  else route();
+}
+
+setUnauthenticatedHandler((error) => {
+  if (!session.token) return; // several requests were refused at once
+  if (session.viewer) signOut(`Your session ended: the server refused the access token (${error.message}). Sign in again.`);
+  else signOut(`The server refused this token: ${error.message}`, session.token);
+});
+live.onRefused(() => signOut('Your session ended: the live connection refused the access token (it may have expired). Sign in again.'));
+
+const ROUTES = [
+  [/^\/programs$/, () => ({ key: 'programs', mount: renderPrograms })],
+  [/^\/programs\/([^/]+)(?:\/(versions|history|launch-preview))?$/, (id, tab = 'versions') => ({
+    key: `program:${id}`, params: { id: decodeURIComponent(id), tab }, mount: openProgram,
+  })],
+  [/^\/integrations$/, () => ({ key: 'integrations', mount: renderIntegrations, admin: true })],
+  [/^\/client-keys$/, () => ({ key: 'client-keys', mount: renderClientKeys, admin: true })],
+];
+
+function route() {
+  if (!session.viewer) return;
+  const path = location.hash.replace(/^#/, '') || '/programs';
+  markNav();
+  let match = null;
+  for (const [pattern, make] of ROUTES) {
+    const m = path.match(pattern);
+    if (m) {
+      match = make(...m.slice(1).filter((part) => part !== undefined));
+      break;
+    }
+  }
+  if (match && current?.key === match.key && current.show) {
+    current.show(match.params);
+    return;
+  }
+  leaveView();
+  const plain = (title, heading, text) => {
+    setTitle(title);
+    main.replaceChildren(h('h1', heading), h('p', text, ' ', h('a', { href: '#/programs' }, 'Go to the mini programs.')));
+  };
+  if (!match) plain('Not found', 'Page not found', 'There is no page at this address.');
+  else if (match.admin && !session.isAdmin) plain('Not allowed', 'Workspace admins only', 'This page is for tenant workspace admins.');
+  else {
+    current = { key: match.key, ...(match.mount(main, match.params) || {}) };
+    return;
+  }
+  focusHeading(main);
+}
+
+// #token=<jwt>[&route=/programs/<id>] signs in from a link, then leaves
+// the address bar, so the token is not kept in the history.
+function tokenFromLink() {
+  const link = location.hash.match(/^#token=([^&]+)(?:&route=(.+))?$/);
+  if (!link) return false;
+  live.close();
+  leaveView();
+  session.clear();
+  session.token = decodeURIComponent(link[1]);
+  history.replaceState(null, '', `${location.pathname}${location.search}#${link[2] || '/programs'}`);
+  return true;
+}
+
+window.addEventListener('hashchange', () => {
+  if (tokenFromLink()) start();
+  else route();
+});
+
+document.querySelector('.skip-link').addEventListener('click', (event) => {
+  event.preventDefault();
+  main.focus();
+});
+
+async function start() {
+  if (session.token) {
+    try {
+      await loadViewer();
+      route();
+      return;
+    } catch (error) {
+      if (error.code === 'UNAUTHENTICATED') return;
+      session.clear();
+      renderSignIn(main, { error: error.message, onToken: signIn });
+      return;
+    }
+  }
+  renderSignIn(main, { onToken: signIn });
+}
+
+tokenFromLink();
+start();

@@ -1,0 +1,199 @@
+// A graphql-transport-ws client (github.com/enisdenjo/graphql-ws PROTOCOL.md):
+// one socket per signed-in session, opened at the first subscription and
+// shared by all of them. After a drop or an interrupted subscription it
+// reconnects with backoff and asks each subscriber to re-read its data,
+// because events sent while it was away are not replayed.
+
+import { session } from './session.js';
+import { toError } from './api.js';
+
+// Codes of problems that pass: the subscription is started again later.
+const PASSING = ['SUBSCRIPTION_INTERRUPTED', 'TOO_MANY_SUBSCRIPTIONS', 'TOO_MANY_CONNECTIONS', 'SERVICE_UNAVAILABLE'];
+
+const subs = new Set();
+let socket = null;
+let acked = false;
+let everLive = false;
+let attempt = 0;
+let reconnectTimer = null;
+let problem = '';
+let nextId = 0;
+let statusListener = () => {};
+let refusedHandler = () => {};
+
+export function onStatus(fn) {
+  statusListener = fn;
+  report();
+}
+
+export function onRefused(fn) {
+  refusedHandler = fn;
+}
+
+/**
+ * Subscribes; sink = {next(data), error(apiError), resync()}. resync is
+ * called after the subscription was restarted, so the view re-reads what
+ * it may have missed. Returns a function that ends the subscription.
+ */
+export function subscribe(query, variables, sink) {
+  const sub = { query, variables, sink, id: null, interrupted: false, resync: false };
+  subs.add(sub);
+  if (acked) start(sub);
+  else connect();
+  report();
+  return () => {
+    subs.delete(sub);
+    if (sub.id && acked) send({ id: sub.id, type: 'complete' });
+    sub.id = null;
+    report();
+  };
+}
+
+export function close() {
+  subs.clear();
+  clearTimeout(reconnectTimer);
+  reconnectTimer = null;
+  if (socket) {
+    const old = socket;
+    socket = null;
+    old.close(1000, 'Signed out');
+  }
+  acked = false;
+  everLive = false;
+  attempt = 0;
+  problem = '';
+  report();
+}
+
+function connect() {
+  if (socket || reconnectTimer) return;
+  const url = `${location.origin.replace(/^http/, 'ws')}/graphql`;
+  const ws = new WebSocket(url, 'graphql-transport-ws');
+  socket = ws;
+  ws.addEventListener('open', () => {
+    send({ type: 'connection_init', payload: { Authorization: `Bearer ${session.token}` } });
+  });
+  ws.addEventListener('message', (event) => {
+    if (ws === socket) receive(JSON.parse(event.data));
+  });
+  ws.addEventListener('close', (event) => {
+    if (ws !== socket) return;
+    socket = null;
+    acked = false;
+    for (const sub of subs) {
+      sub.id = null;
+      sub.resync = true;
+      sub.failed = null;
+    }
+    if (event.code === 4401) {
+      close();
+      refusedHandler();
+      return;
+    }
+    problem = event.reason || '';
+    if (subs.size) retryLater(connect);
+    report();
+  });
+}
+
+function send(message) {
+  if (socket?.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
+}
+
+function receive(message) {
+  const sub = [...subs].find((s) => s.id && s.id === message.id);
+  switch (message.type) {
+    case 'connection_ack':
+      acked = true;
+      everLive = true;
+      attempt = 0;
+      problem = '';
+      for (const s of subs) if (!s.failed) start(s);
+      break;
+    case 'ping':
+      send({ type: 'pong' });
+      break;
+    case 'next': {
+      if (!sub) break;
+      const errors = message.payload?.errors || [];
+      const passing = errors.find((e) => PASSING.includes(e.extensions?.code));
+      if (passing) {
+        // A `complete` follows; we restart the subscription then.
+        sub.interrupted = true;
+        problem = passing.message || '';
+      } else if (errors.length) {
+        sub.sink.error?.(toError(errors[0]));
+      } else if (message.payload?.data) {
+        attempt = 0;
+        sub.sink.next(message.payload.data);
+      }
+      break;
+    }
+    case 'error': {
+      if (!sub) break;
+      sub.id = null;
+      const error = toError(message.payload?.[0] || {});
+      if (PASSING.includes(error.code)) {
+        problem = error.message;
+        sub.resync = true;
+        retryLater(() => acked && !sub.id && subs.has(sub) && start(sub));
+      } else {
+        sub.failed = error.message;
+        sub.sink.error?.(error);
+      }
+      break;
+    }
+    case 'complete':
+      if (!sub) break;
+      // The server ended a subscription we still want: start it again.
+      sub.id = null;
+      sub.interrupted = true;
+      sub.resync = true;
+      retryLater(() => acked && !sub.id && subs.has(sub) && start(sub));
+      break;
+    default:
+      break;
+  }
+  report();
+}
+
+function start(sub) {
+  if (sub.id) return;
+  sub.id = String(++nextId);
+  sub.interrupted = false;
+  send({ id: sub.id, type: 'subscribe', payload: { query: sub.query, variables: sub.variables } });
+  // Subscribed first, re-read second: nothing falls between the two.
+  if (sub.resync) {
+    sub.resync = false;
+    sub.sink.resync?.();
+  }
+  report();
+}
+
+function retryLater(fn) {
+  const delay = Math.min(30000, 1000 * 2 ** attempt);
+  attempt += 1;
+  const base = problem.replace(/ Retrying in \d+ s\.$/, '');
+  if (base) problem = `${base}${/[.!?]$/.test(base) ? '' : '.'} Retrying in ${Math.round(delay / 1000)} s.`;
+  const timer = setTimeout(() => {
+    if (reconnectTimer === timer) reconnectTimer = null;
+    fn();
+    report();
+  }, delay);
+  if (fn === connect) reconnectTimer = timer;
+}
+
+function report() {
+  // A subscription the server refused for good (not a passing problem) is
+  // left out, and reported as "Not live" when nothing else is running.
+  const all = [...subs];
+  const running = all.filter((s) => !s.failed);
+  let state;
+  if (!all.length) state = 'idle';
+  else if (!running.length) state = 'off';
+  else if (acked && running.every((s) => s.id && !s.interrupted)) state = 'live';
+  else state = everLive || problem ? 'reconnecting' : 'connecting';
+  const text = { idle: '', off: 'Not live', live: 'Live', connecting: 'Connecting…', reconnecting: 'Reconnecting…' }[state];
+  const detail = state === 'off' ? all[0].failed : problem;
+  statusListener({ state, text, detail: state === 'live' ? '' : detail });
+}

@@ -1,0 +1,180 @@
+// DOM helpers. Every text from the API goes through textContent (via h()),
+// never through innerHTML, so a program named "<img onerror=…>" stays text.
+
+export function h(tag, attrs, ...children) {
+  const [, name, rest] = tag.match(/^([a-z0-9-]+)(.*)$/i);
+  const el = document.createElement(name);
+  for (const part of rest.match(/[.#][^.#]+/g) || []) {
+    if (part[0] === '.') el.classList.add(part.slice(1));
+    else el.id = part.slice(1);
+  }
+  if (attrs && (typeof attrs !== 'object' || attrs instanceof Node || Array.isArray(attrs))) {
+    children.unshift(attrs);
+    attrs = null;
+  }
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key.startsWith('on')) el.addEventListener(key.slice(2), value);
+    else if (key in el && !key.includes('-') && key !== 'list') el[key] = value;
+    else el.setAttribute(key, value === true ? '' : value);
+  }
+  append(el, children);
+  return el;
+}
+
+function append(el, children) {
+  for (const child of children.flat(Infinity)) {
+    if (child === null || child === undefined || child === false) continue;
+    el.append(child instanceof Node ? child : String(child));
+  }
+}
+
+let uid = 0;
+export const newId = (prefix) => `${prefix}-${++uid}`;
+
+export function field(label, control, hint) {
+  control.id ||= newId('f');
+  const hintEl = hint ? h('span.hint', { id: newId('hint') }, hint) : null;
+  if (hintEl) control.setAttribute('aria-describedby', hintEl.id);
+  return [h('div.field', h('label', { htmlFor: control.id }, label), control, hintEl), control];
+}
+
+// An empty message hides its region (CSS :empty), so no blank alert box shows.
+export function say(el, text) {
+  el.textContent = text || '';
+}
+
+const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+export function formatDate(iso) {
+  if (!iso) return '';
+  const date = new Date(iso);
+  return Number.isNaN(date.getTime()) ? iso : dateFormat.format(date);
+}
+export const timeEl = (iso) => h('time', { dateTime: iso }, formatDate(iso));
+
+/**
+ * Runs an async action with its button disabled, so a double click sends
+ * one request. Disabling drops the focus to <body>; it is given back.
+ */
+export async function busy(button, action) {
+  const focused = document.activeElement === button;
+  button.disabled = true;
+  button.setAttribute('aria-busy', 'true');
+  try {
+    return await action();
+  } finally {
+    button.disabled = false;
+    button.removeAttribute('aria-busy');
+    if (focused && button.isConnected && document.activeElement === document.body) button.focus();
+  }
+}
+
+export function act(button, errorEl, action) {
+  say(errorEl, '');
+  return busy(button, () => action().catch((error) => say(errorEl, error.message)));
+}
+
+const FOCUSABLE = 'a[href],button:not([disabled]),input:not([disabled]),select:not([disabled]),textarea:not([disabled]),[tabindex]:not([tabindex="-1"])';
+
+/**
+ * A modal dialog on the native <dialog>. showModal() makes the page inert,
+ * but Chromium lets Tab leave for the browser UI, so the trap is ours; and
+ * the focus goes back to the opener whichever way it closes.
+ */
+export function createDialog({ id, title }) {
+  const titleId = `${id}-title`;
+  const body = h('div.dialog-body');
+  const dialog = h('dialog.dialog', { id, role: 'dialog', 'aria-modal': 'true', 'aria-labelledby': titleId },
+    h('h2', { id: titleId }, title), body);
+  let opener = null;
+  dialog.addEventListener('keydown', (event) => {
+    if (event.key !== 'Tab') return;
+    // Tab stops only: of a radio group, just the checked radio is one.
+    const items = [...dialog.querySelectorAll(FOCUSABLE)].filter((el) => el.offsetParent !== null
+      && !(el.type === 'radio' && !el.checked && dialog.querySelector(`input[name="${el.name}"]:checked`)));
+    if (!items.length) return;
+    const first = items[0];
+    const last = items[items.length - 1];
+    if (event.shiftKey && (document.activeElement === first || !dialog.contains(document.activeElement))) {
+      event.preventDefault();
+      last.focus();
+    } else if (!event.shiftKey && document.activeElement === last) {
+      event.preventDefault();
+      first.focus();
+    }
+  });
+  dialog.addEventListener('close', () => {
+    if (opener && opener.isConnected) opener.focus();
+    opener = null;
+  });
+  return {
+    dialog,
+    body,
+    get isOpen() { return dialog.open; },
+    open(from, focusEl) {
+      if (!dialog.isConnected) document.body.append(dialog);
+      opener = from || document.activeElement;
+      dialog.showModal();
+      (focusEl || dialog.querySelector(FOCUSABLE))?.focus();
+    },
+    close() {
+      if (dialog.open) dialog.close();
+    },
+  };
+}
+
+export function confirmDialog({ title, message, confirmLabel }) {
+  return new Promise((resolve) => {
+    const d = createDialog({ id: newId('confirm'), title });
+    let answer = false;
+    const cancel = h('button.secondary', { type: 'button', onclick: () => d.close() }, 'Cancel');
+    const ok = h('button.danger', { type: 'button', onclick: () => { answer = true; d.close(); } }, confirmLabel);
+    d.body.append(h('p', message), h('div.actions', ok, cancel));
+    d.dialog.addEventListener('close', () => {
+      d.dialog.remove();
+      resolve(answer);
+    });
+    d.open(document.activeElement, cancel);
+  });
+}
+
+// The server shows a secret once: a read-only field is easy to select and copy.
+export function secretBox(label, value) {
+  const input = h('input.secret', { type: 'text', readOnly: true, value });
+  const status = h('span.copy-status', { role: 'status' });
+  const copy = h('button.secondary', {
+    type: 'button',
+    onclick: async () => {
+      input.select();
+      try {
+        await navigator.clipboard.writeText(value);
+        say(status, 'Copied.');
+      } catch {
+        say(status, 'Selected: press Ctrl+C (or ⌘C) to copy.');
+      }
+    },
+  }, 'Copy');
+  const [wrap] = field(label, input);
+  return h('div.secret-box', { role: 'group' },
+    h('p.strong', 'Copy it now; it is not shown again.'), wrap, h('div.actions', copy, status));
+}
+
+// After navigation, screen readers start at the new view's heading.
+export function focusHeading(root) {
+  const heading = root.querySelector('h1');
+  if (heading) {
+    heading.tabIndex = -1;
+    heading.focus({ preventScroll: true });
+  }
+}
+
+export function markCurrent(links, isCurrent) {
+  for (const a of links) {
+    if (isCurrent(a)) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+}
+
+export function setTitle(...parts) {
+  document.title = [...parts.filter(Boolean), 'update-mode console'].join(' · ');
+}

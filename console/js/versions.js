@@ -1,0 +1,259 @@
+// The Versions tab: the Update Mode section, the versions with their
+// Release panels and lifecycle actions, and the New version form.
+
+import { graphql } from './api.js';
+import { session } from './session.js';
+import { h, field, say, timeEl, act, newId } from './ui.js';
+import { MODE, statusWords } from './words.js';
+import { createUpdateModeSection } from './update-mode.js';
+
+export const VERSION_FIELDS = `fragment VersionFields on MiniProgramVersion {
+  id version description status updateMode updateModeSource grayPercentage
+  createdAt submittedAt decidedAt decidedBy decisionComment releasedAt availableActions
+}`;
+
+const TRANSITION = `{ miniProgramVersion { ...VersionFields } offlineVersions { ...VersionFields } }`;
+const MUTATIONS = {
+  submit: `mutation Submit($input: SubmitVersionInput!) {
+    submitVersionForReleaseApproval(input: $input) { miniProgramVersion { ...VersionFields } } }`,
+  decide: `mutation Decide($input: DecideReleaseInput!) { decideRelease(input: $input) ${TRANSITION} }`,
+  release: `mutation Release($input: ReleaseVersionInput!) { releaseVersion(input: $input) ${TRANSITION} }`,
+  offline: `mutation Offline($input: TakeVersionOfflineInput!) { takeVersionOffline(input: $input) ${TRANSITION} }`,
+  create: `mutation CreateVersion($input: CreateMiniProgramVersionInput!) {
+    createMiniProgramVersion(input: $input) { miniProgramVersion { ...VersionFields } } }`,
+};
+
+/** Newest version number first, as the API lists them (1.10.0 before 1.9.0). */
+function compareVersions(a, b) {
+  const pa = a.version.split('.').map(Number);
+  const pb = b.version.split('.').map(Number);
+  for (let i = 0; i < 3; i += 1) if (pa[i] !== pb[i]) return pb[i] - pa[i];
+  return 0;
+}
+
+export function createVersionsTab(ctx) {
+  const expanded = new Set();
+  const rows = new Map(); // version id -> {li, signature}
+  const list = h('ol.versions', { 'aria-labelledby': 'versions-heading' });
+  const empty = h('p.empty', { hidden: true }, 'This mini program has no versions yet.');
+  const liveMessage = document.getElementById('live-message');
+  const modeSection = createUpdateModeSection(ctx, {
+    announce: (text) => say(liveMessage, text),
+    afterChange: () => ctx.reload(),
+  });
+  const newVersion = session.canCreateVersions ? newVersionForm() : null;
+  const el = h('div.versions-tab', modeSection.el,
+    h('section', { 'aria-labelledby': 'versions-heading' },
+      h('h2#versions-heading', 'Versions'), list, empty),
+    newVersion?.el);
+
+  function merge(...versions) {
+    const all = ctx.program.versions.nodes;
+    for (const version of versions) {
+      const at = all.findIndex((v) => v.id === version.id);
+      if (at >= 0) all[at] = version;
+      else all.push(version);
+    }
+    all.sort(compareVersions);
+    renderList();
+  }
+
+  function renderList() {
+    const program = ctx.program;
+    const versions = program.versions.nodes;
+    // Remember where the focus was, to put it back in the rebuilt row.
+    const active = document.activeElement;
+    const activeRow = active?.closest?.('[data-version-id]');
+    const focusKey = activeRow && list.contains(activeRow) && focusSelector(active);
+    const next = versions.map((version) => {
+      const signature = JSON.stringify([version, program.updateModeEditable, expanded.has(version.id)]);
+      const old = rows.get(version.id);
+      if (old && old.signature === signature) return old.li;
+      const li = renderRow(version);
+      if (old) keepInputs(old.li, li);
+      rows.set(version.id, { li, signature });
+      return li;
+    });
+    for (const id of rows.keys()) if (!versions.some((v) => v.id === id)) rows.delete(id);
+    // Node by node rather than replaceChildren: moving a row that holds the
+    // focus (someone typing a comment) would drop the focus.
+    next.forEach((li, i) => {
+      if (list.children[i] !== li) list.insertBefore(li, list.children[i] || null);
+    });
+    while (list.children.length > next.length) list.lastElementChild.remove();
+    empty.hidden = versions.length > 0;
+    if (focusKey && !list.contains(document.activeElement)) {
+      const row = rows.get(activeRow.dataset.versionId)?.li;
+      (row?.querySelector(focusKey) || row?.querySelector('.toggle'))?.focus();
+    }
+    newVersion?.hint(versions[0]?.version);
+  }
+
+  function renderRow(version) {
+    const isOpen = expanded.has(version.id);
+    const panelId = newId('release');
+    const titleId = newId('version');
+    const toggle = h('button.toggle.secondary', {
+      type: 'button', 'aria-expanded': String(isOpen), 'aria-controls': panelId, 'aria-describedby': titleId,
+      onclick: () => {
+        if (expanded.has(version.id)) expanded.delete(version.id);
+        else expanded.add(version.id);
+        renderList();
+      },
+    }, 'Release');
+    return h('li.version', { 'data-version-id': version.id, 'data-status': version.status },
+      h('div.version-head',
+        h('h3.version-number', { id: titleId }, version.version),
+        h('span.badge', { 'data-status': version.status }, statusWords(version)),
+        h('span.version-desc', version.description || ''),
+        toggle),
+      h('div.release-panel', { id: panelId, hidden: !isOpen }, isOpen ? releasePanel(version) : null));
+  }
+
+  function releasePanel(version) {
+    const mode = MODE[version.updateMode];
+    const explanation = version.status === 'NEW_VERSION_CREATED'
+      ? `The Update Mode (${mode}) indicates the mode that the version will finally execute. The update mode takes effect with this version after it is submitted for release approval.${
+        ctx.program.updateModeEditable ? ' You can still edit it with the Update Mode button.' : ''}`
+      : `The Update Mode (${mode}) indicates the mode that is actually released for this version.`;
+    const facts = [
+      ['Created', timeEl(version.createdAt)],
+      version.submittedAt && ['Submitted for release approval', timeEl(version.submittedAt)],
+      version.decidedBy && [version.status === 'REJECTED' ? 'Rejected by' : 'Approved by',
+        [version.decidedBy, version.decidedAt ? [', ', timeEl(version.decidedAt)] : '']],
+      version.decisionComment && ['Comment', version.decisionComment],
+      version.releasedAt && ['Released', timeEl(version.releasedAt)],
+    ].filter(Boolean);
+    return [
+      h('dl.facts',
+        h('div', h('dt', 'Update Mode'), h('dd.version-update-mode', mode)),
+        facts.map(([term, value]) => h('div', h('dt', term), h('dd', value)))),
+      h('p.update-mode-explanation', explanation),
+      actions(version),
+      h('p.result.row-status'),
+    ];
+  }
+
+  function actions(version) {
+    const allowed = new Set(version.availableActions || []);
+    if (!allowed.size) return null;
+    const errorEl = h('p.error', { role: 'alert' });
+    const parts = [];
+    const run = (button, query, variables, done) => act(button, errorEl, async () => {
+      say(button.closest('.release-panel').querySelector('.row-status'), '');
+      const data = Object.values(await graphql(`${query}\n${VERSION_FIELDS}`, { input: { versionId: version.id, ...variables } }))[0];
+      merge(data.miniProgramVersion, ...(data.offlineVersions || []));
+      // The row was rebuilt for its new status: the message and the
+      // focus go to the new one.
+      const row = rows.get(version.id)?.li;
+      if (row) {
+        say(row.querySelector('.row-status'), done);
+        if (!button.isConnected && document.activeElement === document.body) (row.querySelector(`[data-action="${button.dataset.action}"]`) || row.querySelector('.toggle')).focus();
+      }
+      say(liveMessage, done);
+    });
+    const button = (action, label, onclick, cls = '') => h(`button${cls}`, { type: 'button', 'data-action': action, onclick: (e) => onclick(e.currentTarget) }, label);
+
+    if (allowed.has('SUBMIT_FOR_RELEASE_APPROVAL')) {
+      parts.push(h('div.actions', button('submit', 'Submit for release approval',
+        (b) => run(b, MUTATIONS.submit, {}, `${version.version} was submitted for release approval.`))));
+    }
+    if (allowed.has('APPROVE') || allowed.has('REJECT')) {
+      const [commentField, comment] = field('Comment (optional)', h('textarea.decision-comment', { rows: 2, maxLength: 2000 }));
+      const decide = (b, decision, done) => run(b, MUTATIONS.decide, { decision, comment: comment.value.trim() || null }, done);
+      parts.push(h('div.group', commentField, h('div.actions',
+        allowed.has('APPROVE') && button('approve', 'Approve', (b) => decide(b, 'APPROVE', `${version.version} was approved.`)),
+        allowed.has('REJECT') && button('reject', 'Reject', (b) => decide(b, 'REJECT', `${version.version} was rejected.`), '.danger'))));
+    }
+    if (allowed.has('RELEASE')) {
+      const least = (version.grayPercentage || 0) + 1;
+      const [percentField, percent] = field('Gray release percentage',
+        h('input.gray-percentage', { type: 'number', min: least, max: 99, step: 1, inputMode: 'numeric' }),
+        `${least} to 99 % of devices; a gray release may only grow.`);
+      parts.push(h('div.group', percentField, h('div.actions',
+        button('gray-release', 'Gray release', (b) => {
+          const value = Number(percent.value);
+          if (!Number.isInteger(value) || value < least || value > 99) {
+            say(errorEl, `Enter a whole percentage from ${least} to 99.`);
+            percent.focus();
+            return;
+          }
+          run(b, MUTATIONS.release, { grayPercentage: value }, `${version.version} is released to ${value} % of devices.`);
+        }),
+        button('full-release', 'Full release', (b) => run(b, MUTATIONS.release, { grayPercentage: null }, `${version.version} is released to all devices.`)))));
+    }
+    if (allowed.has('TAKE_OFFLINE')) {
+      parts.push(h('div.actions', button('offline', 'Take offline',
+        (b) => run(b, MUTATIONS.offline, {}, `${version.version} was taken offline.`), '.danger')));
+    }
+    return h('div.version-actions', h('h4', 'Release steps'), parts, errorEl);
+  }
+
+  function newVersionForm() {
+    const [numberField, number] = field('Version number', h('input.new-version-number', {
+      type: 'text', required: true, autocomplete: 'off', placeholder: 'e.g. 1.5.0', pattern: '\\d+\\.\\d+\\.\\d+',
+    }), 'MAJOR.MINOR.PATCH, greater than every existing version.');
+    const [descField, desc] = field('Description (optional)', h('input.new-version-description', { type: 'text', maxLength: 500 }));
+    const errorEl = h('p.error', { role: 'alert' });
+    const status = h('p.result', { role: 'status' });
+    const submit = h('button', { type: 'submit' }, 'Create version');
+    const form = h('form.card.new-version', { noValidate: true, 'aria-labelledby': 'new-version-heading' },
+      h('h2#new-version-heading', 'New version'), numberField, descField, errorEl, h('div.actions', submit), status);
+    form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      say(status, '');
+      if (!/^\d+\.\d+\.\d+$/.test(number.value.trim())) {
+        say(errorEl, 'Enter the version number as MAJOR.MINOR.PATCH, e.g. 1.5.0.');
+        number.focus();
+        return;
+      }
+      act(submit, errorEl, async () => {
+        const input = { miniProgramId: ctx.id, version: number.value.trim(), description: desc.value.trim() || null };
+        const data = await graphql(`${MUTATIONS.create}\n${VERSION_FIELDS}`, { input });
+        const version = data.createMiniProgramVersion.miniProgramVersion;
+        merge(version);
+        form.reset();
+        say(status, `Version ${version.version} created in New Version Created; it will execute ${MODE[version.updateMode]}.`);
+      });
+    });
+    const hintEl = numberField.querySelector('.hint');
+    return {
+      el: form,
+      hint: (latest) => say(hintEl, `MAJOR.MINOR.PATCH, greater than ${latest || 'every existing version'}.`),
+    };
+  }
+
+  return {
+    el,
+    update(program) {
+      modeSection.update(program);
+      renderList();
+    },
+    modeChanged: modeSection.modeChanged,
+    versionChanged(version) {
+      // The event and our own mutation's answer race on two connections; a
+      // version only moves forward, so an event behind what we show is old.
+      const shown = ctx.program?.versions.nodes.find((v) => v.id === version.id);
+      if (!ctx.program || (shown && stage(shown) > stage(version))) return;
+      merge(version);
+    },
+    leave: modeSection.leave,
+  };
+}
+
+const STAGES = ['NEW_VERSION_CREATED', 'PENDING_APPROVAL', 'APPROVED|REJECTED', 'GRAY_RELEASE', 'FULL_RELEASE', 'OFFLINE'];
+const stage = (v) => STAGES.findIndex((s) => s.split('|').includes(v.status)) * 100 + (v.grayPercentage || 0);
+
+function focusSelector(el) {
+  if (el.dataset.action) return `[data-action="${el.dataset.action}"]`;
+  const cls = ['toggle', 'decision-comment', 'gray-percentage'].find((c) => el.classList.contains(c));
+  return cls ? `.${cls}` : null;
+}
+
+function keepInputs(from, to) {
+  for (const cls of ['decision-comment', 'gray-percentage']) {
+    const a = from.querySelector(`.${cls}`);
+    const b = to.querySelector(`.${cls}`);
+    if (a && b) b.value = a.value;
+  }
+}

@@ -1,0 +1,58 @@
+// The console's words for the API's enums, in the help page's wording.
+
+export const MODE = { DEFAULT: 'Default', ASYNC: 'Async', SYNC: 'Sync' };
+
+export const MODE_EXPLANATION = {
+  DEFAULT: 'Starts from the cached package before the async update time, updates in the background between the two times, and updates before starting after the sync update time.',
+  ASYNC: 'Starts at once from the cached package and downloads the new version in the background; it runs from the next cold start.',
+  SYNC: 'Checks at every open and shows a loading page while the new version downloads, then starts it.',
+};
+
+export const TYPE = { DSL: 'DSL', H5: 'H5' };
+export const CHANNEL = { WORKSPACE: 'Workspace', ALIPAY_PLUS: 'Alipay+' };
+
+export const LOCK = {
+  NOT_ADMIN: 'Only a tenant workspace admin can change the update mode.',
+  NOT_DSL: 'The update mode can be changed only for DSL mini programs.',
+  ALIPAY_PLUS_CHANNEL: 'This mini program comes from the Alipay+ channel, which owns its release settings.',
+};
+
+const STATUS = {
+  NEW_VERSION_CREATED: 'New Version Created',
+  PENDING_APPROVAL: 'Pending Approval',
+  APPROVED: 'Approved',
+  REJECTED: 'Rejected',
+  GRAY_RELEASE: 'Gray Release',
+  FULL_RELEASE: 'Full Release',
+  OFFLINE: 'Offline',
+};
+
+export function statusWords(version) {
+  const words = STATUS[version.status] || version.status;
+  return version.status === 'GRAY_RELEASE' && version.grayPercentage != null
+    ? `${words} (${version.grayPercentage}%)`
+    : words;
+}
+
+export const LAUNCH_ACTION = {
+  NONE: 'Start the cached package',
+  SYNC_DOWNLOAD: 'Download before starting',
+  ASYNC_DOWNLOAD: 'Start the cached package and download in the background',
+};
+
+// HookEventType, for the event checkboxes of a new integration.
+export const HOOK_EVENTS = ['UPDATE_MODE_CHANGED', 'VERSION_CREATED', 'VERSION_SUBMITTED_FOR_RELEASE_APPROVAL',
+  'VERSION_APPROVED', 'VERSION_REJECTED', 'VERSION_RELEASED', 'VERSION_OFFLINE'];
+
+/** An enum value in words: WORKSPACE_ADMIN → "Workspace admin". */
+export const sentence = (name) => name.charAt(0) + name.slice(1).toLowerCase().replaceAll('_', ' ');
+
+
+export const plural = (n, one, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
+export function duration(seconds) {
+  if (seconds % 86400 === 0 && seconds) return plural(seconds / 86400, 'day');
+  if (seconds % 3600 === 0 && seconds) return plural(seconds / 3600, 'hour');
+  if (seconds % 60 === 0 && seconds) return plural(seconds / 60, 'minute');
+  return plural(seconds, 'second');
+}

@@ -1,0 +1,357 @@
+//! The console in headless Chromium against the real server: signing in,
+//! changing the update mode through the dialog and seeing it live in a
+//! second session, the locked button with its reasons, the Release panel,
+//! and keyboard use. Screenshots of the main screens are saved under
+//! `target/console-screenshots/`.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod browser;
+
+use serde_json::{Value, json};
+
+use browser::{Browser, Driver};
+use common::*;
+
+const ESCAPE: &str = "\u{e00c}";
+
+/// A program with a version released under DEFAULT and one just created.
+async fn program_with_versions(server: &TestServer) -> (String, String, String) {
+    let program = create_dsl_program(server, "Mall").await;
+    let released = create_version(server, &program, "1.0.0").await;
+    submit(server, &developer(), &released).await.data();
+    decide(server, &approver(), &released, "APPROVE").await;
+    release(server, &released, None).await;
+    let created = create_version(server, &program, "1.1.0").await;
+    (program, released, created)
+}
+
+fn admin_named(subject: &str) -> String {
+    let mut claims = claims(WORKSPACE, &["WORKSPACE_ADMIN"]);
+    claims["sub"] = json!(subject);
+    sign(&claims)
+}
+
+async fn open_program(browser: &Browser, program: &str) {
+    browser
+        .open(&format!("/console/#/programs/{program}"))
+        .await;
+    browser.wait_for("#update-mode-button").await;
+}
+
+/// The version's row, expanded to its Release panel.
+async fn release_panel(browser: &Browser, version: &str) -> String {
+    let row = format!("[data-version-id=\"{version}\"]");
+    let toggle = format!("{row} button[aria-expanded]");
+    if browser.attribute(&toggle, "aria-expanded").await.as_deref() != Some("true") {
+        browser.click(&toggle).await;
+    }
+    browser.wait_for(&format!("{row} .release-panel")).await;
+    row
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_changes_the_mode_and_another_session_sees_it_live() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let (server, _db) = TestServer::start(Backend::Sqlite).await;
+    let (program, _, created) = program_with_versions(&server).await;
+    create_program(&server, "Partner Mall", "H5", "ALIPAY_PLUS").await;
+
+    let alice = driver.session(&server.url, 1280, 900).await;
+    alice.sign_in(&admin_named("alice")).await;
+    alice
+        .wait_for(&format!("tr[data-program-id=\"{program}\"]"))
+        .await;
+    alice
+        .wait_for_text("#program-count", "the count", |text| text.contains('2'))
+        .await;
+    alice.screenshot("programs").await;
+
+    let bob = driver.session(&server.url, 1280, 900).await;
+    bob.sign_in(&admin_named("bob")).await;
+    open_program(&bob, &program).await;
+    bob.wait_for_text("#live-status", "Live", |text| text == "Live")
+        .await;
+    assert_eq!(bob.text("#global-update-mode").await, "Default");
+
+    open_program(&alice, &program).await;
+    assert_eq!(alice.text("#global-update-mode").await, "Default");
+    alice.click("#update-mode-button").await;
+    alice.wait_for("#update-mode-dialog").await;
+    let focus_inside: Value = alice
+        .eval("return document.activeElement.closest('#update-mode-dialog') !== null")
+        .await;
+    assert_eq!(focus_inside, true, "focus moves into the dialog");
+    let checked: Value = alice
+        .eval("return document.querySelector('input[name=\"update-mode\"]:checked').value")
+        .await;
+    assert_eq!(checked, "DEFAULT");
+    alice
+        .click("#update-mode-dialog input[name=\"update-mode\"][value=\"SYNC\"]")
+        .await;
+    alice.screenshot("update-mode-dialog").await;
+    alice.click("#confirm-update-mode").await;
+
+    let result = alice
+        .wait_for_text("#update-mode-result", "the affected versions", |text| {
+            text.contains("1.1.0")
+        })
+        .await;
+    assert!(result.contains("Sync"), "{result}");
+    assert_eq!(alice.text("#global-update-mode").await, "Sync");
+    // The New Version Created version now will execute Sync; the released one keeps Default.
+    let row = release_panel(&alice, &created).await;
+    assert_eq!(
+        alice.text(&format!("{row} .version-update-mode")).await,
+        "Sync"
+    );
+    alice.screenshot("update-mode-changed").await;
+
+    // Bob's page follows without a reload.
+    bob.wait_for_text("#global-update-mode", "Sync", |text| text == "Sync")
+        .await;
+    bob.wait_for_text("#live-message", "who changed it", |text| {
+        text.contains("alice")
+    })
+    .await;
+    let state = program_state(&server, &program).await;
+    assert_eq!(state["updateMode"], "SYNC");
+    assert_eq!(state["updateModeHistory"]["nodes"][0]["changedBy"], "alice");
+
+    alice.close().await;
+    bob.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_developer_sees_the_locked_button_with_every_reason() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let (server, _db) = TestServer::start(Backend::Sqlite).await;
+    let partner = create_program(&server, "Partner Mall", "H5", "ALIPAY_PLUS").await;
+    let dsl = create_dsl_program(&server, "Mall").await;
+
+    let browser = driver.session(&server.url, 1280, 900).await;
+    browser.sign_in(&developer()).await;
+    open_program(&browser, &partner).await;
+    assert!(
+        browser
+            .attribute("#update-mode-button", "disabled")
+            .await
+            .is_some(),
+        "the Update Mode button is disabled"
+    );
+    let reasons = browser.texts("#update-mode-locks li").await;
+    assert_eq!(reasons.len(), 3, "{reasons:?}");
+    assert!(reasons[0].contains("admin"), "{reasons:?}");
+    assert!(
+        reasons.iter().any(|reason| reason.contains("DSL")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|reason| reason.contains("Alipay+")),
+        "{reasons:?}"
+    );
+    let described_by = browser
+        .attribute("#update-mode-button", "aria-describedby")
+        .await
+        .unwrap_or_default();
+    assert!(
+        described_by.contains("update-mode-locks"),
+        "the reasons describe the button: {described_by:?}"
+    );
+    browser.screenshot("update-mode-locked").await;
+
+    // On a DSL program of the workspace, only the role is in the way.
+    open_program(&browser, &dsl).await;
+    browser
+        .wait_for_text("#update-mode-locks", "one reason", |text| {
+            text.contains("admin") && !text.contains("Alipay+")
+        })
+        .await;
+    assert_eq!(browser.texts("#update-mode-locks li").await.len(), 1);
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_versions_release_panel_explains_its_mode_and_offers_its_steps() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let (server, _db) = TestServer::start(Backend::Sqlite).await;
+    let (program, released, created) = program_with_versions(&server).await;
+    update_mode(&server, &admin(), &program, "ASYNC")
+        .await
+        .data();
+
+    let browser = driver.session(&server.url, 1280, 900).await;
+    browser.sign_in(&admin()).await;
+    open_program(&browser, &program).await;
+
+    let row = release_panel(&browser, &released).await;
+    assert_eq!(
+        browser.text(&format!("{row} .version-update-mode")).await,
+        "Default"
+    );
+    let explanation = browser
+        .text(&format!("{row} .update-mode-explanation"))
+        .await;
+    assert!(explanation.contains("actually released"), "{explanation}");
+    assert!(
+        browser
+            .texts(&format!("{row} [data-action=\"offline\"]"))
+            .await
+            .len()
+            == 1,
+        "a full release may be taken offline"
+    );
+
+    let row = release_panel(&browser, &created).await;
+    assert_eq!(
+        browser.text(&format!("{row} .version-update-mode")).await,
+        "Async"
+    );
+    let explanation = browser
+        .text(&format!("{row} .update-mode-explanation"))
+        .await;
+    assert!(
+        explanation.contains("will finally execute"),
+        "{explanation}"
+    );
+    browser.screenshot("release-panel").await;
+
+    // Submitting fixes the global mode on the version, as the panel then says.
+    browser
+        .click(&format!("{row} [data-action=\"submit\"]"))
+        .await;
+    browser
+        .wait_for_text(
+            &format!("{row} .update-mode-explanation"),
+            "the released explanation",
+            |text| text.contains("actually released"),
+        )
+        .await;
+    let state = program_state(&server, &program).await;
+    let submitted = state["versions"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|version| version["id"] == created.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(submitted["status"], "PENDING_APPROVAL");
+    assert_eq!(submitted["updateMode"], "ASYNC");
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_is_usable_by_keyboard_and_on_a_narrow_screen() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let (server, _db) = TestServer::start(Backend::Sqlite).await;
+    let (program, _, _) = program_with_versions(&server).await;
+
+    let phone = driver.session(&server.url, 360, 780).await;
+    // A refused token is explained on the sign-in screen.
+    phone.open("/console/").await;
+    assert_eq!(phone.eval("return window.innerWidth").await, 360);
+    let field = phone.wait_for("#token").await;
+    field.send_keys("not-a-token").await.expect("type");
+    phone.click("#sign-in").await;
+    phone
+        .wait_for_text("#sign-in-error", "an explanation", |text| !text.is_empty())
+        .await;
+    phone.screenshot("sign-in-refused-360").await;
+
+    phone.sign_in(&admin()).await;
+    phone
+        .wait_for(&format!("tr[data-program-id=\"{program}\"]"))
+        .await;
+    let overflow: Value = phone
+        .eval("return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        .await;
+    assert_eq!(overflow, 0, "no horizontal scrolling at 360 px");
+    phone.screenshot("programs-360").await;
+
+    open_program(&phone, &program).await;
+    let overflow: Value = phone
+        .eval("return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        .await;
+    assert_eq!(overflow, 0, "no horizontal scrolling at 360 px");
+    phone.screenshot("versions-360").await;
+
+    // The dialog opens from the keyboard, keeps focus, and Escape closes it
+    // and returns focus to the button.
+    phone
+        .eval("document.querySelector('#update-mode-button').focus(); return null")
+        .await;
+    phone.press("\u{e007}").await;
+    phone.wait_for("#update-mode-dialog").await;
+    for _ in 0..8 {
+        phone.press("\u{e004}").await;
+        let inside: Value = phone
+            .eval("return document.activeElement.closest('#update-mode-dialog') !== null")
+            .await;
+        assert_eq!(inside, true, "Tab stays inside the dialog");
+    }
+    phone.press(ESCAPE).await;
+    let focused: Value = phone.eval("return document.activeElement.id").await;
+    assert_eq!(focused, "update-mode-button");
+    let open: Value = phone
+        .eval("const d = document.querySelector('#update-mode-dialog'); return !!d && (d.open === true || d.offsetParent !== null)")
+        .await;
+    assert_eq!(open, false, "Escape closes the dialog");
+    assert_eq!(
+        program_state(&server, &program).await["updateMode"],
+        "DEFAULT"
+    );
+    phone.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conflicting_edit_is_explained_and_the_choice_kept() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let (server, db) = TestServer::start(Backend::Sqlite).await;
+    let program = create_dsl_program(&server, "Mall").await;
+    let browser = driver.session(&server.url, 1280, 900).await;
+    browser.sign_in(&admin()).await;
+    open_program(&browser, &program).await;
+    browser.click("#update-mode-button").await;
+    browser
+        .click("#update-mode-dialog input[name=\"update-mode\"][value=\"SYNC\"]")
+        .await;
+    // A change the page cannot hear of: written past the API, so no event.
+    db.execute(&format!(
+        "UPDATE mini_programs SET update_mode = 'ASYNC', revision = revision + 1 WHERE id = '{program}'"
+    ))
+    .await;
+    browser.click("#confirm-update-mode").await;
+    let explained = browser
+        .wait_for_text("#update-mode-error", "the conflict", |text| {
+            text.contains("Another change")
+        })
+        .await;
+    assert!(explained.contains("Async"), "{explained}");
+    let kept: Value = browser
+        .eval("return document.querySelector('input[name=\"update-mode\"]:checked').value")
+        .await;
+    assert_eq!(kept, "SYNC", "the user's choice is kept");
+    assert_eq!(
+        program_state(&server, &program).await["updateMode"],
+        "ASYNC"
+    );
+    browser.screenshot("update-mode-conflict").await;
+    // Confirming again, on the fresh revision, goes through.
+    browser.click("#confirm-update-mode").await;
+    browser
+        .wait_for_text("#global-update-mode", "Sync", |text| text == "Sync")
+        .await;
+    assert_eq!(program_state(&server, &program).await["updateMode"], "SYNC");
+    browser.close().await;
+}
