@@ -169,7 +169,11 @@ impl TokenVerifier {
         let data = jsonwebtoken::decode::<Map<String, Value>>(token, &key.key, validation)
             .map_err(|error| TokenError::Invalid(describe(error.kind())))?;
         // `exp` is required and was checked to be a number.
-        let expires = data.claims.get("exp").and_then(Value::as_f64).unwrap_or(0.0);
+        let expires = data
+            .claims
+            .get("exp")
+            .and_then(Value::as_f64)
+            .unwrap_or(0.0);
         let valid_until = UNIX_EPOCH
             + Duration::from_secs_f64(expires.max(0.0))
             + Duration::from_secs(validation.leeway);

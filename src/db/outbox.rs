@@ -8,8 +8,8 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::hook_events::CHANNEL;
 use super::rows::{DeliveryRow, new_id};
-use super::{SqliteConnection, StorageError};
 use super::schema::{hook_deliveries, hook_events, release_integrations};
+use super::{SqliteConnection, StorageError};
 use crate::domain::{DeliveryStatus, DomainEvent, EventType, RuleViolation};
 
 /// How a write transaction hands its events over before it commits.

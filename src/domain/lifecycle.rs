@@ -28,7 +28,10 @@ named_enum! {
 /// that a client offers only those. A step may still be refused for what
 /// the program's other versions are (one waits for approval already, a
 /// newer one is released): the refusal says why.
-pub fn available_actions(principal: &Principal, version: &MiniProgramVersion) -> Vec<VersionAction> {
+pub fn available_actions(
+    principal: &Principal,
+    version: &MiniProgramVersion,
+) -> Vec<VersionAction> {
     let mut actions = Vec::new();
     match version.status {
         VersionStatus::NewVersionCreated if principal.may_submit_version() => {
@@ -242,9 +245,8 @@ mod tests {
         let developer = principal_with(&[Role::Developer]);
         let approver = principal_with(&[Role::ReleaseApprover]);
         let viewer = principal_with(&[Role::Viewer]);
-        let offered = |who: &Principal, status| {
-            available_actions(who, &version(status, "1.0.0", None))
-        };
+        let offered =
+            |who: &Principal, status| available_actions(who, &version(status, "1.0.0", None));
         assert_eq!(
             offered(&developer, VersionStatus::NewVersionCreated),
             [SubmitForReleaseApproval]
@@ -253,10 +255,16 @@ mod tests {
             offered(&admin, VersionStatus::NewVersionCreated),
             [SubmitForReleaseApproval]
         );
-        assert_eq!(offered(&approver, VersionStatus::PendingApproval), [Approve, Reject]);
+        assert_eq!(
+            offered(&approver, VersionStatus::PendingApproval),
+            [Approve, Reject]
+        );
         assert!(offered(&developer, VersionStatus::PendingApproval).is_empty());
         assert_eq!(offered(&admin, VersionStatus::Approved), [Release]);
-        assert_eq!(offered(&admin, VersionStatus::GrayRelease), [Release, TakeOffline]);
+        assert_eq!(
+            offered(&admin, VersionStatus::GrayRelease),
+            [Release, TakeOffline]
+        );
         assert_eq!(offered(&admin, VersionStatus::FullRelease), [TakeOffline]);
         assert!(offered(&admin, VersionStatus::Offline).is_empty());
         assert!(offered(&admin, VersionStatus::Rejected).is_empty());

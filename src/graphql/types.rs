@@ -271,7 +271,10 @@ impl MiniProgramVersion {
     /// allow now. A step offered may still be refused for the program's
     /// other versions (one already waits for approval, a newer one is
     /// released); the refusal says why.
-    async fn available_actions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<VersionAction>> {
+    async fn available_actions(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<VersionAction>> {
         let (_, principal) = caller(ctx)?;
         Ok(domain::available_actions(principal, &self.0)
             .into_iter()

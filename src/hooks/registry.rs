@@ -73,7 +73,8 @@ impl HookRegistry {
     /// Tells the dispatcher and the live feed that a change with events
     /// committed, so that they read it at once rather than at their next poll.
     pub fn committed(&self) {
-        self.commits.send_modify(|count| *count = count.wrapping_add(1));
+        self.commits
+            .send_modify(|count| *count = count.wrapping_add(1));
     }
 
     /// Ticks after each commit with events.

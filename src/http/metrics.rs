@@ -162,9 +162,15 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     out.push_str("# HELP update_mode_db_waiting Requests waiting for a database connection.\n");
     out.push_str("# TYPE update_mode_db_waiting gauge\n");
     let _ = writeln!(out, "update_mode_db_waiting {}", pool.waiting);
-    out.push_str("# HELP update_mode_live_connections Open subscription WebSockets of this process.\n");
+    out.push_str(
+        "# HELP update_mode_live_connections Open subscription WebSockets of this process.\n",
+    );
     out.push_str("# TYPE update_mode_live_connections gauge\n");
-    let _ = writeln!(out, "update_mode_live_connections {}", state.connections.open());
+    let _ = writeln!(
+        out,
+        "update_mode_live_connections {}",
+        state.connections.open()
+    );
     out.push_str("# HELP update_mode_live_subscriptions Running subscriptions of this process.\n");
     out.push_str("# TYPE update_mode_live_subscriptions gauge\n");
     let _ = writeln!(

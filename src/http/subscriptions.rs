@@ -112,7 +112,11 @@ async fn serve(socket: WebSocket, state: AppState, header_token: Option<String>)
     let init = tokio::time::timeout(limits.init_timeout, next_text(&mut source)).await;
     let first = match init {
         Err(_) => {
-            close(&mut sink, Close(4408, "Connection initialisation timeout".into())).await;
+            close(
+                &mut sink,
+                Close(4408, "Connection initialisation timeout".into()),
+            )
+            .await;
             return;
         }
         Ok(None) => return,
@@ -170,7 +174,8 @@ async fn serve(socket: WebSocket, state: AppState, header_token: Option<String>)
             ready(Ok(data))
         });
     let mut graphql = pin!(graphql);
-    let mut pings = tokio::time::interval_at(tokio::time::Instant::now() + limits.ping, limits.ping);
+    let mut pings =
+        tokio::time::interval_at(tokio::time::Instant::now() + limits.ping, limits.ping);
     let expired = tokio::time::sleep_until(until(session.valid_until));
     let mut expired = pin!(expired);
     let mut stopping = state.stopping.0.clone();
@@ -217,9 +222,7 @@ async fn close(sink: &mut Sink, close: Close) {
 }
 
 /// The next text (or binary) message; `None` when the client went away.
-async fn next_text(
-    source: &mut futures_util::stream::SplitStream<WebSocket>,
-) -> Option<String> {
+async fn next_text(source: &mut futures_util::stream::SplitStream<WebSocket>) -> Option<String> {
     while let Some(Ok(message)) = source.next().await {
         match message {
             Message::Text(text) => return Some(text.as_str().to_owned()),
@@ -259,11 +262,15 @@ async fn authenticate(
             .find(|(name, _)| name.eq_ignore_ascii_case("authorization"))
             .and_then(|(_, value)| value.as_str())
     });
-    let authorization = from_payload
-        .or(header_token)
-        .ok_or_else(|| Close::unauthorized("no token: send { \"Authorization\": \"Bearer <token>\" } in connection_init's payload"))?;
+    let authorization = from_payload.or(header_token).ok_or_else(|| {
+        Close::unauthorized(
+            "no token: send { \"Authorization\": \"Bearer <token>\" } in connection_init's payload",
+        )
+    })?;
     let token = match authorization.split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
             token.trim()
         }
         _ => return Err(Close::unauthorized("expected Bearer <token>")),
@@ -281,7 +288,9 @@ fn millis_since(started: Instant) -> u64 {
 
 /// The tokio instant of a wall-clock time.
 fn until(at: SystemTime) -> tokio::time::Instant {
-    let left = at.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO);
+    let left = at
+        .duration_since(SystemTime::now())
+        .unwrap_or(Duration::ZERO);
     tokio::time::Instant::now() + left
 }
 
@@ -340,7 +349,9 @@ impl Drop for ConnectionSlot {
 /// Every change is one insert, update or remove: consistent even if a
 /// holder panicked.
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Runs one connection's operations: subscriptions only (queries and
@@ -361,15 +372,16 @@ impl ConnectionExecutor {
         &self,
         mut request: async_graphql::Request,
     ) -> Result<(async_graphql::Request, RunningSubscription), async_graphql::Response> {
-        let running = RunningSubscription::start(&self.running, self.per_connection).ok_or_else(|| {
-            crate::graphql::error_response(
-                "TOO_MANY_SUBSCRIPTIONS",
-                format!(
-                    "a connection may run at most {} subscriptions at once; complete one first",
-                    self.per_connection
-                ),
-            )
-        })?;
+        let running =
+            RunningSubscription::start(&self.running, self.per_connection).ok_or_else(|| {
+                crate::graphql::error_response(
+                    "TOO_MANY_SUBSCRIPTIONS",
+                    format!(
+                        "a connection may run at most {} subscriptions at once; complete one first",
+                        self.per_connection
+                    ),
+                )
+            })?;
         let operation = prepare(
             &self.persisted_queries,
             &self.document_limits,

@@ -125,7 +125,8 @@ mod tests {
 
     #[test]
     fn the_listener_names_itself_and_keeps_the_callers_parameters() {
-        let url = listener_url("postgres://app:secret@db.internal:5432/update_mode?sslmode=require");
+        let url =
+            listener_url("postgres://app:secret@db.internal:5432/update_mode?sslmode=require");
         let parsed = url::Url::parse(&url).unwrap();
         let pairs: Vec<(String, String)> = parsed.query_pairs().into_owned().collect();
         assert!(pairs.contains(&("sslmode".into(), "require".into())));

@@ -58,16 +58,19 @@ impl LiveEvents {
         if !self.following.load(Ordering::Acquire) {
             return Err(Interrupted);
         }
-        Ok(futures_util::stream::unfold(Some(receiver), |receiver| async move {
-            let mut receiver = receiver?;
-            match receiver.recv().await {
-                Ok(Message::Event(event)) => Some((Ok(event), Some(receiver))),
-                Ok(Message::Interrupted) | Err(broadcast::error::RecvError::Lagged(_)) => {
-                    Some((Err(Interrupted), None))
+        Ok(futures_util::stream::unfold(
+            Some(receiver),
+            |receiver| async move {
+                let mut receiver = receiver?;
+                match receiver.recv().await {
+                    Ok(Message::Event(event)) => Some((Ok(event), Some(receiver))),
+                    Ok(Message::Interrupted) | Err(broadcast::error::RecvError::Lagged(_)) => {
+                        Some((Err(Interrupted), None))
+                    }
+                    Err(broadcast::error::RecvError::Closed) => None,
                 }
-                Err(broadcast::error::RecvError::Closed) => None,
-            }
-        }))
+            },
+        ))
     }
 
     /// How many subscriptions this process serves, for metrics and tests.
@@ -107,7 +110,9 @@ impl LiveEvents {
 /// The map stays consistent even if a holder panicked: every change is one
 /// insert or remove.
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]

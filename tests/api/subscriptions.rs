@@ -8,9 +8,7 @@ use futures_util::SinkExt;
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::common::live::{
-    Event, LiveClient, next_event, open, open_with, wait_for_subscriptions,
-};
+use crate::common::live::{Event, LiveClient, next_event, open, open_with, wait_for_subscriptions};
 use crate::common::*;
 use crate::on_both_backends;
 
@@ -309,10 +307,14 @@ async fn a_change_through_one_process_reaches_subscribers_of_another() {
     let listener = TestServer::start_on(&db, Settings::default()).await;
     let program = create_dsl_program(&writer, "Mall").await;
     let mut live = LiveClient::connect(&listener, &viewer()).await;
-    live.subscribe("modes", MODE_CHANGED, json!({ "id": program })).await;
-    live.subscribe("versions", VERSION_CHANGED, json!({ "id": program })).await;
+    live.subscribe("modes", MODE_CHANGED, json!({ "id": program }))
+        .await;
+    live.subscribe("versions", VERSION_CHANGED, json!({ "id": program }))
+        .await;
     wait_for_subscriptions(&listener, 2).await;
-    update_mode(&writer, &admin(), &program, "ASYNC").await.data();
+    update_mode(&writer, &admin(), &program, "ASYNC")
+        .await
+        .data();
     assert_eq!(
         live.next_data("modes").await["updateModeChanged"]["mode"],
         "ASYNC"
@@ -335,7 +337,8 @@ async fn a_lost_notification_connection_is_never_silent() {
     let server = TestServer::start_on(&db, Settings::default()).await;
     let program = create_dsl_program(&server, "Mall").await;
     let mut live = LiveClient::connect(&server, &viewer()).await;
-    live.subscribe("modes", MODE_CHANGED, json!({ "id": program })).await;
+    live.subscribe("modes", MODE_CHANGED, json!({ "id": program }))
+        .await;
     wait_for_subscriptions(&server, 1).await;
     db.execute(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
@@ -344,13 +347,20 @@ async fn a_lost_notification_connection_is_never_silent() {
     .await;
     assert_eq!(live.ended_with("modes").await, "SUBSCRIPTION_INTERRUPTED");
     // The process listens again by itself; then subscribing works again.
-    eventually(Duration::from_secs(10), "the process to listen again", || async {
-        (server.log().matches("following committed events").count() >= 2).then_some(())
-    })
+    eventually(
+        Duration::from_secs(10),
+        "the process to listen again",
+        || async {
+            (server.log().matches("following committed events").count() >= 2).then_some(())
+        },
+    )
     .await;
-    live.subscribe("again", MODE_CHANGED, json!({ "id": program })).await;
+    live.subscribe("again", MODE_CHANGED, json!({ "id": program }))
+        .await;
     wait_for_subscriptions(&server, 1).await;
-    update_mode(&server, &admin(), &program, "SYNC").await.data();
+    update_mode(&server, &admin(), &program, "SYNC")
+        .await
+        .data();
     assert_eq!(
         live.next_data("again").await["updateModeChanged"]["mode"],
         "SYNC"

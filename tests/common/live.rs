@@ -61,9 +61,12 @@ pub async fn open_with(server: &TestServer, authorization: Option<&str>) -> Sock
 impl LiveClient {
     /// Connects with the token in `connection_init`'s payload, as browsers must.
     pub async fn connect(server: &TestServer, token: &str) -> LiveClient {
-        LiveClient::try_connect(server, json!({ "Authorization": format!("Bearer {token}") }))
-            .await
-            .unwrap_or_else(|closed| panic!("the connection was refused: {closed:?}"))
+        LiveClient::try_connect(
+            server,
+            json!({ "Authorization": format!("Bearer {token}") }),
+        )
+        .await
+        .unwrap_or_else(|closed| panic!("the connection was refused: {closed:?}"))
     }
 
     /// Sends `connection_init` with `payload`; the acknowledgement, or how
