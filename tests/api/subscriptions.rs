@@ -366,3 +366,18 @@ async fn a_lost_notification_connection_is_never_silent() {
         "SYNC"
     );
 }
+
+/// A stopping process tells its WebSocket clients to reconnect elsewhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopping_process_closes_its_connections_with_1001() {
+    let (mut server, _db) = TestServer::start(Backend::Sqlite).await;
+    let program = create_dsl_program(&server, "Mall").await;
+    let mut live = LiveClient::connect(&server, &viewer()).await;
+    live.subscribe("1", MODE_CHANGED, json!({ "id": program }))
+        .await;
+    wait_for_subscriptions(&server, 1).await;
+    server.terminate();
+    let closed = live.expect_closed().await;
+    assert_eq!(closed.code, 1001, "{closed:?}");
+    assert!(server.wait_for_exit(Duration::from_secs(10)).is_some());
+}
