@@ -16,9 +16,6 @@ use crate::db::{Database, DatabaseLocation, StorageError};
 /// How long the feed waits before it tries again after losing track.
 const RETRY: Duration = Duration::from_secs(1);
 
-/// On SQLite, the longest the feed sleeps without a commit to wake it.
-const POLL: Duration = Duration::from_secs(1);
-
 /// Events read at once on SQLite.
 const BATCH: i64 = 256;
 
@@ -110,11 +107,16 @@ async fn follow_commits(live: &LiveEvents, db: &Database, mut commits: watch::Re
                     continue;
                 }
             }
-            Err(error) => tracing::warn!(%error, "cannot read new events"),
+            Err(error) => {
+                tracing::warn!(%error, "cannot read new events");
+                tokio::time::sleep(RETRY).await;
+                continue;
+            }
         }
-        tokio::select! {
-            _ = commits.changed() => {}
-            _ = tokio::time::sleep(POLL) => {}
+        // Every write of this process's events ticks `commits` after it
+        // commits; there is no other writer to poll for.
+        if commits.changed().await.is_err() {
+            return;
         }
     }
 }

@@ -40,6 +40,13 @@ async fn open_program(browser: &Browser, program: &str) {
     browser.wait_for("#update-mode-button").await;
 }
 
+async fn assert_no_horizontal_scrolling(browser: &Browser) {
+    let overflow: Value = browser
+        .eval("return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        .await;
+    assert_eq!(overflow, 0, "no horizontal scrolling");
+}
+
 /// The version's row, expanded to its Release panel.
 async fn release_panel(browser: &Browser, version: &str) -> String {
     let row = format!("[data-version-id=\"{version}\"]");
@@ -271,17 +278,11 @@ async fn the_console_is_usable_by_keyboard_and_on_a_narrow_screen() {
     phone
         .wait_for(&format!("tr[data-program-id=\"{program}\"]"))
         .await;
-    let overflow: Value = phone
-        .eval("return document.documentElement.scrollWidth - document.documentElement.clientWidth")
-        .await;
-    assert_eq!(overflow, 0, "no horizontal scrolling at 360 px");
+    assert_no_horizontal_scrolling(&phone).await;
     phone.screenshot("programs-360").await;
 
     open_program(&phone, &program).await;
-    let overflow: Value = phone
-        .eval("return document.documentElement.scrollWidth - document.documentElement.clientWidth")
-        .await;
-    assert_eq!(overflow, 0, "no horizontal scrolling at 360 px");
+    assert_no_horizontal_scrolling(&phone).await;
     phone.screenshot("versions-360").await;
 
     // The dialog opens from the keyboard, keeps focus, and Escape closes it
