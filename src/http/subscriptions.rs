@@ -216,9 +216,17 @@ async fn serve(socket: WebSocket, state: AppState, header_token: Option<String>)
     }
 }
 
+/// How long a closing connection may take to say goodbye.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Sends the close frame; a peer that does not take it (a dead one) is
+/// dropped after `CLOSE_TIMEOUT` rather than held until TCP gives up.
 async fn close(sink: &mut Sink, close: Close) {
-    let _ = sink.send(close.frame()).await;
-    let _ = sink.close().await;
+    let goodbye = async {
+        sink.send(close.frame()).await?;
+        sink.close().await
+    };
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, goodbye).await;
 }
 
 /// The next text (or binary) message; `None` when the client went away.

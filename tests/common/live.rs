@@ -178,7 +178,12 @@ impl LiveClient {
 /// Waits until the server runs `count` subscriptions (each listening from
 /// then on), as its metrics tell: subscribing has no acknowledgement.
 pub async fn wait_for_subscriptions(server: &TestServer, count: u64) {
-    super::eventually(WAIT, "the subscriptions to start", || async {
+    wait_for_gauge(server, "update_mode_live_subscriptions", count).await;
+}
+
+/// Waits until the server's metrics gauge `name` reads `value`.
+pub async fn wait_for_gauge(server: &TestServer, name: &str, value: u64) {
+    super::eventually(WAIT, name, || async {
         let metrics = server
             .http()
             .get(format!("{}/metrics", server.url))
@@ -188,12 +193,12 @@ pub async fn wait_for_subscriptions(server: &TestServer, count: u64) {
             .text()
             .await
             .ok()?;
-        let running = metrics
+        let current = metrics
             .lines()
-            .find_map(|line| line.strip_prefix("update_mode_live_subscriptions "))?
+            .find_map(|line| line.strip_prefix(&format!("{name} ")))?
             .parse::<u64>()
             .ok()?;
-        (running == count).then_some(())
+        (current == value).then_some(())
     })
     .await;
 }
