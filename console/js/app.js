@@ -131,23 +131,9 @@ function route() {
   focusHeading(main);
 }
 
-// #token=<jwt>[&route=/programs/<id>] signs in from a link, then leaves
-// the address bar, so the token is not kept in the history.
-function tokenFromLink() {
-  const link = location.hash.match(/^#token=([^&]+)(?:&route=(.+))?$/);
-  if (!link) return false;
-  live.close();
-  leaveView();
-  session.clear();
-  session.token = decodeURIComponent(link[1]);
-  history.replaceState(null, '', `${location.pathname}${location.search}#${link[2] || '/programs'}`);
-  return true;
-}
-
-window.addEventListener('hashchange', () => {
-  if (tokenFromLink()) start();
-  else route();
-});
+// Tokens are only ever pasted: a sign-in link would let anyone who sends
+// one sign a user into the sender's workspace.
+window.addEventListener('hashchange', route);
 
 document.querySelector('.skip-link').addEventListener('click', (event) => {
   event.preventDefault();
@@ -170,5 +156,4 @@ async function start() {
   renderSignIn(main, { onToken: signIn });
 }
 
-tokenFromLink();
 start();
