@@ -25,13 +25,18 @@ use serde::Deserialize;
 use tokio::sync::watch;
 
 use super::graphql::{Refusal, prepare};
-use super::{AppState, error_response};
+use super::{AppState, BodyLimit, error_response};
 use crate::domain::Principal;
 use crate::graphql::{ApiSchema, DocumentLimits};
 use crate::service::persisted_queries::PersistedQueries;
 
 /// The only subprotocol spoken: the one current GraphQL clients use.
 const PROTOCOL: &str = "graphql-transport-ws";
+
+const READ_BUFFER_BYTES: usize = 4096;
+
+/// What may queue for a client whose socket fails to take it.
+const MAX_WRITE_BUFFER_BYTES: usize = 1 << 20;
 
 /// What the connections of this process may use; see `config::SubscriptionSettings`.
 #[derive(Debug, Clone, Copy)]
@@ -65,8 +70,18 @@ pub async fn upgrade(state: AppState, request: Request) -> Response {
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
         .map(str::to_owned);
+    let BodyLimit(largest) = state.body_limit;
     let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
-        Ok(upgrade) => upgrade.protocols([PROTOCOL]),
+        // tungstenite's default buffers (128 KiB each way) made each idle
+        // subscriber cost 150 KiB; our messages are small. A message may be
+        // as large as a request body, no larger.
+        Ok(upgrade) => upgrade
+            .protocols([PROTOCOL])
+            .read_buffer_size(READ_BUFFER_BYTES)
+            .write_buffer_size(0)
+            .max_write_buffer_size(MAX_WRITE_BUFFER_BYTES)
+            .max_message_size(largest)
+            .max_frame_size(largest),
         Err(rejection) => return rejection.into_response(),
     };
     if upgrade.selected_protocol().is_none() {

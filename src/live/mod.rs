@@ -10,18 +10,28 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use futures_util::Stream;
-use tokio::sync::broadcast;
+use tokio::sync::{OnceCell, broadcast};
 
 use crate::db::hook_deliveries::StoredEvent;
+use crate::domain::MiniProgramVersion;
 
 pub use feed::follow_outbox;
 
 /// How many events a subscriber may fall behind before it is told it missed some.
 const BACKLOG: usize = 256;
 
+/// A committed event as the subscribers of one process share it.
+#[derive(Debug)]
+pub struct LiveEvent {
+    pub event: StoredEvent,
+    /// The version a version event is about, read once for every
+    /// subscriber of this process rather than once by each.
+    pub version: OnceCell<Option<MiniProgramVersion>>,
+}
+
 #[derive(Debug, Clone)]
 enum Message {
-    Event(Arc<StoredEvent>),
+    Event(Arc<LiveEvent>),
     /// The feed lost events it cannot name.
     Interrupted,
 }
@@ -46,7 +56,7 @@ impl LiveEvents {
     pub fn subscribe(
         &self,
         mini_program_id: &str,
-    ) -> Result<impl Stream<Item = Result<Arc<StoredEvent>, Interrupted>> + Send + use<>, Interrupted>
+    ) -> Result<impl Stream<Item = Result<Arc<LiveEvent>, Interrupted>> + Send + use<>, Interrupted>
     {
         let receiver = {
             let mut programs = lock(&self.programs);
@@ -87,6 +97,10 @@ impl LiveEvents {
             return;
         };
         let program = event.mini_program_id.clone();
+        let event = LiveEvent {
+            event,
+            version: OnceCell::new(),
+        };
         // No receiver left: the program's last subscriber went away.
         if sender.send(Message::Event(Arc::new(event))).is_err() {
             programs.remove(&program);
@@ -143,8 +157,8 @@ mod tests {
         live.publish(event("shop", 1));
         live.publish(event("mall", 2));
         live.publish(event("mall", 3));
-        assert_eq!(mall.next().await.unwrap().unwrap().sequence, 2);
-        assert_eq!(mall.next().await.unwrap().unwrap().sequence, 3);
+        assert_eq!(mall.next().await.unwrap().unwrap().event.sequence, 2);
+        assert_eq!(mall.next().await.unwrap().unwrap().event.sequence, 3);
     }
 
     #[tokio::test]

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use super::{ServiceError, Services, mini_programs, versions};
 use crate::db::hook_deliveries::StoredEvent;
 use crate::domain::{EventType, MiniProgramVersion, Principal, UpdateMode, UpdateModeChange};
-use crate::live::Interrupted;
+use crate::live::{Interrupted, LiveEvent};
 
 /// The changes of a program's global update mode from now on.
 pub async fn update_mode_changes(
@@ -21,8 +21,8 @@ pub async fn update_mode_changes(
     let events = program_events(services, principal, mini_program_id).await?;
     Ok(events.filter_map(|event| async move {
         match event {
-            Ok(event) if event.event_type == EventType::UpdateModeChanged => {
-                update_mode_change(&event).map(Ok)
+            Ok(event) if event.event.event_type == EventType::UpdateModeChanged => {
+                update_mode_change(&event.event).map(Ok)
             }
             Ok(_) => None,
             Err(error) => Some(Err(error)),
@@ -46,14 +46,19 @@ pub async fn version_changes(
             let principal = principal.clone();
             async move {
                 let event = match event {
-                    Ok(event) if event.event_type != EventType::UpdateModeChanged => event,
+                    Ok(event) if event.event.event_type != EventType::UpdateModeChanged => event,
                     Ok(_) => return None,
                     Err(error) => return Some(Err(error)),
                 };
-                let id = event_version_id(&event)?;
-                // The version as it is now: what a query would show.
-                match versions::find(&services, &principal, &id).await {
-                    Ok(Some(version)) => Some(Ok(version)),
+                let id = event_version_id(&event.event)?;
+                // The version as it is when the first subscriber asks, as a
+                // query would show it; the caller's roles decide the rest.
+                let version = event
+                    .version
+                    .get_or_try_init(|| versions::find(&services, &principal, &id))
+                    .await;
+                match version {
+                    Ok(Some(version)) => Some(Ok(version.clone())),
                     Ok(None) => None,
                     Err(error) => {
                         tracing::warn!(?error, "cannot read a changed version for a subscriber");
@@ -77,8 +82,7 @@ async fn program_events(
     services: &Services,
     principal: &Principal,
     mini_program_id: &str,
-) -> Result<impl Stream<Item = Result<Arc<StoredEvent>, ServiceError>> + Send + use<>, ServiceError>
-{
+) -> Result<impl Stream<Item = Result<Arc<LiveEvent>, ServiceError>> + Send + use<>, ServiceError> {
     // Subscribed before the program is read: nothing that commits after
     // the read can be missed.
     let events = services
@@ -92,7 +96,7 @@ async fn program_events(
     Ok(events.filter_map(move |event| {
         let event = match event {
             // Ids are unique across workspaces; this keeps it so regardless.
-            Ok(event) if event.workspace_id == workspace => Some(Ok(event)),
+            Ok(event) if event.event.workspace_id == workspace => Some(Ok(event)),
             Ok(_) => None,
             Err(Interrupted) => Some(Err(ServiceError::Interrupted)),
         };

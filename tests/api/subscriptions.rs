@@ -279,6 +279,17 @@ on_both_backends! {
         assert!([1011, 1006].contains(&closed.code), "{closed:?}");
     }
 
+    async fn a_message_larger_than_a_request_body_ends_the_connection(backend: Backend) {
+        let (server, _db) = TestServer::start(backend).await;
+        let mut live = LiveClient::connect(&server, &viewer()).await;
+        wait_for_gauge(&server, "update_mode_live_connections", 1).await;
+        let padding = " ".repeat(70_000);
+        live.subscribe("big", &format!("subscription {{{padding}}}"), json!({})).await;
+        let closed = live.expect_closed().await;
+        assert!([1009, 1006].contains(&closed.code), "{closed:?}");
+        wait_for_gauge(&server, "update_mode_live_connections", 0).await;
+    }
+
     async fn a_connection_ends_when_its_token_does(backend: Backend) {
         let (server, _db) = server_with(backend, &[("JWT_LEEWAY_SECONDS", "0")]).await;
         let mut claims = claims(WORKSPACE, &["VIEWER"]);
