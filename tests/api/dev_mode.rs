@@ -48,6 +48,7 @@ on_both_backends! {
 
         let page = server.http().get(format!("{}/graphiql", server.url)).send().await.unwrap().text().await.unwrap();
         assert!(page.contains("Authorization") && page.contains("Bearer ey"), "GraphiQL opens with a token");
+        assert!(page.contains("subscriptionUrl") && page.contains("wsConnectionParams"), "and subscribes with it");
 
         // A restart keeps the secret (the printed token still works) and seeds nothing twice.
         drop(server);
