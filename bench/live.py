@@ -29,18 +29,12 @@ from pathlib import Path
 
 from websockets.asyncio.client import connect
 
-ROOT = Path(__file__).resolve().parent.parent
-BINARY = ROOT / "target" / "release" / "update-mode"
-SECRET = "bench-secret-bench-secret-bench-secret-0123"
-ADMIN_URL = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
+from api import ADMIN_URL, BINARY, ROOT, SECRET, run, wait_ready
+
 FIRST_PORT = 18500
 WORKSPACE = "bench-live"
 
 SUBSCRIPTION = "subscription($id: ID!) { updateModeChanged(miniProgramId: $id) { mode revision } }"
-
-
-def run(*command, **options):
-    return subprocess.run(command, check=True, text=True, capture_output=True, **options).stdout
 
 
 def token(subject, role):
@@ -64,18 +58,6 @@ def metric(port, name):
         text = answer.read().decode()
     found = re.search(rf"^{name} (\d+)$", text, re.MULTILINE)
     return int(found.group(1)) if found else 0
-
-
-def wait_ready(port, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.01)
-    raise RuntimeError(f"nothing ready on port {port}")
 
 
 class Service:
