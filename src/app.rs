@@ -154,8 +154,6 @@ pub async fn start(settings: ServerSettings, plugins: Plugins) -> Result<Server,
     let state = AppState {
         subscription_limits: SubscriptionLimits {
             per_connection: subscriptions.subscriptions_per_connection as usize,
-            connections_per_principal: subscriptions.subscription_connections_per_principal
-                as usize,
             ping: Duration::from_secs(subscriptions.subscription_ping_seconds),
             init_timeout: Duration::from_secs(subscriptions.subscription_init_timeout_seconds),
         },

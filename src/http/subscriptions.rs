@@ -42,7 +42,6 @@ const MAX_WRITE_BUFFER_BYTES: usize = 1 << 20;
 #[derive(Debug, Clone, Copy)]
 pub struct SubscriptionLimits {
     pub per_connection: usize,
-    pub connections_per_principal: usize,
     pub ping: Duration,
     pub init_timeout: Duration,
 }
