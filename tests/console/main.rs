@@ -128,6 +128,18 @@ async fn an_admin_changes_the_mode_and_another_session_sees_it_live() {
     assert_eq!(state["updateMode"], "SYNC");
     assert_eq!(state["updateModeHistory"]["nodes"][0]["changedBy"], "alice");
 
+    // A version created elsewhere shows up in both sessions, at the new mode.
+    let newer = create_version(&server, &program, "1.2.0").await;
+    for session in [&alice, &bob] {
+        let row = format!("[data-version-id=\"{newer}\"]");
+        session.wait_for(&row).await;
+        let row = release_panel(session, &newer).await;
+        assert_eq!(
+            session.text(&format!("{row} .version-update-mode")).await,
+            "Sync"
+        );
+    }
+
     alice.close().await;
     bob.close().await;
 }
