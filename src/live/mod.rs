@@ -58,16 +58,21 @@ impl LiveEvents {
         mini_program_id: &str,
     ) -> Result<impl Stream<Item = Result<Arc<LiveEvent>, Interrupted>> + Send + use<>, Interrupted>
     {
+        // Subscribed before the check, under the lock that `interrupt`
+        // takes: either the feed follows now, or this receiver hears of it.
         let receiver = {
             let mut programs = lock(&self.programs);
-            programs
+            let receiver = programs
                 .entry(mini_program_id.to_owned())
                 .or_insert_with(|| broadcast::channel(BACKLOG).0)
-                .subscribe()
+                .subscribe();
+            if !self.following.load(Ordering::Acquire) {
+                drop(receiver);
+                programs.retain(|_, sender| sender.receiver_count() > 0);
+                return Err(Interrupted);
+            }
+            receiver
         };
-        if !self.following.load(Ordering::Acquire) {
-            return Err(Interrupted);
-        }
         Ok(futures_util::stream::unfold(
             Some(receiver),
             |receiver| async move {
@@ -190,6 +195,8 @@ mod tests {
     #[tokio::test]
     async fn a_program_without_subscribers_is_forgotten() {
         let live = LiveEvents::default();
+        assert!(live.subscribe("refused").is_err());
+        assert!(lock(&live.programs).is_empty());
         live.resume();
         drop(live.subscribe("mall").unwrap());
         live.publish(event("mall", 1));
