@@ -43,26 +43,18 @@ pub async fn after(
     rows.into_iter().map(StoredEvent::try_from).collect()
 }
 
-/// The events with these sequences, in the order given.
+/// The event with this sequence, if it committed.
 pub async fn by_sequence(
     db: &Database,
-    sequences: &[i64],
-) -> Result<Vec<StoredEvent>, StorageError> {
-    let rows: Vec<EventRow> = with_connection!(db, |conn| {
+    sequence: i64,
+) -> Result<Option<StoredEvent>, StorageError> {
+    let row: Option<EventRow> = with_connection!(db, |conn| {
         hook_events::table
-            .filter(hook_events::sequence.eq_any(sequences))
+            .filter(hook_events::sequence.eq(sequence))
             .select(EventRow::as_select())
-            .load(conn)
-            .await?
+            .first(conn)
+            .await
+            .optional()?
     });
-    let mut events = rows
-        .into_iter()
-        .map(StoredEvent::try_from)
-        .collect::<Result<Vec<_>, _>>()?;
-    events.sort_by_key(|event| {
-        sequences
-            .iter()
-            .position(|&sequence| sequence == event.sequence)
-    });
-    Ok(events)
+    row.map(StoredEvent::try_from).transpose()
 }

@@ -105,7 +105,7 @@ pub fn code_errors(response: &mut Response) {
 }
 
 /// An answer with one error, coded.
-pub fn error_response(code: &'static str, message: impl Into<String>) -> Response {
+pub fn error_answer(code: &'static str, message: impl Into<String>) -> Response {
     Response::from_errors(vec![with_code(ServerError::new(message, None), code)])
 }
 

@@ -7,7 +7,6 @@ use crate::service::live;
 
 /// Changes of one mini program, from the moment of subscribing, sent once
 /// they committed (through any process of the service).
-#[derive(Default)]
 pub struct Subscription;
 
 #[Subscription]

@@ -160,7 +160,7 @@ impl Refusal {
     /// The refusal as a GraphQL answer, for transports without statuses.
     pub(super) fn into_answer(self) -> async_graphql::Response {
         match self {
-            Refusal::Status { code, message, .. } => crate::graphql::error_response(code, message),
+            Refusal::Status { code, message, .. } => crate::graphql::error_answer(code, message),
             Refusal::Answer(answer) => *answer,
         }
     }

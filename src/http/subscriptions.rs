@@ -396,7 +396,7 @@ impl ConnectionExecutor {
     ) -> Result<(async_graphql::Request, RunningSubscription), async_graphql::Response> {
         let running =
             RunningSubscription::start(&self.running, self.per_connection).ok_or_else(|| {
-                crate::graphql::error_response(
+                crate::graphql::error_answer(
                     "TOO_MANY_SUBSCRIPTIONS",
                     format!(
                         "a connection may run at most {} subscriptions at once; complete one first",
@@ -413,7 +413,7 @@ impl ConnectionExecutor {
         .await
         .map_err(Refusal::into_answer)?;
         if operation != OperationType::Subscription {
-            return Err(crate::graphql::error_response(
+            return Err(crate::graphql::error_answer(
                 "BAD_REQUEST",
                 "only subscriptions are served over WebSocket; send queries and mutations with POST /graphql",
             ));
@@ -427,7 +427,7 @@ impl Executor for ConnectionExecutor {
         &self,
         _request: async_graphql::Request,
     ) -> impl Future<Output = async_graphql::Response> + Send {
-        ready(crate::graphql::error_response(
+        ready(crate::graphql::error_answer(
             "BAD_REQUEST",
             "only subscriptions are served over WebSocket",
         ))

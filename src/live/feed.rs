@@ -57,7 +57,7 @@ async fn listen(live: &LiveEvents, db: &Database, url: &str) -> Result<(), Stora
             tracing::warn!(payload = %notification.payload, "an unreadable event notification");
             continue;
         };
-        for event in hook_events::by_sequence(db, &[sequence]).await? {
+        if let Some(event) = hook_events::by_sequence(db, sequence).await? {
             live.publish(event);
         }
     }

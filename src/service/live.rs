@@ -38,13 +38,13 @@ pub async fn version_changes(
 ) -> Result<impl Stream<Item = Result<MiniProgramVersion, ServiceError>> + Send + use<>, ServiceError>
 {
     let events = program_events(services, principal, mini_program_id).await?;
-    let services = services.clone();
-    let principal = principal.clone();
+    // Shared by the reads of every event, rather than copied for each.
+    let reader = Arc::new((services.clone(), principal.clone()));
     Ok(events
         .filter_map(move |event| {
-            let services = services.clone();
-            let principal = principal.clone();
+            let reader = reader.clone();
             async move {
+                let (services, principal) = &*reader;
                 let event = match event {
                     Ok(event) if event.event.event_type != EventType::UpdateModeChanged => event,
                     Ok(_) => return None,
@@ -55,7 +55,7 @@ pub async fn version_changes(
                 // query would show it; the caller's roles decide the rest.
                 let version = event
                     .version
-                    .get_or_try_init(|| versions::find(&services, &principal, &id))
+                    .get_or_try_init(|| versions::find(services, principal, &id))
                     .await;
                 match version {
                     Ok(Some(version)) => Some(Ok(version.clone())),
