@@ -44,6 +44,11 @@ pub async fn execute(
     let span = tracing::Span::current();
     span.record("subject", principal.subject.as_str());
     span.record("workspace", principal.workspace_id.as_str());
+    // Named before the checks, so that the log names refused operations too.
+    let operation_name = request.operation_name.clone();
+    if let Some(operation) = &operation_name {
+        span.record("operation", operation.as_str());
+    }
     let operation = match prepare(
         &state.persisted_queries,
         &state.document_limits,
@@ -57,10 +62,6 @@ pub async fn execute(
     };
     let (RequestTimeout(timeout), MutationLimit(mutation_limit)) =
         (state.request_timeout, state.mutation_limit);
-    let operation_name = request.operation_name.clone();
-    if let Some(operation) = &operation_name {
-        span.record("operation", operation.as_str());
-    }
     if operation == OperationType::Subscription {
         return error_response(
             StatusCode::BAD_REQUEST,

@@ -108,10 +108,21 @@ on_both_backends! {
             .unwrap();
         let generated = refused.headers()["x-request-id"].to_str().unwrap().to_owned();
         assert!(!generated.is_empty() && generated != "req-42", "{generated}");
+        // A document refused before it runs is still named in the log.
+        let broken = server
+            .http()
+            .post(format!("{}/graphql", server.url))
+            .bearer_auth(admin())
+            .header("x-request-id", "req-broken")
+            .json(&json!({ "query": "query Broken {", "operationName": "Broken" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(Gql::read(broken).await.code(), "GRAPHQL_PARSE_FAILED");
 
         let log = eventually(std::time::Duration::from_secs(5), "the log lines", || async {
             let log = server.log();
-            (log.contains("req-42") && log.contains(&generated)).then_some(log)
+            (log.contains("req-42") && log.contains(&generated) && log.contains("req-broken")).then_some(log)
         })
         .await;
         let lines: Vec<serde_json::Value> = log.lines().filter_map(|line| serde_json::from_str(line).ok()).collect();
@@ -130,6 +141,7 @@ on_both_backends! {
         assert_eq!(line["fields"]["status"], 200);
         assert!(line["fields"]["duration_ms"].is_number());
         assert_eq!(answered(&generated)["span"]["outcome"], "FORBIDDEN");
+        assert_eq!(answered("req-broken")["span"]["operation"], "Broken");
         for secret in [token.as_str(), SECRET, program.as_str()] {
             assert!(!log.contains(secret), "the log carries {secret}");
         }
