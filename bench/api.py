@@ -73,6 +73,19 @@ def wait_ready(port, timeout=30.0):
     raise RuntimeError(f"nothing ready on port {port}")
 
 
+def graphql(port, token, query, variables=None):
+    """One GraphQL request; its data, or an error carrying the answer."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/graphql",
+        data=json.dumps({"query": query, "variables": variables or {}}).encode(),
+        headers={"content-type": "application/json", "authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request) as answer:
+        body = json.load(answer)
+    if "errors" in body:
+        raise RuntimeError(body)
+    return body["data"]
+
+
 class Peak:
     """Samples a process's resident memory every 100 ms while a load runs."""
 
@@ -138,15 +151,7 @@ class Setup:
         return ready_ms
 
     def graphql(self, query, variables=None):
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{self.servers[0][1]}/graphql",
-            data=json.dumps({"query": query, "variables": variables or {}}).encode(),
-            headers={"content-type": "application/json", "authorization": f"Bearer {self.token}"})
-        with urllib.request.urlopen(request) as answer:
-            body = json.load(answer)
-        if "errors" in body:
-            raise RuntimeError(body)
-        return body["data"]
+        return graphql(self.servers[0][1], self.token, query, variables)
 
     def stop(self):
         for server, _ in self.servers:

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from websockets.asyncio.client import connect
 
-from api import ADMIN_URL, BINARY, ROOT, SECRET, run, wait_ready
+from api import ADMIN_URL, BINARY, ROOT, SECRET, graphql, run, wait_ready
 
 FIRST_PORT = 18500
 WORKSPACE = "bench-live"
@@ -84,15 +84,7 @@ class Service:
         self.admin = token("bench-admin", "WORKSPACE_ADMIN")
 
     def graphql(self, query, variables):
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{self.servers[0][1]}/graphql",
-            data=json.dumps({"query": query, "variables": variables}).encode(),
-            headers={"content-type": "application/json", "authorization": f"Bearer {self.admin}"})
-        with urllib.request.urlopen(request) as answer:
-            body = json.load(answer)
-        if "errors" in body:
-            raise RuntimeError(body)
-        return body["data"]
+        return graphql(self.servers[0][1], self.admin, query, variables)
 
     def stop(self):
         for server, _ in self.servers:
