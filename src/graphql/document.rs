@@ -1,17 +1,19 @@
 //! The checks a document passes once parsed, before it runs: how deeply its
-//! fragments nest, how many directives a field has, how many aliases it
-//! has, and which operation it runs. The HTTP handler makes them on the
+//! fragments nest and how many fields they expand to, how many directives a
+//! field has, how many aliases it has, and which operation it runs. The HTTP handler makes them on the
 //! document it parses anyway, and hands the parsed document to the
 //! executor. They are not schema extensions on purpose: with any extension,
 //! async-graphql takes its slow path for every field of every answer (a
 //! registry lookup and a boxed future per extension), which was most of the
 //! list page's CPU.
 
+use std::collections::HashMap;
+
 use async_graphql::ServerError;
 use async_graphql::parser::types::{
     DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet,
 };
-use async_graphql::parser::{Positioned, parse_query};
+use async_graphql::parser::{Pos, Positioned, parse_query};
 
 /// What a document may hold; see `config::ApiSettings`.
 #[derive(Debug, Clone, Copy)]
@@ -20,6 +22,10 @@ pub struct DocumentLimits {
     pub directives: usize,
     /// How deeply selections may nest, fragments expanded.
     pub recursion: usize,
+    /// How many fields a document may hold, fragments expanded: what passes
+    /// is small enough for validation, which expands fragments at every use,
+    /// to stay cheap.
+    pub fields: usize,
 }
 
 /// Why a document is refused before it runs, by the code it is answered with.
@@ -44,8 +50,19 @@ pub fn check(
     limits: &DocumentLimits,
 ) -> Result<Checked, Refused> {
     let document = parse_query(query).map_err(|error| Refused::Parse(error.into()))?;
+    let mut expander = Expander {
+        document: &document,
+        limits,
+        fragments: HashMap::with_capacity(document.fragments.len()),
+    };
     for (_, operation) in document.operations.iter() {
-        walk(&document, &operation.node.selection_set, 0, limits)?;
+        expander.selection_set(&operation.node.selection_set, 0)?;
+    }
+    // Validation expands unused fragments too.
+    for (name, fragment) in &document.fragments {
+        if !expander.fragments.contains_key(name.as_str()) {
+            expander.fragment(name.as_str(), 0, fragment.pos)?;
+        }
     }
     let aliases: usize = document
         .operations
@@ -100,50 +117,128 @@ pub fn check(
     })
 }
 
-/// Bounds nesting (fragments expanded, so a fragment spreading itself ends
-/// here) and the directives on each field.
-fn walk(
-    document: &ExecutableDocument,
-    selection_set: &Positioned<SelectionSet>,
+/// What a selection set grows to with its fragments expanded: how deeply it
+/// nests (fields with selections and fragments each add a level) and how
+/// many fields it holds.
+#[derive(Debug, Clone, Copy, Default)]
+struct Expansion {
     depth: usize,
-    limits: &DocumentLimits,
-) -> Result<(), Refused> {
-    if depth > limits.recursion {
-        return Err(Refused::Parse(ServerError::new(
-            format!(
-                "The recursion depth of the query cannot be greater than `{}`",
-                limits.recursion
-            ),
-            Some(selection_set.pos),
-        )));
-    }
-    for selection in &selection_set.node.items {
-        match &selection.node {
-            Selection::Field(field) => {
-                if field.node.directives.len() > limits.directives {
-                    return Err(Refused::Parse(ServerError::new(
-                        format!(
-                            "The number of directives on the field `{}` cannot be greater than `{}`",
-                            field.node.name.node, limits.directives
-                        ),
-                        Some(field.pos),
-                    )));
+    fields: usize,
+}
+
+enum Fragment {
+    /// Being expanded: reaching it again is a cycle.
+    Expanding,
+    Expanded(Expansion),
+}
+
+/// Sizes a document with its fragments expanded, each fragment once, so that
+/// the work is linear in the text however often fragments spread each other
+/// (four spreads a level over fifteen levels expand to a billion fields).
+/// The expansion stops at the first limit it passes.
+struct Expander<'a> {
+    document: &'a ExecutableDocument,
+    limits: &'a DocumentLimits,
+    fragments: HashMap<&'a str, Fragment>,
+}
+
+impl<'a> Expander<'a> {
+    /// Expands `selection_set`, found `depth` levels deep in an operation.
+    fn selection_set(
+        &mut self,
+        selection_set: &'a Positioned<SelectionSet>,
+        depth: usize,
+    ) -> Result<Expansion, Refused> {
+        if depth > self.limits.recursion {
+            return Err(self.too_deep(selection_set.pos));
+        }
+        let mut expansion = Expansion::default();
+        for selection in &selection_set.node.items {
+            let (child, pos) = match &selection.node {
+                Selection::Field(field) => {
+                    if field.node.directives.len() > self.limits.directives {
+                        return Err(Refused::Parse(ServerError::new(
+                            format!(
+                                "The number of directives on the field `{}` cannot be greater than `{}`",
+                                field.node.name.node, self.limits.directives
+                            ),
+                            Some(field.pos),
+                        )));
+                    }
+                    expansion.fields = expansion.fields.saturating_add(1);
+                    if field.node.selection_set.node.items.is_empty() {
+                        (Expansion::default(), field.pos)
+                    } else {
+                        let child = self.selection_set(&field.node.selection_set, depth + 1)?;
+                        (lift(child), field.pos)
+                    }
                 }
-                if !field.node.selection_set.node.items.is_empty() {
-                    walk(document, &field.node.selection_set, depth + 1, limits)?;
+                Selection::FragmentSpread(spread) => {
+                    let name = spread.node.fragment_name.node.as_str();
+                    (
+                        lift(self.fragment(name, depth + 1, spread.pos)?),
+                        spread.pos,
+                    )
                 }
-            }
-            Selection::FragmentSpread(spread) => {
-                if let Some(fragment) = document.fragments.get(&spread.node.fragment_name.node) {
-                    walk(document, &fragment.node.selection_set, depth + 1, limits)?;
+                Selection::InlineFragment(fragment) => {
+                    let child = self.selection_set(&fragment.node.selection_set, depth + 1)?;
+                    (lift(child), fragment.pos)
                 }
-            }
-            Selection::InlineFragment(fragment) => {
-                walk(document, &fragment.node.selection_set, depth + 1, limits)?;
+            };
+            expansion.depth = expansion.depth.max(child.depth);
+            expansion.fields = expansion.fields.saturating_add(child.fields);
+            if expansion.fields > self.limits.fields {
+                return Err(Refused::Validation(ServerError::new(
+                    format!(
+                        "Query is too complex: with its fragments expanded it has more than {} fields",
+                        self.limits.fields
+                    ),
+                    Some(pos),
+                )));
             }
         }
+        Ok(expansion)
     }
-    Ok(())
+
+    /// Expands the fragment `name` where it is spread, `depth` levels deep;
+    /// an unknown fragment is left to validation.
+    fn fragment(&mut self, name: &'a str, depth: usize, pos: Pos) -> Result<Expansion, Refused> {
+        let expansion = match self.fragments.get(name) {
+            Some(Fragment::Expanded(expansion)) => *expansion,
+            Some(Fragment::Expanding) => return Err(self.too_deep(pos)),
+            None => {
+                let Some(fragment) = self.document.fragments.get(name) else {
+                    return Ok(Expansion::default());
+                };
+                self.fragments.insert(name, Fragment::Expanding);
+                let expansion = self.selection_set(&fragment.node.selection_set, depth)?;
+                self.fragments.insert(name, Fragment::Expanded(expansion));
+                expansion
+            }
+        };
+        if depth + expansion.depth > self.limits.recursion {
+            return Err(self.too_deep(pos));
+        }
+        Ok(expansion)
+    }
+
+    fn too_deep(&self, pos: Pos) -> Refused {
+        Refused::Parse(ServerError::new(
+            format!(
+                "The recursion depth of the query cannot be greater than `{}`",
+                self.limits.recursion
+            ),
+            Some(pos),
+        ))
+    }
+}
+
+/// A child's expansion as its parent counts it: one level deeper.
+fn lift(child: Expansion) -> Expansion {
+    Expansion {
+        depth: child.depth + 1,
+        fields: child.fields,
+    }
 }
 
 fn count_aliases(selection_set: &SelectionSet) -> usize {
@@ -159,4 +254,94 @@ fn count_aliases(selection_set: &SelectionSet) -> usize {
             Selection::FragmentSpread(_) => 0,
         })
         .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: DocumentLimits = DocumentLimits {
+        aliases: 30,
+        directives: 5,
+        recursion: 8,
+        fields: 100,
+    };
+
+    fn refusal(query: &str) -> Option<String> {
+        match check(query, None, &LIMITS) {
+            Ok(_) => None,
+            Err(Refused::Parse(error) | Refused::Validation(error) | Refused::Request(error)) => {
+                Some(error.message)
+            }
+        }
+    }
+
+    /// `levels` fragments, each spreading the next `width` times.
+    fn fan_out(levels: usize, width: usize, unused: bool) -> String {
+        let mut document = if unused {
+            "{ __typename } ".to_owned()
+        } else {
+            "{ ...L0 } ".to_owned()
+        };
+        for level in 0..levels {
+            let spreads = format!("...L{} ", level + 1).repeat(width);
+            document.push_str(&format!("fragment L{level} on Query {{ {spreads}}} "));
+        }
+        document.push_str(&format!("fragment L{levels} on Query {{ __typename }}"));
+        document
+    }
+
+    #[test]
+    fn fragments_are_sized_once_however_often_they_spread() {
+        // 10^6 fields if expanded at each spread.
+        let refused = refusal(&fan_out(6, 10, false)).unwrap();
+        assert!(refused.contains("too complex"), "{refused}");
+        let refused = refusal(&fan_out(6, 10, true)).unwrap();
+        assert!(refused.contains("too complex"), "{refused}");
+        // 4^3 = 64 fields: within the limit.
+        assert_eq!(refusal(&fan_out(3, 4, false)), None);
+        assert!(
+            refusal(&fan_out(4, 4, false))
+                .unwrap()
+                .contains("more than 100 fields")
+        );
+    }
+
+    #[test]
+    fn a_fragment_spread_again_deeper_is_measured_where_it_lands() {
+        let nest = |levels: usize| {
+            (0..levels).fold("...F".to_owned(), |inner, _| format!("a {{ {inner} }}"))
+        };
+        let document = |second: usize| {
+            format!(
+                "{{ {} {} }} fragment F on Query {{ a {{ a {{ b }} }} }}",
+                nest(0),
+                nest(second)
+            )
+        };
+        // F's selections reach two levels below its own, at 3 first and at
+        // `second + 3` then; the limit is 8.
+        assert_eq!(refusal(&document(5)), None);
+        let refused = refusal(&document(6)).unwrap();
+        assert!(refused.contains("recursion depth"), "{refused}");
+    }
+
+    #[test]
+    fn cycles_and_unknown_fragments() {
+        let refused = refusal("{ ...A } fragment A on Query { ...B } fragment B on Query { ...A }");
+        assert!(refused.unwrap().contains("recursion depth"));
+        let refused = refusal("{ __typename } fragment A on Query { ...A }");
+        assert!(refused.unwrap().contains("recursion depth"));
+        // Left to validation, which names the fragment.
+        assert_eq!(refusal("{ ...Missing }"), None);
+    }
+
+    #[test]
+    fn directives_are_counted_in_fragments_too() {
+        let directives = "@include(if: true) ".repeat(6);
+        let refused = refusal(&format!(
+            "{{ ...A }} fragment A on Query {{ a {directives} }}"
+        ));
+        assert!(refused.unwrap().contains("number of directives"));
+    }
 }

@@ -73,6 +73,10 @@ impl QueryLimits {
             aliases: self.aliases,
             directives: self.directives,
             recursion: self.recursion,
+            // A field costs at least 1 and a page at least what its items
+            // cost, so no document within the complexity limit has more
+            // than twice as many fields.
+            fields: self.complexity.saturating_mul(2),
         }
     }
 }

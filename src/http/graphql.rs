@@ -49,19 +49,24 @@ pub async fn execute(
     if let Some(operation) = &operation_name {
         span.record("operation", operation.as_str());
     }
-    let operation = match prepare(
-        &state.persisted_queries,
-        &state.document_limits,
-        &mut request,
-        &principal,
-    )
-    .await
-    {
-        Ok(operation) => operation,
-        Err(refusal) => return refusal.into_response(),
-    };
     let (RequestTimeout(timeout), MutationLimit(mutation_limit)) =
         (state.request_timeout, state.mutation_limit);
+    // One deadline from here on, parsing and validation included.
+    let deadline = tokio::time::Instant::now() + timeout;
+    let prepared = tokio::time::timeout_at(
+        deadline,
+        prepare(
+            &state.persisted_queries,
+            &state.document_limits,
+            &mut request,
+            &principal,
+        ),
+    );
+    let operation = match prepared.await {
+        Ok(Ok(operation)) => operation,
+        Ok(Err(refusal)) => return refusal.into_response(),
+        Err(_) => return timed_out(timeout),
+    };
     if operation == OperationType::Subscription {
         return error_response(
             StatusCode::BAD_REQUEST,
@@ -95,7 +100,7 @@ pub async fn execute(
     let request = request.data(principal).data(RequestId(request_id.0));
     // A panic fails this request only; the process and other requests go on.
     let execution = AssertUnwindSafe(state.schema.execute(request)).catch_unwind();
-    match tokio::time::timeout(timeout, execution).await {
+    match tokio::time::timeout_at(deadline, execution).await {
         Ok(Err(panic)) => {
             let message = panic
                 .downcast_ref::<&str>()
@@ -129,12 +134,16 @@ pub async fn execute(
             });
             answer
         }
-        Err(_) => error_response(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "TIMEOUT",
-            &format!("the request was stopped after {} ms", timeout.as_millis()),
-        ),
+        Err(_) => timed_out(timeout),
     }
+}
+
+fn timed_out(timeout: Duration) -> Response {
+    error_response(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "TIMEOUT",
+        &format!("the request was stopped after {} ms", timeout.as_millis()),
+    )
 }
 
 /// Why a request is refused before it runs.
