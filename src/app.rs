@@ -25,8 +25,9 @@ use crate::graphql::QueryLimits;
 use crate::hooks::webhooks::WebhookSender;
 use crate::hooks::{DispatchSettings, Dispatcher, GuardHook, HookRegistry, NotifyHook};
 use crate::http::{
-    AppState, BodyLimit, Connections, LaunchCaching, MutationLimit, RequestTimeout, RouterSettings,
-    Stopping, SubscriptionLimits, router,
+    AppState, BodyLimit, ConnectionLimits, Connections, LaunchCaching, LimitedListener,
+    MutationLimit, OpenConnections, PerConnection, RequestTimeout, RouterSettings, Stopping,
+    SubscriptionLimits, router,
 };
 use crate::launch::{LaunchLimiter, LaunchPolicies, follow_changes};
 use crate::live::{LiveEvents, follow_outbox};
@@ -65,7 +66,7 @@ pub struct Plugins {
 /// A server that is listening and delivering, until it is stopped.
 pub struct Server {
     address: SocketAddr,
-    listener: TcpListener,
+    listener: LimitedListener,
     state: AppState,
     router: RouterSettings,
     shutdown_grace: Duration,
@@ -143,9 +144,19 @@ pub async fn start(settings: ServerSettings, plugins: Plugins) -> Result<Server,
     } else {
         None
     };
+    let api = &settings.api;
+    let connection_limits = ConnectionLimits {
+        header_timeout: Duration::from_secs(api.http_header_timeout_seconds),
+        idle_timeout: Duration::from_secs(api.http_idle_timeout_seconds),
+        max: api.max_connections.map_or_else(
+            || crate::http::default_max(usize::from(settings.database.database_pool_size)),
+            |max| usize::try_from(max).unwrap_or(usize::MAX),
+        ),
+    };
+    let open_connections = Arc::new(OpenConnections::new(connection_limits.max));
     let listener = TcpListener::bind(settings.serve.listen).await?;
     let address = listener.local_addr()?;
-    let api = &settings.api;
+    let listener = LimitedListener::new(listener, open_connections.clone(), connection_limits);
     let limits = query_limits(api, dev_mode);
     let cors_allowed_origins = cors_origins(api)?;
     let persisted_queries = Arc::new(PersistedQueries::new(db.clone(), allow_list));
@@ -160,6 +171,7 @@ pub async fn start(settings: ServerSettings, plugins: Plugins) -> Result<Server,
         connections: Connections::new(
             subscriptions.subscription_connections_per_principal as usize,
         ),
+        open_connections,
         stopping: Stopping(stopping_watch),
         schema: crate::graphql::schema(services.clone(), limits, plugins.extensions),
         document_limits: limits.document(),
@@ -232,9 +244,12 @@ impl Server {
             let _ = closing_connections.send(true);
             let _ = stopping.send(());
         };
-        let serving = axum::serve(self.listener, router(self.state, self.router))
-            .with_graceful_shutdown(shutdown)
-            .into_future();
+        let serving = axum::serve(
+            self.listener,
+            PerConnection(router(self.state, self.router)),
+        )
+        .with_graceful_shutdown(shutdown)
+        .into_future();
         let grace = self.shutdown_grace;
         let served = tokio::select! {
             served = serving => served,

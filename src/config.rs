@@ -286,6 +286,19 @@ pub struct ApiSettings {
         global = true
     )]
     pub rate_limit_mutations_per_minute: u32,
+    /// How long a connection may take to send a request's headers, counted
+    /// from its first byte (or from the connection being accepted); slower
+    /// ones are closed.
+    #[arg(long, env = "HTTP_HEADER_TIMEOUT_SECONDS", default_value_t = 10, global = true, value_parser = clap::value_parser!(u64).range(1..))]
+    pub http_header_timeout_seconds: u64,
+    /// How long a keep-alive connection may wait between requests.
+    #[arg(long, env = "HTTP_IDLE_TIMEOUT_SECONDS", default_value_t = 60, global = true, value_parser = clap::value_parser!(u64).range(1..))]
+    pub http_idle_timeout_seconds: u64,
+    /// The most connections open at once, WebSockets included; more wait to
+    /// be accepted. Default: what the file-descriptor limit (raised to its
+    /// hard limit) leaves after the database pool and the process's files.
+    #[arg(long, env = "MAX_CONNECTIONS", global = true, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections: Option<u64>,
     /// How long in-flight requests may take to finish after SIGTERM or SIGINT.
     #[arg(
         long,

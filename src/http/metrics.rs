@@ -162,6 +162,18 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     out.push_str("# HELP update_mode_db_waiting Requests waiting for a database connection.\n");
     out.push_str("# TYPE update_mode_db_waiting gauge\n");
     let _ = writeln!(out, "update_mode_db_waiting {}", pool.waiting);
+    out.push_str("# HELP update_mode_http_connections Open TCP connections of this process, WebSockets included.\n");
+    out.push_str("# TYPE update_mode_http_connections gauge\n");
+    let _ = writeln!(
+        out,
+        "update_mode_http_connections{{state=\"open\"}} {}",
+        state.open_connections.open()
+    );
+    let _ = writeln!(
+        out,
+        "update_mode_http_connections{{state=\"max\"}} {}",
+        state.open_connections.max()
+    );
     out.push_str(
         "# HELP update_mode_live_connections Open subscription WebSockets of this process.\n",
     );

@@ -3,6 +3,7 @@
 //! `/healthz`, `/readyz`, `/metrics` and `/v1/launch`.
 
 mod auth;
+mod connections;
 mod console;
 mod graphiql;
 mod graphql;
@@ -24,6 +25,9 @@ use axum::routing::get;
 use serde_json::json;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
+pub use connections::{
+    ConnectionLimits, LimitedListener, OpenConnections, PerConnection, default_max,
+};
 pub use graphql::{BodyLimit, MutationLimit, RequestTimeout};
 pub use metrics::Metrics;
 pub use subscriptions::{Connections, Stopping, SubscriptionLimits};
@@ -55,6 +59,7 @@ pub struct AppState {
     pub document_limits: DocumentLimits,
     pub subscription_limits: SubscriptionLimits,
     pub connections: Arc<Connections>,
+    pub open_connections: Arc<OpenConnections>,
     pub stopping: Stopping,
 }
 

@@ -8,6 +8,7 @@ mod audit_log;
 mod authentication;
 mod console;
 mod dev_mode;
+mod exhaustion;
 mod faults;
 mod fuzz;
 mod hooks;
