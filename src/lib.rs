@@ -11,4 +11,5 @@ pub mod hooks;
 pub mod http;
 pub mod launch;
 pub mod live;
+mod send_body;
 pub mod service;

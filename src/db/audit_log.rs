@@ -5,107 +5,15 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use serde_json::{Value, json};
 
-use super::hook_deliveries::DeliveryRecord;
 use super::rows::now;
 use super::schema::audit_records;
-use super::{Database, StorageError};
-use crate::domain::{
-    AuditAction, AuditContext, AuditFilter, AuditRecord, ClientKey, MiniProgram,
-    MiniProgramVersion, ReleaseIntegration,
-};
-
-/// What the audit trail shows of a target: its state as the API shows it,
-/// never a secret or a key hash.
-pub(super) trait Audited {
-    const TYPE: &'static str;
-    fn audit_id(&self) -> String;
-    fn snapshot(&self) -> Value;
-}
-
-impl Audited for MiniProgram {
-    const TYPE: &'static str = "MiniProgram";
-    fn audit_id(&self) -> String {
-        self.id.clone()
-    }
-    fn snapshot(&self) -> Value {
-        json!({
-            "name": self.name,
-            "type": self.program_type.as_str(),
-            "channel": self.channel.as_str(),
-            "updateMode": self.update_mode.as_str(),
-            "revision": self.revision,
-            "asyncUpdateSeconds": self.timers.async_update_seconds,
-            "syncUpdateSeconds": self.timers.sync_update_seconds,
-        })
-    }
-}
-
-impl Audited for MiniProgramVersion {
-    const TYPE: &'static str = "MiniProgramVersion";
-    fn audit_id(&self) -> String {
-        self.id.clone()
-    }
-    fn snapshot(&self) -> Value {
-        json!({
-            "miniProgramId": self.mini_program_id,
-            "version": self.number.to_string(),
-            "status": self.status.as_str(),
-            "fixedUpdateMode": self.fixed_update_mode.map(|mode| mode.as_str()),
-            "grayPercentage": self.gray_percentage,
-            "decidedBy": self.decision.as_ref().map(|decision| &decision.decided_by),
-            "decisionComment": self.decision.as_ref().and_then(|decision| decision.comment.as_ref()),
-        })
-    }
-}
-
-impl Audited for ReleaseIntegration {
-    const TYPE: &'static str = "ReleaseIntegration";
-    fn audit_id(&self) -> String {
-        self.id.clone()
-    }
-    fn snapshot(&self) -> Value {
-        json!({
-            "name": self.name,
-            "url": self.url,
-            "events": self.events.iter().map(|event| event.as_str()).collect::<Vec<_>>(),
-            "active": self.active,
-            "updatedAt": self.updated_at.to_rfc3339(),
-        })
-    }
-}
-
-impl Audited for ClientKey {
-    const TYPE: &'static str = "ClientKey";
-    fn audit_id(&self) -> String {
-        self.id.clone()
-    }
-    fn snapshot(&self) -> Value {
-        json!({
-            "name": self.name,
-            "revokedAt": self.revoked_at.map(|at| at.to_rfc3339()),
-        })
-    }
-}
-
-impl Audited for DeliveryRecord {
-    const TYPE: &'static str = "HookDelivery";
-    fn audit_id(&self) -> String {
-        self.event_id.clone()
-    }
-    fn snapshot(&self) -> Value {
-        json!({
-            "eventType": self.event_type.as_str(),
-            "status": self.status.as_str(),
-            "attempts": self.attempts,
-        })
-    }
-}
+use super::{Conn, StorageError, Tx};
+use crate::domain::{AuditAction, AuditContext, AuditFilter, AuditRecord, Audited};
 
 /// Records a change of one target on the transaction that makes it.
-pub(super) async fn record<C: AuditTrail + Send, T: Audited>(
-    conn: &mut C,
+pub async fn record<T: Audited>(
+    tx: &mut Tx<'_>,
     context: &AuditContext,
     before: Option<&T>,
     after: Option<&T>,
@@ -125,12 +33,18 @@ pub(super) async fn record<C: AuditTrail + Send, T: Audited>(
         after_state: snapshot(after),
         recorded_at: now(),
     };
-    conn.append(&row).await
+    on_backend!(tx, |conn| {
+        diesel::insert_into(audit_records::table)
+            .values(&row)
+            .execute(conn)
+            .await?;
+    });
+    Ok(())
 }
 
 #[derive(Insertable)]
 #[diesel(table_name = audit_records)]
-pub(super) struct NewRecord {
+struct NewRecord {
     workspace_id: String,
     actor: String,
     action: String,
@@ -140,23 +54,6 @@ pub(super) struct NewRecord {
     before_state: Option<String>,
     after_state: Option<String>,
     recorded_at: NaiveDateTime,
-}
-
-/// Appends records on the transaction's connection.
-pub(super) trait AuditTrail {
-    fn append(&mut self, row: &NewRecord) -> impl Future<Output = Result<(), StorageError>> + Send;
-}
-
-impl_for_each_backend! {
-    impl AuditTrail {
-        async fn append(&mut self, row: &NewRecord) -> Result<(), StorageError> {
-            diesel::insert_into(audit_records::table)
-                .values(row)
-                .execute(self)
-                .await?;
-            Ok(())
-        }
-    }
 }
 
 #[derive(Queryable, Selectable)]
@@ -231,13 +128,13 @@ macro_rules! filtered {
 
 /// Up to `limit` records of a workspace before `before`, newest first.
 pub async fn list(
-    db: &Database,
+    conn: &mut Conn<'_>,
     workspace_id: &str,
     filter: &AuditFilter,
     before: Option<i64>,
     limit: i64,
 ) -> Result<Vec<AuditRecord>, StorageError> {
-    let rows: Vec<RecordRow> = with_connection!(db, |conn| {
+    let rows: Vec<RecordRow> = on_backend!(conn, |conn| {
         let mut query = filtered!(workspace_id, filter);
         if let Some(before) = before {
             query = query.filter(audit_records::sequence.lt(before));
@@ -253,11 +150,11 @@ pub async fn list(
 }
 
 pub async fn count(
-    db: &Database,
+    conn: &mut Conn<'_>,
     workspace_id: &str,
     filter: &AuditFilter,
 ) -> Result<i64, StorageError> {
-    Ok(with_connection!(db, |conn| {
+    Ok(on_backend!(conn, |conn| {
         filtered!(workspace_id, filter)
             .count()
             .get_result::<i64>(conn)

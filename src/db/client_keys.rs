@@ -4,12 +4,10 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
-use super::audit_log;
-use super::launch_policies::{PolicyChange, PolicySignal};
 use super::rows::{new_id, now, utc};
 use super::schema::client_keys;
-use super::{Database, StorageError};
-use crate::domain::{AuditContext, ClientKey};
+use super::{Conn, StorageError, Tx};
+use crate::domain::ClientKey;
 
 type KeyColumns = (String, String, String, NaiveDateTime, Option<NaiveDateTime>);
 
@@ -36,21 +34,13 @@ macro_rules! key_columns {
 }
 
 pub async fn insert(
-    db: &Database,
+    tx: &mut Tx<'_>,
     workspace_id: &str,
     name: &str,
     key_hash: &str,
-    audit: &AuditContext,
 ) -> Result<ClientKey, StorageError> {
     let (id, created_at) = (new_id(), now());
-    let key = key_from((
-        id.clone(),
-        workspace_id.to_owned(),
-        name.to_owned(),
-        created_at,
-        None,
-    ));
-    in_write_transaction!(db, |conn| {
+    on_backend!(tx, |conn| {
         diesel::insert_into(client_keys::table)
             .values((
                 client_keys::id.eq(&id),
@@ -61,14 +51,18 @@ pub async fn insert(
             ))
             .execute(conn)
             .await?;
-        conn.policy_changed(&PolicyChange::ClientKeys).await?;
-        audit_log::record(conn, audit, None, Some(&key)).await
-    })?;
-    Ok(key)
+    });
+    Ok(key_from((
+        id,
+        workspace_id.to_owned(),
+        name.to_owned(),
+        created_at,
+        None,
+    )))
 }
 
-pub async fn list(db: &Database, workspace_id: &str) -> Result<Vec<ClientKey>, StorageError> {
-    let rows: Vec<KeyColumns> = with_connection!(db, |conn| {
+pub async fn list(conn: &mut Conn<'_>, workspace_id: &str) -> Result<Vec<ClientKey>, StorageError> {
+    let rows: Vec<KeyColumns> = on_backend!(conn, |conn| {
         client_keys::table
             .filter(client_keys::workspace_id.eq(workspace_id))
             .order((client_keys::created_at.asc(), client_keys::id.asc()))
@@ -79,35 +73,33 @@ pub async fn list(db: &Database, workspace_id: &str) -> Result<Vec<ClientKey>, S
     Ok(rows.into_iter().map(key_from).collect())
 }
 
-/// Revokes a key (again, harmlessly, if it already is); `None` when the
-/// workspace has no such key.
-pub async fn revoke(
-    db: &Database,
+pub async fn find(
+    conn: &mut Conn<'_>,
     workspace_id: &str,
     id: &str,
-    audit: &AuditContext,
 ) -> Result<Option<ClientKey>, StorageError> {
-    let at = now();
-    in_write_transaction!(db, |conn| {
-        let target = client_keys::table
+    let row: Option<KeyColumns> = on_backend!(conn, |conn| {
+        client_keys::table
             .filter(client_keys::id.eq(id))
-            .filter(client_keys::workspace_id.eq(workspace_id));
-        let Some(before) = target
+            .filter(client_keys::workspace_id.eq(workspace_id))
             .select(key_columns!())
             .first(conn)
             .await
             .optional()?
-            .map(key_from)
-        else {
-            return Ok(None);
-        };
+    });
+    Ok(row.map(key_from))
+}
+
+/// Revokes a key, unless it already is.
+pub async fn revoke(tx: &mut Tx<'_>, key: &ClientKey) -> Result<ClientKey, StorageError> {
+    let at = now();
+    let row: KeyColumns = on_backend!(tx, |conn| {
+        let target = client_keys::table.filter(client_keys::id.eq(&key.id));
         diesel::update(target.filter(client_keys::revoked_at.is_null()))
             .set(client_keys::revoked_at.eq(at))
             .execute(conn)
             .await?;
-        conn.policy_changed(&PolicyChange::ClientKeys).await?;
-        let after = key_from(target.select(key_columns!()).first(conn).await?);
-        audit_log::record(conn, audit, Some(&before), Some(&after)).await?;
-        Ok(Some(after))
-    })
+        target.select(key_columns!()).first(conn).await?
+    });
+    Ok(key_from(row))
 }

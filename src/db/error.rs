@@ -1,16 +1,11 @@
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
-use crate::domain::RuleViolation;
-
 /// Why a storage operation did not give its result.
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
     /// No connection could be had: the database is down or the pool exhausted.
     #[error("database unavailable: {0}")]
     Unavailable(String),
-    /// A transaction refused the change on a business rule; nothing was written.
-    #[error(transparent)]
-    Rule(#[from] RuleViolation),
     #[error("a stored {what} has the unexpected value {value:?}")]
     Corrupt { what: &'static str, value: String },
     #[error("migration failed: {0}")]

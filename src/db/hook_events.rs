@@ -6,17 +6,14 @@
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
-use super::hook_deliveries::StoredEvent;
-use super::rows::EventRow;
+use super::rows::{EventRow, stored_event};
 use super::schema::hook_events;
-use super::{Database, StorageError};
-
-/// The PostgreSQL channel on which each committed event's sequence is announced.
-pub const CHANNEL: &str = "update_mode_events";
+use super::{Conn, StorageError};
+use crate::hooks::event::StoredEvent;
 
 /// The sequence of the newest event; 0 when there is none.
-pub async fn latest_sequence(db: &Database) -> Result<i64, StorageError> {
-    let latest: Option<i64> = with_connection!(db, |conn| {
+pub async fn latest_sequence(conn: &mut Conn<'_>) -> Result<i64, StorageError> {
+    let latest: Option<i64> = on_backend!(conn, |conn| {
         hook_events::table
             .select(diesel::dsl::max(hook_events::sequence))
             .first(conn)
@@ -27,11 +24,11 @@ pub async fn latest_sequence(db: &Database) -> Result<i64, StorageError> {
 
 /// Up to `limit` events after `sequence`, oldest first.
 pub async fn after(
-    db: &Database,
+    conn: &mut Conn<'_>,
     sequence: i64,
     limit: i64,
 ) -> Result<Vec<StoredEvent>, StorageError> {
-    let rows: Vec<EventRow> = with_connection!(db, |conn| {
+    let rows: Vec<EventRow> = on_backend!(conn, |conn| {
         hook_events::table
             .filter(hook_events::sequence.gt(sequence))
             .order(hook_events::sequence.asc())
@@ -40,15 +37,15 @@ pub async fn after(
             .load(conn)
             .await?
     });
-    rows.into_iter().map(StoredEvent::try_from).collect()
+    rows.into_iter().map(stored_event).collect()
 }
 
 /// The event with this sequence, if it committed.
 pub async fn by_sequence(
-    db: &Database,
+    conn: &mut Conn<'_>,
     sequence: i64,
 ) -> Result<Option<StoredEvent>, StorageError> {
-    let row: Option<EventRow> = with_connection!(db, |conn| {
+    let row: Option<EventRow> = on_backend!(conn, |conn| {
         hook_events::table
             .filter(hook_events::sequence.eq(sequence))
             .select(EventRow::as_select())
@@ -56,5 +53,5 @@ pub async fn by_sequence(
             .await
             .optional()?
     });
-    row.map(StoredEvent::try_from).transpose()
+    row.map(stored_event).transpose()
 }

@@ -4,79 +4,32 @@
 //! every process in the same transaction (NOTIFY is sent on commit).
 
 use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::RunQueryDsl;
 
+use super::dialect::Dialect;
 use super::rows::parse;
 use super::schema::{client_keys, mini_program_versions, mini_programs};
-use super::{Database, SqliteConnection, StorageError};
+use super::{Conn, StorageError, Tx};
 use crate::domain::{
     LaunchPolicy, ReleasedTarget, UpdateMode, UpdateTimers, VersionNumber, VersionStatus,
 };
+use crate::launch::change::{CHANNEL, PolicyChange};
 
-/// The channel on which processes hear about launch policy changes.
-pub const CHANNEL: &str = "update_mode_launch_policy";
-
-/// What changed, as announced on the channel.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PolicyChange {
-    Program(String),
-    ClientKeys,
-}
-
-impl PolicyChange {
-    pub fn to_payload(&self) -> String {
-        match self {
-            PolicyChange::Program(id) => format!("program:{id}"),
-            PolicyChange::ClientKeys => "client_keys".to_owned(),
-        }
-    }
-
-    pub fn from_payload(payload: &str) -> Option<Self> {
-        match payload.split_once(':') {
-            Some(("program", id)) => Some(PolicyChange::Program(id.to_owned())),
-            _ if payload == "client_keys" => Some(PolicyChange::ClientKeys),
-            _ => None,
-        }
-    }
-}
-
-/// Records a policy change on the transaction that makes it.
-pub(super) trait PolicySignal {
-    fn policy_changed(
-        &mut self,
-        change: &PolicyChange,
-    ) -> impl Future<Output = QueryResult<()>> + Send;
-}
-
-macro_rules! raise_revision {
-    ($conn:expr, $change:expr) => {
-        if let PolicyChange::Program(id) = $change {
+/// Records a change of what launch answers are computed from, on the
+/// transaction that makes it: a program's policy revision grows, and every
+/// process is told once it commits.
+pub async fn changed(tx: &mut Tx<'_>, change: PolicyChange) -> Result<(), StorageError> {
+    on_backend!(tx, |conn| {
+        if let PolicyChange::Program(id) = &change {
             diesel::update(mini_programs::table.find(id))
                 .set(mini_programs::policy_revision.eq(mini_programs::policy_revision + 1))
-                .execute($conn)
+                .execute(conn)
                 .await?;
         }
-    };
-}
-
-impl PolicySignal for AsyncPgConnection {
-    async fn policy_changed(&mut self, change: &PolicyChange) -> QueryResult<()> {
-        raise_revision!(self, change);
-        diesel::sql_query("SELECT pg_notify($1, $2)")
-            .bind::<diesel::sql_types::Text, _>(CHANNEL)
-            .bind::<diesel::sql_types::Text, _>(change.to_payload())
-            .execute(self)
-            .await?;
-        Ok(())
-    }
-}
-
-impl PolicySignal for SqliteConnection {
-    /// SQLite serves one process, which refreshes itself after the commit.
-    async fn policy_changed(&mut self, change: &PolicyChange) -> QueryResult<()> {
-        raise_revision!(self, change);
-        Ok(())
-    }
+        conn.notify(CHANNEL, change.to_payload()).await?;
+    });
+    tx.changed_policy(change);
+    Ok(())
 }
 
 type ProgramColumns = (String, String, String, i32, i32, i32);
@@ -84,11 +37,11 @@ type ReleasedColumns = (String, String, i32, i32, i32, Option<String>, Option<i3
 
 /// The policies of every program, or of one.
 pub async fn load(
-    db: &Database,
+    conn: &mut Conn<'_>,
     program_id: Option<&str>,
 ) -> Result<Vec<LaunchPolicy>, StorageError> {
     let (programs, released): (Vec<ProgramColumns>, Vec<ReleasedColumns>) =
-        with_connection!(db, |conn| {
+        on_backend!(conn, |conn| {
             let mut programs = mini_programs::table
                 .select((
                     mini_programs::id,
@@ -168,8 +121,10 @@ pub async fn load(
 }
 
 /// The hashes of the keys that are not revoked, with their workspaces.
-pub async fn active_client_keys(db: &Database) -> Result<Vec<(String, String)>, StorageError> {
-    Ok(with_connection!(db, |conn| {
+pub async fn active_client_keys(
+    conn: &mut Conn<'_>,
+) -> Result<Vec<(String, String)>, StorageError> {
+    Ok(on_backend!(conn, |conn| {
         client_keys::table
             .filter(client_keys::revoked_at.is_null())
             .select((client_keys::key_hash, client_keys::workspace_id))

@@ -1,7 +1,9 @@
 //! Storage: the connection pool for SQLite or PostgreSQL, the embedded
-//! migrations, and one repository module per table. Repositories are written
-//! once; `with_connection!` and `in_write_transaction!` expand each query body
-//! for both backends, so no query is ever written twice.
+//! migrations, and one repository module per table. Repositories only store:
+//! they take a connection or a transaction from `Database::read` or
+//! `Database::write`, and `on_backend!` expands each query body for both
+//! backends, so no query is written twice; where the backends differ is in
+//! `dialect`.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -17,56 +19,10 @@ use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use futures_util::FutureExt;
 
-/// Runs `$body` with `$conn` bound to a pooled connection of the database's
-/// backend. The body is compiled once per backend.
-macro_rules! with_connection {
-    ($db:expr, |$conn:ident| $body:expr) => {
-        match $db.pool() {
-            $crate::db::Pools::Sqlite(pool) => {
-                let mut pooled = pool.get().await?;
-                let $conn: &mut $crate::db::SqliteConnection = &mut pooled;
-                $body
-            }
-            $crate::db::Pools::Postgres(pool) => {
-                let mut pooled = pool.get().await?;
-                let $conn: &mut diesel_async::AsyncPgConnection = &mut pooled;
-                $body
-            }
-        }
-    };
-}
-
-/// Runs `$body` in a write transaction on a pooled connection of the
-/// database's backend: committed when it gives `Ok`, rolled back when it gives
-/// `Err`, so a refused change writes nothing. `return` leaves the body only.
-macro_rules! in_write_transaction {
-    ($db:expr, |$conn:ident| $body:expr) => {
-        match $db.pool() {
-            $crate::db::Pools::Sqlite(pool) => {
-                let mut pooled = pool.get().await?;
-                let $conn: &mut $crate::db::SqliteConnection = &mut pooled;
-                $crate::db::transaction::WriteConnection::begin_write($conn).await?;
-                let outcome: Result<_, $crate::db::StorageError> = async { $body }.await;
-                $crate::db::transaction::finish($conn, outcome).await
-            }
-            $crate::db::Pools::Postgres(pool) => {
-                let mut pooled = pool.get().await?;
-                let $conn: &mut diesel_async::AsyncPgConnection = &mut pooled;
-                $crate::db::transaction::WriteConnection::begin_write($conn).await?;
-                let outcome: Result<_, $crate::db::StorageError> = async { $body }.await;
-                $crate::db::transaction::finish($conn, outcome).await
-            }
-        }
-    };
-}
-
-/// Implements a trait for the connection types of both backends with one body.
-macro_rules! impl_for_each_backend {
-    (impl $trait:ident { $($item:item)* }) => {
-        impl $trait for $crate::db::SqliteConnection { $($item)* }
-        impl $trait for diesel_async::AsyncPgConnection { $($item)* }
-    };
-}
+#[macro_use]
+mod connection;
+#[macro_use]
+mod dialect;
 
 pub mod audit_log;
 pub mod client_keys;
@@ -82,10 +38,10 @@ pub mod rate_limits;
 pub mod release_integrations;
 mod rows;
 pub mod schema;
-mod transaction;
 pub mod update_mode_changes;
 pub mod versions;
 
+pub use connection::{Committed, Conn, Tx};
 pub use error::StorageError;
 
 /// SQLite through diesel's synchronous driver, run on tokio's blocking pool.
@@ -257,18 +213,21 @@ impl Database {
         &self.location
     }
 
-    pub(crate) fn pool(&self) -> &Pools {
+    fn pool(&self) -> &Pools {
         &self.pools
     }
 
     /// Succeeds when a connection can run a statement.
     pub async fn ping(&self) -> Result<(), StorageError> {
-        with_connection!(self, |conn| {
-            diesel::select(diesel::dsl::sql::<diesel::sql_types::Integer>("1"))
-                .get_result::<i32>(conn)
-                .await?;
-        });
-        Ok(())
+        self.read(async |conn| {
+            on_backend!(conn, |conn| {
+                diesel::select(diesel::dsl::sql::<diesel::sql_types::Integer>("1"))
+                    .get_result::<i32>(conn)
+                    .await?;
+            });
+            Ok(())
+        })
+        .await
     }
 
     /// Applies the embedded migrations that this database has not seen yet and

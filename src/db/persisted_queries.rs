@@ -6,10 +6,10 @@ use diesel_async::RunQueryDsl;
 
 use super::rows::now;
 use super::schema::persisted_queries;
-use super::{Database, StorageError};
+use super::{Conn, StorageError};
 
-pub async fn find(db: &Database, hash: &str) -> Result<Option<String>, StorageError> {
-    Ok(with_connection!(db, |conn| {
+pub async fn find(conn: &mut Conn<'_>, hash: &str) -> Result<Option<String>, StorageError> {
+    Ok(on_backend!(conn, |conn| {
         persisted_queries::table
             .find(hash)
             .select(persisted_queries::document)
@@ -20,8 +20,8 @@ pub async fn find(db: &Database, hash: &str) -> Result<Option<String>, StorageEr
 }
 
 /// Keeps `document` under `hash`; a document registered before stays as it is.
-pub async fn save(db: &Database, hash: &str, document: &str) -> Result<(), StorageError> {
-    with_connection!(db, |conn| {
+pub async fn save(conn: &mut Conn<'_>, hash: &str, document: &str) -> Result<(), StorageError> {
+    on_backend!(conn, |conn| {
         diesel::insert_into(persisted_queries::table)
             .values((
                 persisted_queries::hash.eq(hash),

@@ -1,14 +1,13 @@
 //! The `release_integrations` table: a workspace's webhook receivers.
 
 use diesel::prelude::*;
-use diesel::result::QueryResult;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::RunQueryDsl;
 
-use super::audit_log;
+use super::dialect::Dialect;
 use super::rows::{IntegrationRow, join_event_types, new_id, now};
 use super::schema::release_integrations;
-use super::{Database, SqliteConnection, StorageError};
-use crate::domain::{AuditContext, EventType, ReleaseIntegration};
+use super::{Conn, StorageError, Tx};
+use crate::domain::{EventType, ReleaseIntegration};
 
 pub struct NewIntegration {
     pub workspace_id: String,
@@ -28,10 +27,16 @@ pub struct IntegrationUpdate {
     pub secret: Option<String>,
 }
 
+#[diesel::dsl::auto_type]
+fn of_workspace<'a>(workspace_id: &'a str, id: &'a str) -> _ {
+    release_integrations::table
+        .filter(release_integrations::id.eq(id))
+        .filter(release_integrations::workspace_id.eq(workspace_id))
+}
+
 pub async fn insert(
-    db: &Database,
+    tx: &mut Tx<'_>,
     integration: NewIntegration,
-    audit: &AuditContext,
 ) -> Result<ReleaseIntegration, StorageError> {
     let at = now();
     let row = IntegrationRow {
@@ -45,22 +50,20 @@ pub async fn insert(
         created_at: at,
         updated_at: at,
     };
-    let integration = ReleaseIntegration::try_from(row.clone())?;
-    in_write_transaction!(db, |conn| {
+    on_backend!(tx, |conn| {
         diesel::insert_into(release_integrations::table)
             .values(&row)
             .execute(conn)
             .await?;
-        audit_log::record(conn, audit, None, Some(&integration)).await
-    })?;
-    Ok(integration)
+    });
+    ReleaseIntegration::try_from(row)
 }
 
 pub async fn list(
-    db: &Database,
+    conn: &mut Conn<'_>,
     workspace_id: &str,
 ) -> Result<Vec<ReleaseIntegration>, StorageError> {
-    let rows: Vec<IntegrationRow> = with_connection!(db, |conn| {
+    let rows: Vec<IntegrationRow> = on_backend!(conn, |conn| {
         release_integrations::table
             .filter(release_integrations::workspace_id.eq(workspace_id))
             .order((
@@ -75,11 +78,11 @@ pub async fn list(
 }
 
 pub async fn find(
-    db: &Database,
+    conn: &mut Conn<'_>,
     workspace_id: &str,
     id: &str,
 ) -> Result<Option<ReleaseIntegration>, StorageError> {
-    let row: Option<IntegrationRow> = with_connection!(db, |conn| {
+    let row: Option<IntegrationRow> = on_backend!(conn, |conn| {
         of_workspace(workspace_id, id)
             .select(IntegrationRow::as_select())
             .first(conn)
@@ -89,21 +92,26 @@ pub async fn find(
     row.map(ReleaseIntegration::try_from).transpose()
 }
 
-/// Applies `update`; `None` when the workspace has no such integration.
-pub async fn update(
-    db: &Database,
+/// Reads an integration of the workspace and locks it for the rest of the
+/// transaction.
+pub async fn lock(
+    tx: &mut Tx<'_>,
     workspace_id: &str,
     id: &str,
-    update: IntegrationUpdate,
-    audit: &AuditContext,
 ) -> Result<Option<ReleaseIntegration>, StorageError> {
+    let row = on_backend!(tx, |conn| conn.lock_integration(workspace_id, id).await?);
+    row.map(ReleaseIntegration::try_from).transpose()
+}
+
+/// Applies `update` to an integration.
+pub async fn update(
+    tx: &mut Tx<'_>,
+    id: &str,
+    update: IntegrationUpdate,
+) -> Result<ReleaseIntegration, StorageError> {
     let events = update.events.as_deref().map(join_event_types);
-    in_write_transaction!(db, |conn| {
-        let Some(before) = conn.lock_integration(workspace_id, id).await? else {
-            return Ok(None);
-        };
-        let before = ReleaseIntegration::try_from(before)?;
-        let row = diesel::update(release_integrations::table.find(id))
+    let row = on_backend!(tx, |conn| {
+        diesel::update(release_integrations::table.find(id))
             .set((
                 update
                     .name
@@ -127,75 +135,17 @@ pub async fn update(
             ))
             .returning(IntegrationRow::as_returning())
             .get_result(conn)
-            .await?;
-        let after = ReleaseIntegration::try_from(row)?;
-        audit_log::record(conn, audit, Some(&before), Some(&after)).await?;
-        Ok(Some(after))
-    })
+            .await?
+    });
+    ReleaseIntegration::try_from(row)
 }
 
-/// Deletes an integration with its delivery log; whether there was one.
-pub async fn delete(
-    db: &Database,
-    workspace_id: &str,
-    id: &str,
-    audit: &AuditContext,
-) -> Result<bool, StorageError> {
-    in_write_transaction!(db, |conn| {
-        let Some(before) = conn.lock_integration(workspace_id, id).await? else {
-            return Ok(false);
-        };
-        let before = ReleaseIntegration::try_from(before)?;
+/// Deletes an integration with its delivery log.
+pub async fn delete(tx: &mut Tx<'_>, id: &str) -> Result<(), StorageError> {
+    on_backend!(tx, |conn| {
         diesel::delete(release_integrations::table.find(id))
             .execute(conn)
             .await?;
-        audit_log::record::<_, ReleaseIntegration>(conn, audit, Some(&before), None).await?;
-        Ok(true)
-    })
-}
-
-/// Reads an integration for a write whose audit record shows it as it was.
-trait LockIntegration {
-    fn lock_integration(
-        &mut self,
-        workspace_id: &str,
-        id: &str,
-    ) -> impl Future<Output = QueryResult<Option<IntegrationRow>>> + Send;
-}
-
-#[diesel::dsl::auto_type]
-fn of_workspace<'a>(workspace_id: &'a str, id: &'a str) -> _ {
-    release_integrations::table
-        .filter(release_integrations::id.eq(id))
-        .filter(release_integrations::workspace_id.eq(workspace_id))
-}
-
-impl LockIntegration for AsyncPgConnection {
-    async fn lock_integration(
-        &mut self,
-        workspace_id: &str,
-        id: &str,
-    ) -> QueryResult<Option<IntegrationRow>> {
-        of_workspace(workspace_id, id)
-            .select(IntegrationRow::as_select())
-            .for_update()
-            .first(self)
-            .await
-            .optional()
-    }
-}
-
-impl LockIntegration for SqliteConnection {
-    /// The `IMMEDIATE` transaction already holds the database's write lock.
-    async fn lock_integration(
-        &mut self,
-        workspace_id: &str,
-        id: &str,
-    ) -> QueryResult<Option<IntegrationRow>> {
-        of_workspace(workspace_id, id)
-            .select(IntegrationRow::as_select())
-            .first(self)
-            .await
-            .optional()
-    }
+    });
+    Ok(())
 }

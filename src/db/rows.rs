@@ -14,6 +14,7 @@ use crate::domain::{
     MiniProgramVersion, ReleaseDecisionRecord, ReleaseIntegration, UpdateMode, UpdateModeChange,
     UpdateTimers, VersionNumber, VersionStatus,
 };
+use crate::hooks::event::StoredEvent;
 
 /// The current time as stored: UTC, to the microsecond that PostgreSQL keeps,
 /// so that a value reads back the same on both backends.
@@ -256,4 +257,17 @@ impl TryFrom<IntegrationRow> for ReleaseIntegration {
             updated_at: utc(row.updated_at),
         })
     }
+}
+
+/// A committed event as the outbox stored it.
+pub(super) fn stored_event(row: EventRow) -> Result<StoredEvent, StorageError> {
+    Ok(StoredEvent {
+        event_type: event_type(&row.event_type)?,
+        sequence: row.sequence,
+        id: row.id,
+        workspace_id: row.workspace_id,
+        mini_program_id: row.mini_program_id,
+        occurred_at: utc(row.occurred_at),
+        data: row.data,
+    })
 }

@@ -6,17 +6,17 @@ use diesel_async::RunQueryDsl;
 
 use super::rows::UpdateModeChangeRow;
 use super::schema::update_mode_changes;
-use super::{Database, StorageError};
+use super::{Conn, StorageError};
 use crate::domain::UpdateModeChange;
 
 /// Up to `limit` changes of a program before revision `before`, newest first.
 pub async fn list(
-    db: &Database,
+    conn: &mut Conn<'_>,
     program_id: &str,
     before: Option<i32>,
     limit: i64,
 ) -> Result<Vec<UpdateModeChange>, StorageError> {
-    let rows: Vec<UpdateModeChangeRow> = with_connection!(db, |conn| {
+    let rows: Vec<UpdateModeChangeRow> = on_backend!(conn, |conn| {
         let mut query = update_mode_changes::table
             .filter(update_mode_changes::mini_program_id.eq(program_id))
             .into_boxed();
@@ -33,8 +33,8 @@ pub async fn list(
     rows.into_iter().map(UpdateModeChange::try_from).collect()
 }
 
-pub async fn count(db: &Database, program_id: &str) -> Result<i64, StorageError> {
-    Ok(with_connection!(db, |conn| {
+pub async fn count(conn: &mut Conn<'_>, program_id: &str) -> Result<i64, StorageError> {
+    Ok(on_backend!(conn, |conn| {
         update_mode_changes::table
             .filter(update_mode_changes::mini_program_id.eq(program_id))
             .count()

@@ -9,15 +9,12 @@ use diesel::sql_types::{Array, BigInt, Text};
 use diesel::sqlite::Sqlite;
 use diesel_async::RunQueryDsl;
 
-use super::audit_log;
-use super::launch_policies::{PolicyChange, PolicySignal};
-use super::outbox::{EventSink, announce};
 use super::rows::{VersionRow, new_id, now, version_from_row};
 use super::schema::{mini_program_versions, mini_programs};
-use super::{Database, StorageError, mini_programs as programs};
+use super::{Conn, StorageError, Tx, mini_programs as programs};
 use crate::domain::{
-    AuditContext, DomainEvent, MiniProgramVersion, ReleaseState, ReleasedVersion, RuleViolation,
-    VersionChange, VersionNumber, VersionStatus,
+    MiniProgram, MiniProgramVersion, ReleaseState, ReleasedVersion, VersionChange, VersionNumber,
+    VersionStatus,
 };
 
 /// Versions with their program's global mode, which the unsubmitted ones show.
@@ -31,7 +28,6 @@ macro_rules! versions_with_global_mode {
             ))
     };
 }
-pub(super) use versions_with_global_mode;
 
 /// Version numbers of a program, newest first.
 macro_rules! newest_first {
@@ -45,33 +41,35 @@ macro_rules! newest_first {
 }
 
 /// Finds a version of the workspace, locks its program for the rest of the
-/// transaction and reads both as they are under the lock; `return`s `Ok(None)`
-/// from the transaction when the workspace has no such version.
-macro_rules! lock_version {
-    ($conn:expr, $workspace_id:expr, $id:expr) => {{
-        let conn = &mut *$conn;
-        let Some(program_id) = mini_program_versions::table
+/// transaction and reads both as they are under the lock.
+pub async fn lock(
+    tx: &mut Tx<'_>,
+    workspace_id: &str,
+    id: &str,
+) -> Result<Option<(MiniProgram, MiniProgramVersion)>, StorageError> {
+    let program_id: Option<String> = on_backend!(tx, |conn| {
+        mini_program_versions::table
             .inner_join(mini_programs::table)
-            .filter(mini_program_versions::id.eq($id))
-            .filter(mini_programs::workspace_id.eq($workspace_id))
+            .filter(mini_program_versions::id.eq(id))
+            .filter(mini_programs::workspace_id.eq(workspace_id))
             .select(mini_program_versions::mini_program_id)
             .first::<String>(conn)
             .await
             .optional()?
-        else {
-            return Ok(None);
-        };
-        let Some(program) = programs::lock(conn, $workspace_id, &program_id).await? else {
-            return Ok(None);
-        };
-        let version = version_from_row(
-            versions_with_global_mode!()
-                .filter(mini_program_versions::id.eq($id))
-                .first(conn)
-                .await?,
-        )?;
-        (program, version)
-    }};
+    });
+    let Some(program_id) = program_id else {
+        return Ok(None);
+    };
+    let Some(program) = programs::lock(tx, workspace_id, &program_id).await? else {
+        return Ok(None);
+    };
+    let row = on_backend!(tx, |conn| {
+        versions_with_global_mode!()
+            .filter(mini_program_versions::id.eq(id))
+            .first(conn)
+            .await?
+    });
+    Ok(Some((program, version_from_row(row)?)))
 }
 
 /// The columns of a version number, read as `(i32, i32, i32)`.
@@ -101,11 +99,11 @@ pub struct NewVersion {
 }
 
 pub async fn find(
-    db: &Database,
+    conn: &mut Conn<'_>,
     workspace_id: &str,
     id: &str,
 ) -> Result<Option<MiniProgramVersion>, StorageError> {
-    let row = with_connection!(db, |conn| {
+    let row = on_backend!(conn, |conn| {
         versions_with_global_mode!()
             .filter(mini_program_versions::id.eq(id))
             .filter(mini_programs::workspace_id.eq(workspace_id))
@@ -119,14 +117,14 @@ pub async fn find(
 /// Up to `limit` versions of a program older than `after`, newest first,
 /// only those in `statuses` when it is not empty.
 pub async fn list(
-    db: &Database,
+    conn: &mut Conn<'_>,
     program_id: &str,
     statuses: &[VersionStatus],
     after: Option<VersionNumber>,
     limit: i64,
 ) -> Result<Vec<MiniProgramVersion>, StorageError> {
     let statuses: Vec<&str> = statuses.iter().map(|status| status.as_str()).collect();
-    let rows = with_connection!(db, |conn| {
+    let rows = on_backend!(conn, |conn| {
         let mut query = versions_with_global_mode!()
             .filter(mini_program_versions::mini_program_id.eq(program_id))
             .into_boxed();
@@ -153,7 +151,7 @@ pub async fn list(
 /// function, and one to read them, however many programs there are. Sorted
 /// by program, then newest first.
 pub async fn newest_of_programs(
-    db: &Database,
+    conn: &mut Conn<'_>,
     program_ids: &[&str],
     statuses: &[VersionStatus],
     per_program: i64,
@@ -162,7 +160,7 @@ pub async fn newest_of_programs(
         return Ok(Vec::new());
     }
     let ranking = NewestPerProgram::new(program_ids, statuses, per_program);
-    let rows = with_connection!(db, |conn| {
+    let rows = on_backend!(conn, |conn| {
         let ids: Vec<String> = ranking.clone().load(conn).await?;
         versions_with_global_mode!()
             .filter(mini_program_versions::id.eq_any(&ids))
@@ -181,12 +179,12 @@ pub async fn newest_of_programs(
 /// How many versions in statuses (all when empty) each program has; programs
 /// without any are left out.
 pub async fn count_of_programs(
-    db: &Database,
+    conn: &mut Conn<'_>,
     program_ids: &[&str],
     statuses: &[VersionStatus],
 ) -> Result<Vec<(String, i64)>, StorageError> {
     let statuses: Vec<&str> = statuses.iter().map(|status| status.as_str()).collect();
-    Ok(with_connection!(db, |conn| {
+    Ok(on_backend!(conn, |conn| {
         let mut query = mini_program_versions::table
             .filter(mini_program_versions::mini_program_id.eq_any(program_ids))
             .group_by(mini_program_versions::mini_program_id)
@@ -281,12 +279,12 @@ impl QueryFragment<Sqlite> for NewestPerProgram {
 }
 
 pub async fn count(
-    db: &Database,
+    conn: &mut Conn<'_>,
     program_id: &str,
     statuses: &[VersionStatus],
 ) -> Result<i64, StorageError> {
     let statuses: Vec<&str> = statuses.iter().map(|status| status.as_str()).collect();
-    Ok(with_connection!(db, |conn| {
+    Ok(on_backend!(conn, |conn| {
         let mut query = mini_program_versions::table
             .filter(mini_program_versions::mini_program_id.eq(program_id))
             .into_boxed();
@@ -297,123 +295,65 @@ pub async fn count(
     }))
 }
 
-/// Creates a version of a program of the workspace once `check` accepts its
-/// number against the latest existing one, read under the program's lock.
-/// `None` when the workspace has no such program.
-pub async fn create(
-    db: &Database,
+/// The newest version number of a program, if it has any version.
+pub async fn latest_number(
+    conn: &mut Conn<'_>,
     program_id: &str,
-    version: NewVersion,
-    check: impl FnOnce(Option<VersionNumber>) -> Result<(), RuleViolation> + Send,
-    sink: &dyn EventSink,
-    events: impl FnOnce(&MiniProgramVersion) -> Vec<DomainEvent> + Send,
-    audit: &AuditContext,
-) -> Result<Option<MiniProgramVersion>, StorageError> {
-    in_write_transaction!(db, |conn| {
-        let Some(program) = programs::lock(conn, &audit.workspace_id, program_id).await? else {
-            return Ok(None);
-        };
-        let latest = mini_program_versions::table
-            .filter(mini_program_versions::mini_program_id.eq(&program.id))
+) -> Result<Option<VersionNumber>, StorageError> {
+    let latest = on_backend!(conn, |conn| {
+        mini_program_versions::table
+            .filter(mini_program_versions::mini_program_id.eq(program_id))
             .order(newest_first!())
             .select(number_columns!())
             .first::<(i32, i32, i32)>(conn)
             .await
             .optional()?
-            .map(version_number);
-        check(latest)?;
-        let row = VersionRow {
-            id: new_id(),
-            mini_program_id: program.id,
-            major: version.number.major,
-            minor: version.number.minor,
-            patch: version.number.patch,
-            description: version.description,
-            status: VersionStatus::NewVersionCreated.as_str().to_owned(),
-            update_mode: None,
-            created_at: now(),
-            submitted_at: None,
-            gray_percentage: None,
-            decided_at: None,
-            decided_by: None,
-            decision_comment: None,
-            released_at: None,
-        };
-        diesel::insert_into(mini_program_versions::table)
-            .values(&row)
-            .execute(conn)
-            .await?;
-        let created = version_from_row((row, program.update_mode.as_str().to_owned()))?;
-        announce(conn, sink, events(&created)).await?;
-        audit_log::record(conn, audit, None, Some(&created)).await?;
-        Ok(Some(created))
-    })
+    });
+    Ok(latest.map(version_number))
 }
 
-/// Submits a version for release approval once `check` accepts it, given the
-/// version waiting for approval, if any. The program's lock makes the global
-/// mode fixed on the version the one of this instant: a concurrent change of
-/// the mode commits entirely before or after. `None` when the workspace has
-/// no such version.
-pub async fn submit_for_release_approval(
-    db: &Database,
-    workspace_id: &str,
-    id: &str,
-    check: impl FnOnce(&MiniProgramVersion, Option<VersionNumber>) -> Result<(), RuleViolation> + Send,
-    sink: &dyn EventSink,
-    events: impl FnOnce(&MiniProgramVersion) -> Vec<DomainEvent> + Send,
-    audit: &AuditContext,
-) -> Result<Option<MiniProgramVersion>, StorageError> {
-    in_write_transaction!(db, |conn| {
-        let (program, version) = lock_version!(conn, workspace_id, id);
-        let pending = mini_program_versions::table
-            .filter(mini_program_versions::mini_program_id.eq(&program.id))
+/// The number of the program's version waiting for release approval, if any.
+pub async fn pending_number(
+    conn: &mut Conn<'_>,
+    program_id: &str,
+) -> Result<Option<VersionNumber>, StorageError> {
+    let pending = on_backend!(conn, |conn| {
+        mini_program_versions::table
+            .filter(mini_program_versions::mini_program_id.eq(program_id))
             .filter(mini_program_versions::status.eq(VersionStatus::PendingApproval.as_str()))
             .select(number_columns!())
             .first::<(i32, i32, i32)>(conn)
             .await
             .optional()?
-            .map(version_number);
-        check(&version, pending)?;
-        let row = diesel::update(mini_program_versions::table.find(id))
-            .set((
-                mini_program_versions::status.eq(VersionStatus::PendingApproval.as_str()),
-                mini_program_versions::update_mode.eq(program.update_mode.as_str()),
-                mini_program_versions::submitted_at.eq(now()),
-            ))
-            .returning(VersionRow::as_returning())
-            .get_result(conn)
-            .await?;
-        let submitted = version_from_row((row, program.update_mode.as_str().to_owned()))?;
-        announce(conn, sink, events(&submitted)).await?;
-        audit_log::record(conn, audit, Some(&version), Some(&submitted)).await?;
-        Ok(Some(submitted))
-    })
+    });
+    Ok(pending.map(version_number))
 }
 
-/// A release step and the versions it took offline, as committed.
-#[derive(Debug, Clone)]
-pub struct VersionTransition {
-    pub version: MiniProgramVersion,
-    pub superseded: Vec<MiniProgramVersion>,
+/// The program's New Version Created versions, newest first: they execute
+/// its global mode.
+pub async fn following_global_mode(
+    conn: &mut Conn<'_>,
+    program_id: &str,
+) -> Result<Vec<MiniProgramVersion>, StorageError> {
+    let rows = on_backend!(conn, |conn| {
+        versions_with_global_mode!()
+            .filter(mini_program_versions::mini_program_id.eq(program_id))
+            .filter(mini_program_versions::status.eq(VersionStatus::NewVersionCreated.as_str()))
+            .order(newest_first!())
+            .load(conn)
+            .await?
+    });
+    rows.into_iter().map(version_from_row).collect()
 }
 
-/// Applies the release step that `decide` plans for a version, given its
-/// program's release state read under the program's lock. `None` when the
-/// workspace has no such version.
-pub async fn transition(
-    db: &Database,
-    id: &str,
-    decide: impl FnOnce(&MiniProgramVersion, &ReleaseState) -> Result<VersionChange, RuleViolation>
-    + Send,
-    sink: &dyn EventSink,
-    events: impl FnOnce(&VersionTransition) -> Vec<DomainEvent> + Send,
-    audit: &AuditContext,
-) -> Result<Option<VersionTransition>, StorageError> {
-    in_write_transaction!(db, |conn| {
-        let (program, version) = lock_version!(conn, &audit.workspace_id, id);
-        let released: Vec<(String, String, i32, i32, i32)> = mini_program_versions::table
-            .filter(mini_program_versions::mini_program_id.eq(&program.id))
+/// The program's full and gray releases.
+pub async fn release_state(
+    conn: &mut Conn<'_>,
+    program_id: &str,
+) -> Result<ReleaseState, StorageError> {
+    let released: Vec<(String, String, i32, i32, i32)> = on_backend!(conn, |conn| {
+        mini_program_versions::table
+            .filter(mini_program_versions::mini_program_id.eq(program_id))
             .filter(mini_program_versions::status.eq_any([
                 VersionStatus::FullRelease.as_str(),
                 VersionStatus::GrayRelease.as_str(),
@@ -426,111 +366,136 @@ pub async fn transition(
                 mini_program_versions::patch,
             ))
             .load(conn)
-            .await?;
-        let mut state = ReleaseState::default();
-        for (id, status, major, minor, patch) in released {
-            let released = ReleasedVersion {
-                id,
-                number: VersionNumber {
-                    major,
-                    minor,
-                    patch,
-                },
-            };
-            if status == VersionStatus::FullRelease.as_str() {
-                state.full = Some(released);
-            } else {
-                state.gray = Some(released);
-            }
+            .await?
+    });
+    let mut state = ReleaseState::default();
+    for (id, status, major, minor, patch) in released {
+        let released = ReleasedVersion {
+            id,
+            number: version_number((major, minor, patch)),
+        };
+        if status == VersionStatus::FullRelease.as_str() {
+            state.full = Some(released);
+        } else {
+            state.gray = Some(released);
         }
-        let change = decide(&version, &state)?;
+    }
+    Ok(state)
+}
 
-        let at = now();
-        let (decided_at, decided_by, decision_comment) = match &change.decision {
-            Some(comment) => (Some(at), Some(audit.actor.clone()), comment.clone()),
-            None => (
-                version.decision.as_ref().map(|d| d.decided_at.naive_utc()),
-                version.decision.as_ref().map(|d| d.decided_by.clone()),
-                version.decision.as_ref().and_then(|d| d.comment.clone()),
-            ),
-        };
-        let released_at = match version.released_at {
-            Some(at) => Some(at.naive_utc()),
-            None if change.releases => Some(at),
-            None => None,
-        };
+/// Versions by id, as they are now.
+pub async fn by_ids(
+    conn: &mut Conn<'_>,
+    ids: &[&str],
+) -> Result<Vec<MiniProgramVersion>, StorageError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = on_backend!(conn, |conn| {
+        versions_with_global_mode!()
+            .filter(mini_program_versions::id.eq_any(ids))
+            .load(conn)
+            .await?
+    });
+    rows.into_iter().map(version_from_row).collect()
+}
+
+/// Creates a version of the program: New Version Created, no mode fixed yet.
+pub async fn insert(
+    tx: &mut Tx<'_>,
+    program: &MiniProgram,
+    version: NewVersion,
+) -> Result<MiniProgramVersion, StorageError> {
+    let row = VersionRow {
+        id: new_id(),
+        mini_program_id: program.id.clone(),
+        major: version.number.major,
+        minor: version.number.minor,
+        patch: version.number.patch,
+        description: version.description,
+        status: VersionStatus::NewVersionCreated.as_str().to_owned(),
+        update_mode: None,
+        created_at: now(),
+        submitted_at: None,
+        gray_percentage: None,
+        decided_at: None,
+        decided_by: None,
+        decision_comment: None,
+        released_at: None,
+    };
+    on_backend!(tx, |conn| {
+        diesel::insert_into(mini_program_versions::table)
+            .values(&row)
+            .execute(conn)
+            .await?;
+    });
+    version_from_row((row, program.update_mode.as_str().to_owned()))
+}
+
+/// Marks a version as waiting for release approval, with the program's
+/// global mode of this instant fixed on it.
+pub async fn mark_submitted(
+    tx: &mut Tx<'_>,
+    program: &MiniProgram,
+    id: &str,
+) -> Result<MiniProgramVersion, StorageError> {
+    let row = on_backend!(tx, |conn| {
         diesel::update(mini_program_versions::table.find(id))
+            .set((
+                mini_program_versions::status.eq(VersionStatus::PendingApproval.as_str()),
+                mini_program_versions::update_mode.eq(program.update_mode.as_str()),
+                mini_program_versions::submitted_at.eq(now()),
+            ))
+            .returning(VersionRow::as_returning())
+            .get_result(conn)
+            .await?
+    });
+    version_from_row((row, program.update_mode.as_str().to_owned()))
+}
+
+/// Writes a release step on `version`, decided by `decided_by` when it is a
+/// decision, and takes the versions it supersedes offline.
+pub async fn apply_change(
+    tx: &mut Tx<'_>,
+    version: &MiniProgramVersion,
+    change: &VersionChange,
+    decided_by: &str,
+) -> Result<(), StorageError> {
+    let at = now();
+    let (decided_at, decided_by, decision_comment) = match &change.decision {
+        Some(comment) => (Some(at), Some(decided_by.to_owned()), comment.clone()),
+        None => (
+            version.decision.as_ref().map(|d| d.decided_at.naive_utc()),
+            version.decision.as_ref().map(|d| d.decided_by.clone()),
+            version.decision.as_ref().and_then(|d| d.comment.clone()),
+        ),
+    };
+    let released_at = match version.released_at {
+        Some(at) => Some(at.naive_utc()),
+        None if change.releases => Some(at),
+        None => None,
+    };
+    let superseded: Vec<&str> = change.supersedes.iter().map(|v| v.id.as_str()).collect();
+    on_backend!(tx, |conn| {
+        diesel::update(mini_program_versions::table.find(&version.id))
             .set((
                 mini_program_versions::status.eq(change.status.as_str()),
                 mini_program_versions::gray_percentage.eq(change.gray_percentage),
                 mini_program_versions::decided_at.eq(decided_at),
-                mini_program_versions::decided_by.eq(decided_by),
-                mini_program_versions::decision_comment.eq(decision_comment),
+                mini_program_versions::decided_by.eq(&decided_by),
+                mini_program_versions::decision_comment.eq(&decision_comment),
                 mini_program_versions::released_at.eq(released_at),
             ))
             .execute(conn)
             .await?;
-        if change.releases || change.status == VersionStatus::Offline {
-            conn.policy_changed(&PolicyChange::Program(program.id.clone()))
-                .await?;
-        }
-        let superseded_ids: Vec<&str> = change.supersedes.iter().map(|v| v.id.as_str()).collect();
-        let mut superseded_before: Vec<MiniProgramVersion> = Vec::new();
-        if !superseded_ids.is_empty() {
-            superseded_before = versions_with_global_mode!()
-                .filter(mini_program_versions::id.eq_any(&superseded_ids))
-                .load(conn)
-                .await?
-                .into_iter()
-                .map(version_from_row)
-                .collect::<Result<_, _>>()?;
+        if !superseded.is_empty() {
             diesel::update(
-                mini_program_versions::table
-                    .filter(mini_program_versions::id.eq_any(&superseded_ids)),
+                mini_program_versions::table.filter(mini_program_versions::id.eq_any(&superseded)),
             )
             .set(mini_program_versions::status.eq(VersionStatus::Offline.as_str()))
             .execute(conn)
             .await?;
         }
-        let mut changed: Vec<MiniProgramVersion> = versions_with_global_mode!()
-            .filter(
-                mini_program_versions::id
-                    .eq(id)
-                    .or(mini_program_versions::id.eq_any(&superseded_ids)),
-            )
-            .load(conn)
-            .await?
-            .into_iter()
-            .map(version_from_row)
-            .collect::<Result<_, _>>()?;
-        let position =
-            changed
-                .iter()
-                .position(|v| v.id == id)
-                .ok_or_else(|| StorageError::Corrupt {
-                    what: "version",
-                    value: id.to_owned(),
-                })?;
-        let version_before = version;
-        let transition = VersionTransition {
-            version: changed.swap_remove(position),
-            superseded: changed,
-        };
-        announce(conn, sink, events(&transition)).await?;
-        audit_log::record(
-            conn,
-            audit,
-            Some(&version_before),
-            Some(&transition.version),
-        )
-        .await?;
-        for before in &superseded_before {
-            let after = transition
-                .superseded
-                .iter()
-                .find(|after| after.id == before.id);
-            audit_log::record(conn, audit, Some(before), after).await?;
-        }
-        Ok(Some(transition))
-    })
+    });
+    Ok(())
 }

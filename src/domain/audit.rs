@@ -2,6 +2,9 @@
 //! which target, through which request, with the target before and after.
 
 use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use super::{ClientKey, DeliveryRecord, MiniProgram, MiniProgramVersion, ReleaseIntegration};
 
 named_enum! {
     /// What an accepted mutation did; the names are the GraphQL mutations'.
@@ -57,4 +60,91 @@ pub struct AuditFilter {
     pub actions: Vec<AuditAction>,
     pub actor: Option<String>,
     pub target_id: Option<String>,
+}
+
+/// What the audit trail shows of a target: its state as the API shows it,
+/// never a secret or a key hash.
+pub trait Audited {
+    const TYPE: &'static str;
+    fn audit_id(&self) -> String;
+    fn snapshot(&self) -> Value;
+}
+
+impl Audited for MiniProgram {
+    const TYPE: &'static str = "MiniProgram";
+    fn audit_id(&self) -> String {
+        self.id.clone()
+    }
+    fn snapshot(&self) -> Value {
+        json!({
+            "name": self.name,
+            "type": self.program_type.as_str(),
+            "channel": self.channel.as_str(),
+            "updateMode": self.update_mode.as_str(),
+            "revision": self.revision,
+            "asyncUpdateSeconds": self.timers.async_update_seconds,
+            "syncUpdateSeconds": self.timers.sync_update_seconds,
+        })
+    }
+}
+
+impl Audited for MiniProgramVersion {
+    const TYPE: &'static str = "MiniProgramVersion";
+    fn audit_id(&self) -> String {
+        self.id.clone()
+    }
+    fn snapshot(&self) -> Value {
+        json!({
+            "miniProgramId": self.mini_program_id,
+            "version": self.number.to_string(),
+            "status": self.status.as_str(),
+            "fixedUpdateMode": self.fixed_update_mode.map(|mode| mode.as_str()),
+            "grayPercentage": self.gray_percentage,
+            "decidedBy": self.decision.as_ref().map(|decision| &decision.decided_by),
+            "decisionComment": self.decision.as_ref().and_then(|decision| decision.comment.as_ref()),
+        })
+    }
+}
+
+impl Audited for ReleaseIntegration {
+    const TYPE: &'static str = "ReleaseIntegration";
+    fn audit_id(&self) -> String {
+        self.id.clone()
+    }
+    fn snapshot(&self) -> Value {
+        json!({
+            "name": self.name,
+            "url": self.url,
+            "events": self.events.iter().map(|event| event.as_str()).collect::<Vec<_>>(),
+            "active": self.active,
+            "updatedAt": self.updated_at.to_rfc3339(),
+        })
+    }
+}
+
+impl Audited for ClientKey {
+    const TYPE: &'static str = "ClientKey";
+    fn audit_id(&self) -> String {
+        self.id.clone()
+    }
+    fn snapshot(&self) -> Value {
+        json!({
+            "name": self.name,
+            "revokedAt": self.revoked_at.map(|at| at.to_rfc3339()),
+        })
+    }
+}
+
+impl Audited for DeliveryRecord {
+    const TYPE: &'static str = "HookDelivery";
+    fn audit_id(&self) -> String {
+        self.event_id.clone()
+    }
+    fn snapshot(&self) -> Value {
+        json!({
+            "eventType": self.event_type.as_str(),
+            "status": self.status.as_str(),
+            "attempts": self.attempts,
+        })
+    }
 }

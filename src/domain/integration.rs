@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{EventType, RuleViolation};
+use super::{DeliveryStatus, EventType, RuleViolation};
 
 /// An integration of a workspace. Its signing secret is not part of it: it
 /// is shown once, when created or rotated.
@@ -54,6 +54,19 @@ pub fn validate_event_selection(events: &[EventType]) -> Result<Vec<EventType>, 
         ));
     }
     Ok(events)
+}
+
+/// A line of an integration's delivery log.
+#[derive(Debug, Clone)]
+pub struct DeliveryRecord {
+    pub event_id: String,
+    pub event_type: EventType,
+    pub event_sequence: i64,
+    pub status: DeliveryStatus,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub delivered_at: Option<DateTime<Utc>>,
 }
 
 #[cfg(test)]

@@ -54,6 +54,13 @@ pub fn available_actions(
     actions
 }
 
+/// A release step and the versions it took offline, as committed.
+#[derive(Debug, Clone)]
+pub struct VersionTransition {
+    pub version: MiniProgramVersion,
+    pub superseded: Vec<MiniProgramVersion>,
+}
+
 /// A version of the program that is out on devices.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReleasedVersion {
@@ -80,6 +87,14 @@ pub struct VersionChange {
     pub releases: bool,
     /// Versions that this step takes offline.
     pub supersedes: Vec<ReleasedVersion>,
+}
+
+impl VersionChange {
+    /// Whether the step changes what devices are told at launch: releases
+    /// and offline steps do, decisions do not.
+    pub fn changes_launch_policy(&self) -> bool {
+        self.releases || self.status == VersionStatus::Offline
+    }
 }
 
 pub const MAX_COMMENT_CHARS: usize = 2000;

@@ -35,6 +35,16 @@ pub struct MiniProgram {
     pub updated_at: DateTime<Utc>,
 }
 
+/// Which programs of a workspace a listing shows; every field narrows it.
+#[derive(Debug, Clone, Default)]
+pub struct ProgramFilter {
+    pub program_type: Option<MiniProgramType>,
+    pub channel: Option<MiniProgramChannel>,
+    pub update_mode: Option<UpdateMode>,
+    /// Matched case-insensitively anywhere in the name.
+    pub name_contains: Option<String>,
+}
+
 /// A mini program about to be created; new programs start at `DEFAULT`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewMiniProgram {

@@ -42,26 +42,29 @@ mod principal;
 mod update_mode;
 mod version;
 
-pub use audit::{AuditAction, AuditContext, AuditFilter, AuditRecord};
+pub use audit::{AuditAction, AuditContext, AuditFilter, AuditRecord, Audited};
 pub use client_key::{ClientKey, client_key_hash, sha256_hex};
 pub use error::RuleViolation;
 pub use event::{DeliveryStatus, DomainEvent, EventType, EventVersion};
-pub use integration::{ReleaseIntegration, validate_event_selection, validate_webhook_url};
+pub use integration::{
+    DeliveryRecord, ReleaseIntegration, validate_event_selection, validate_webhook_url,
+};
 pub use launch::{
     LaunchAction, LaunchDecision, LaunchPolicy, LaunchRequest, ReleasedTarget, UpdateTimers,
     decide_launch, gray_bucket, in_gray_group,
 };
 pub use lifecycle::{
     ReleaseDecision, ReleaseState, ReleasedVersion, VersionAction, VersionChange,
-    available_actions, decide_release, plan_offline, plan_release,
+    VersionTransition, available_actions, decide_release, plan_offline, plan_release,
 };
 pub use mini_program::{
-    MiniProgram, MiniProgramChannel, MiniProgramType, NewMiniProgram, validate_program_name,
+    MiniProgram, MiniProgramChannel, MiniProgramType, NewMiniProgram, ProgramFilter,
+    validate_program_name,
 };
 pub use principal::{Principal, Role};
 pub use update_mode::{
-    UpdateMode, UpdateModeChange, UpdateModeDecision, UpdateModeLock, UpdateModeSource,
-    decide_update_mode_change, update_mode_locks,
+    UpdateMode, UpdateModeChange, UpdateModeDecision, UpdateModeLock, UpdateModeOutcome,
+    UpdateModeSource, decide_update_mode_change, update_mode_locks,
 };
 pub use version::{
     MiniProgramVersion, ReleaseDecisionRecord, VersionNumber, VersionStatus,

@@ -1,6 +1,8 @@
 use chrono::{DateTime, Utc};
 
-use super::{MiniProgram, MiniProgramChannel, MiniProgramType, Principal, RuleViolation};
+use super::{
+    MiniProgram, MiniProgramChannel, MiniProgramType, MiniProgramVersion, Principal, RuleViolation,
+};
 
 named_enum! {
     /// What the super app does at a cold start when a newer version may exist.
@@ -63,6 +65,15 @@ fn program_locks(program: &MiniProgram) -> Vec<UpdateModeLock> {
         locks.push(UpdateModeLock::AlipayPlusChannel);
     }
     locks
+}
+
+/// What a change of the global update mode did, read in its transaction.
+#[derive(Debug, Clone)]
+pub struct UpdateModeOutcome {
+    pub program: MiniProgram,
+    pub decision: UpdateModeDecision,
+    /// The program's New Version Created versions, which execute the mode now.
+    pub affected_versions: Vec<MiniProgramVersion>,
 }
 
 /// What to do with a request to set the global update mode.

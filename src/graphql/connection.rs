@@ -8,7 +8,7 @@ use async_graphql::{Context, Object, OutputType};
 
 use super::caller;
 use super::listing::Listing;
-use crate::db::mini_programs::ProgramFilter;
+use crate::domain::ProgramFilter;
 use crate::domain::{AuditFilter, MiniProgram, ReleaseIntegration, VersionStatus};
 use crate::service::page::Page;
 use crate::service::{audit_log, integrations, mini_programs, versions};

@@ -6,8 +6,8 @@ use super::connection::{ListConnection, TotalCount, connection, page_cost};
 use super::enums::{DeliveryStatus, HookEventType};
 use super::scalars::DateTime;
 use super::{acting, caller};
-use crate::db::hook_deliveries::DeliveryRecord;
 use crate::domain;
+use crate::domain::DeliveryRecord;
 use crate::service::integrations::{self, ChangeIntegration, WithSecret};
 use crate::service::page::PageRequest;
 

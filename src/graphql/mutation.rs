@@ -3,8 +3,8 @@ use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use super::acting;
 use super::enums::{MiniProgramChannel, MiniProgramType, ReleaseDecision, UpdateMode};
 use super::types::{MiniProgram, MiniProgramVersion};
-use crate::db::versions::VersionTransition;
 use crate::domain::UpdateModeDecision;
+use crate::domain::VersionTransition;
 use crate::service::mini_programs::{self, CreateMiniProgram};
 use crate::service::versions::{self, CreateVersion};
 

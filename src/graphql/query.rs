@@ -7,7 +7,7 @@ use super::connection::{ListConnection, TotalCount, connection, page_cost};
 use super::enums::{MiniProgramChannel, MiniProgramType, UpdateMode};
 use super::listing::Listing;
 use super::types::{MiniProgram, MiniProgramVersion, Viewer};
-use crate::db::mini_programs::ProgramFilter;
+use crate::domain::ProgramFilter;
 use crate::service::page::PageRequest;
 use crate::service::{mini_programs, versions};
 

@@ -64,14 +64,15 @@ impl Dispatcher {
     /// are picked up first.
     pub async fn run(mut self) {
         loop {
-            match hook_deliveries::claim(
-                &self.db,
-                &self.owner,
-                self.settings.lease,
-                self.settings.batch,
-            )
-            .await
-            {
+            let (owner, lease, batch) = (&self.owner, self.settings.lease, self.settings.batch);
+            // A claim appends no event and changes no launch policy: its
+            // commit owes nothing.
+            let claimed = self
+                .db
+                .write(async |tx| hook_deliveries::claim(tx, owner, lease, batch).await)
+                .await
+                .map(|committed| committed.into_parts().0);
+            match claimed {
                 Ok(claimed) if !claimed.is_empty() => {
                     join_all(claimed.into_iter().map(|delivery| self.attempt(delivery))).await;
                 }
@@ -87,7 +88,11 @@ impl Dispatcher {
     /// Sleeps until a commit, the next due delivery or the poll interval.
     async fn idle(&mut self) {
         let mut wait = self.settings.poll_interval;
-        match hook_deliveries::next_due(&self.db).await {
+        match self
+            .db
+            .read(async |conn| hook_deliveries::next_due(conn).await)
+            .await
+        {
             Ok(Some(due)) => {
                 let until_due = (due - Utc::now()).to_std().unwrap_or(Duration::ZERO);
                 // A due delivery that was not claimable waits on an earlier
@@ -131,9 +136,13 @@ impl Dispatcher {
                 tracing::warn!(event = %delivery.event.id, attempt = delivery.attempt, %error, "delivery failed for good")
             }
         }
-        if let Err(error) =
-            hook_deliveries::complete(&self.db, &delivery.id, &self.owner, outcome).await
-        {
+        let completed = self
+            .db
+            .read(async |conn| {
+                hook_deliveries::complete(conn, &delivery.id, &self.owner, outcome).await
+            })
+            .await;
+        if let Err(error) = completed {
             // The lease runs out and another attempt follows: at least once.
             tracing::warn!(%error, delivery = %delivery.id, "cannot record a delivery outcome");
         }

@@ -1,8 +1,37 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
 
-use crate::db::hook_deliveries::StoredEvent;
 use crate::domain::{DomainEvent, EventType};
+
+/// The PostgreSQL channel on which each committed event's sequence is announced.
+pub const EVENTS_CHANNEL: &str = "update_mode_events";
+
+/// An event as the outbox stores it.
+#[derive(Debug, Clone)]
+pub struct OutboxEvent {
+    pub id: String,
+    pub event_type: EventType,
+    pub workspace_id: String,
+    pub mini_program_id: String,
+    pub occurred_at: DateTime<Utc>,
+    /// The event's `data` object, serialized once so that every attempt
+    /// sends the same bytes.
+    pub data: String,
+    /// The in-process notify hooks that take this event.
+    pub hook_targets: Vec<String>,
+}
+
+/// An event as it is delivered.
+#[derive(Debug, Clone)]
+pub struct StoredEvent {
+    pub sequence: i64,
+    pub id: String,
+    pub event_type: EventType,
+    pub workspace_id: String,
+    pub mini_program_id: String,
+    pub occurred_at: DateTime<Utc>,
+    pub data: String,
+}
 
 /// An event as plugins and webhook receivers see it.
 #[derive(Debug, Clone, PartialEq)]

@@ -4,10 +4,10 @@
 //! plugin that sends signed webhooks to release-approval integrations.
 
 mod dispatcher;
-mod event;
+pub mod event;
 mod registry;
 pub mod webhooks;
 
 pub use dispatcher::{DispatchSettings, Dispatcher};
-pub use event::HookEvent;
+pub use event::{EVENTS_CHANNEL, HookEvent, OutboxEvent, StoredEvent};
 pub use registry::{GuardHook, HookRegistry, NotifyError, NotifyHook, Veto};

@@ -6,7 +6,7 @@ use futures_util::FutureExt;
 use tokio::sync::watch;
 
 use super::HookEvent;
-use crate::db::outbox::{EventSink, OutboxEvent};
+use super::OutboxEvent;
 use crate::domain::{DomainEvent, EventType, RuleViolation};
 
 /// A guard's refusal, with a reason the caller is shown.
@@ -108,11 +108,11 @@ impl HookRegistry {
             }
         }
     }
-}
 
-#[async_trait::async_trait]
-impl EventSink for HookRegistry {
-    async fn vet(&self, events: Vec<DomainEvent>) -> Result<Vec<OutboxEvent>, RuleViolation> {
+    /// Asks every guard about each event of a change (a refusal refuses the
+    /// change) and prepares the events for the outbox, with the notify hooks
+    /// that take each.
+    pub async fn vet(&self, events: Vec<DomainEvent>) -> Result<Vec<OutboxEvent>, RuleViolation> {
         let mut vetted = Vec::with_capacity(events.len());
         for event in &events {
             let hook_event = HookEvent::new(event);

@@ -190,7 +190,11 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         "update_mode_live_subscriptions {}",
         state.services.live.subscriber_count()
     );
-    match hook_deliveries::count_by_status(&state.db).await {
+    match state
+        .db
+        .read(async |conn| hook_deliveries::count_by_status(conn).await)
+        .await
+    {
         Ok(counts) => {
             out.push_str("# HELP update_mode_hook_deliveries Hook and webhook deliveries, by status (all processes).\n");
             out.push_str("# TYPE update_mode_hook_deliveries gauge\n");

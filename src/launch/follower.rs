@@ -9,8 +9,8 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use futures_util::StreamExt;
 
 use super::LaunchPolicies;
+use super::change::{CHANNEL, PolicyChange};
 use crate::db::StorageError;
-use crate::db::launch_policies::{CHANNEL, PolicyChange};
 
 /// How often a process re-reads everything while its notification
 /// connection is down, rather than serve stale answers.

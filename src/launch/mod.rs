@@ -3,16 +3,18 @@
 //! change commits (in this process directly, in others through PostgreSQL
 //! notifications), so that a launch request runs no SQL.
 
+pub mod change;
 mod follower;
 mod limit;
 
 use std::collections::HashMap;
 use std::sync::RwLock;
 
+pub use change::PolicyChange;
 pub use follower::follow_changes;
 pub use limit::LaunchLimiter;
 
-use crate::db::launch_policies::{self, PolicyChange};
+use crate::db::launch_policies;
 use crate::db::{Database, StorageError};
 use crate::domain::{LaunchDecision, LaunchPolicy, LaunchRequest, client_key_hash, decide_launch};
 
@@ -69,8 +71,13 @@ impl LaunchPolicies {
 
     /// Reads everything again: at start, and after notifications may have been missed.
     pub async fn reload_all(&self) -> Result<(), StorageError> {
-        let programs = launch_policies::load(&self.db, None).await?;
-        let keys = launch_policies::active_client_keys(&self.db).await?;
+        let (programs, keys) = self
+            .db
+            .read(async |conn| {
+                let programs = launch_policies::load(conn, None).await?;
+                Ok::<_, StorageError>((programs, launch_policies::active_client_keys(conn).await?))
+            })
+            .await?;
         *write(&self.programs) = programs
             .into_iter()
             .map(|policy| (policy.mini_program_id.clone(), policy))
@@ -83,7 +90,11 @@ impl LaunchPolicies {
     pub async fn refresh(&self, change: &PolicyChange) -> Result<(), StorageError> {
         match change {
             PolicyChange::Program(id) => {
-                let policy = launch_policies::load(&self.db, Some(id)).await?.pop();
+                let policy = self
+                    .db
+                    .read(async |conn| launch_policies::load(conn, Some(id)).await)
+                    .await?
+                    .pop();
                 let mut programs = write(&self.programs);
                 match policy {
                     Some(policy) => programs.insert(id.clone(), policy),
@@ -91,7 +102,10 @@ impl LaunchPolicies {
                 };
             }
             PolicyChange::ClientKeys => {
-                let keys = launch_policies::active_client_keys(&self.db).await?;
+                let keys = self
+                    .db
+                    .read(async |conn| launch_policies::active_client_keys(conn).await)
+                    .await?;
                 *write(&self.keys) = keys.into_iter().collect();
             }
         }

@@ -10,8 +10,9 @@ use futures_util::StreamExt;
 use tokio::sync::watch;
 
 use super::LiveEvents;
-use crate::db::hook_events::{self, CHANNEL};
+use crate::db::hook_events;
 use crate::db::{Database, DatabaseLocation, StorageError};
+use crate::hooks::EVENTS_CHANNEL as CHANNEL;
 
 /// How long the feed waits before it tries again after losing track.
 const RETRY: Duration = Duration::from_secs(1);
@@ -57,7 +58,10 @@ async fn listen(live: &LiveEvents, db: &Database, url: &str) -> Result<(), Stora
             tracing::warn!(payload = %notification.payload, "an unreadable event notification");
             continue;
         };
-        if let Some(event) = hook_events::by_sequence(db, sequence).await? {
+        if let Some(event) = db
+            .read(async |conn| hook_events::by_sequence(conn, sequence).await)
+            .await?
+        {
             live.publish(event);
         }
     }
@@ -84,7 +88,10 @@ fn listener_url(url: &str) -> String {
 
 async fn follow_commits(live: &LiveEvents, db: &Database, mut commits: watch::Receiver<u64>) {
     let mut last = loop {
-        match hook_events::latest_sequence(db).await {
+        match db
+            .read(async |conn| hook_events::latest_sequence(conn).await)
+            .await
+        {
             Ok(sequence) => break sequence,
             Err(error) => {
                 tracing::warn!(%error, "cannot read the newest event");
@@ -96,7 +103,10 @@ async fn follow_commits(live: &LiveEvents, db: &Database, mut commits: watch::Re
     loop {
         // One writer at a time: an event not read yet has a higher sequence
         // than every event read, so reading on from `last` misses none.
-        match hook_events::after(db, last, BATCH).await {
+        match db
+            .read(async |conn| hook_events::after(conn, last, BATCH).await)
+            .await
+        {
             Ok(events) => {
                 let complete = events.len() < BATCH as usize;
                 for event in events {

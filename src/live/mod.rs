@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex};
 use futures_util::Stream;
 use tokio::sync::{OnceCell, broadcast};
 
-use crate::db::hook_deliveries::StoredEvent;
 use crate::domain::MiniProgramVersion;
+use crate::hooks::StoredEvent;
 
 pub use feed::follow_outbox;
 

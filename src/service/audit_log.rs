@@ -22,14 +22,19 @@ pub async fn list(
 ) -> Result<Page<AuditRecord>, ServiceError> {
     require_admin(principal)?;
     let window = page.window::<i64>()?;
-    let records = repository::list(
-        &services.db,
-        &principal.workspace_id,
-        filter,
-        window.after,
-        window.fetch,
-    )
-    .await?;
+    let records = services
+        .db
+        .read(async |conn| {
+            repository::list(
+                conn,
+                &principal.workspace_id,
+                filter,
+                window.after,
+                window.fetch,
+            )
+            .await
+        })
+        .await?;
     Ok(window.page(records, |record| record.sequence))
 }
 
@@ -39,5 +44,8 @@ pub async fn count(
     filter: &AuditFilter,
 ) -> Result<i64, ServiceError> {
     require_admin(principal)?;
-    Ok(repository::count(&services.db, &principal.workspace_id, filter).await?)
+    services
+        .db
+        .read(async |conn| Ok(repository::count(conn, &principal.workspace_id, filter).await?))
+        .await
 }

@@ -6,8 +6,9 @@ use rand::RngCore;
 
 use super::{Actor, ServiceError, Services, require};
 use crate::db::client_keys as repository;
-use crate::db::launch_policies::PolicyChange;
+use crate::db::{audit_log, launch_policies};
 use crate::domain::{AuditAction, ClientKey, Principal, client_key_hash, validate_program_name};
+use crate::launch::PolicyChange;
 
 fn require_admin(principal: &Principal) -> Result<(), ServiceError> {
     require(
@@ -28,16 +29,19 @@ pub async fn create(
     let mut secret = [0u8; 32];
     rand::rng().fill_bytes(&mut secret);
     let key = format!("umk_{}", URL_SAFE_NO_PAD.encode(secret));
-    let client_key = repository::insert(
-        &services.db,
-        &principal.workspace_id,
-        &name,
-        &client_key_hash(&key),
-        &actor.audit(AuditAction::CreateClientKey),
-    )
-    .await?;
-    services.launch.committed(PolicyChange::ClientKeys).await;
-    Ok((client_key, key))
+    let audit = actor.audit(AuditAction::CreateClientKey);
+    let committed = services
+        .db
+        .write(async |tx| {
+            let client_key =
+                repository::insert(tx, &principal.workspace_id, &name, &client_key_hash(&key))
+                    .await?;
+            launch_policies::changed(tx, PolicyChange::ClientKeys).await?;
+            audit_log::record(tx, &audit, None, Some(&client_key)).await?;
+            Ok::<_, ServiceError>(client_key)
+        })
+        .await?;
+    Ok((services.after_commit(committed).await, key))
 }
 
 pub async fn list(
@@ -45,7 +49,10 @@ pub async fn list(
     principal: &Principal,
 ) -> Result<Vec<ClientKey>, ServiceError> {
     require_admin(principal)?;
-    Ok(repository::list(&services.db, &principal.workspace_id).await?)
+    services
+        .db
+        .read(async |conn| Ok(repository::list(conn, &principal.workspace_id).await?))
+        .await
 }
 
 /// Revokes a key: every process refuses it once the change reaches it.
@@ -57,9 +64,17 @@ pub async fn revoke(
     let principal = actor.principal;
     require_admin(principal)?;
     let audit = actor.audit(AuditAction::RevokeClientKey);
-    let key = repository::revoke(&services.db, &principal.workspace_id, id, &audit)
-        .await?
-        .ok_or(ServiceError::NotFound("client key"))?;
-    services.launch.committed(PolicyChange::ClientKeys).await;
-    Ok(key)
+    let committed = services
+        .db
+        .write(async |tx| {
+            let before = repository::find(tx, &principal.workspace_id, id)
+                .await?
+                .ok_or(ServiceError::NotFound("client key"))?;
+            let after = repository::revoke(tx, &before).await?;
+            launch_policies::changed(tx, PolicyChange::ClientKeys).await?;
+            audit_log::record(tx, &audit, Some(&before), Some(&after)).await?;
+            Ok::<_, ServiceError>(after)
+        })
+        .await?;
+    Ok(services.after_commit(committed).await)
 }

@@ -6,7 +6,7 @@
 use super::mini_programs::{self, CreateMiniProgram};
 use super::versions::{self, CreateVersion};
 use super::{Actor, ServiceError, Services};
-use crate::db::mini_programs::ProgramFilter;
+use crate::domain::ProgramFilter;
 use crate::domain::{
     MiniProgramChannel, MiniProgramType, Principal, ReleaseDecision, Role, UpdateMode,
 };

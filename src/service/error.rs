@@ -28,7 +28,6 @@ impl From<RuleViolation> for ServiceError {
 impl From<StorageError> for ServiceError {
     fn from(error: StorageError) -> Self {
         match error {
-            StorageError::Rule(violation) => ServiceError::Rule(violation),
             StorageError::Unavailable(_) => ServiceError::Unavailable(error),
             other => ServiceError::Internal(other),
         }

@@ -3,11 +3,12 @@
 
 use super::page::{Page, PageRequest};
 use super::{Actor, ServiceError, Services, require};
-use crate::db::hook_deliveries::{self, DeliveryRecord};
+use crate::db::audit_log;
+use crate::db::hook_deliveries;
 use crate::db::release_integrations::{self as repository, IntegrationUpdate, NewIntegration};
 use crate::domain::{
-    AuditAction, EventType, Principal, ReleaseIntegration, validate_event_selection,
-    validate_program_name, validate_webhook_url,
+    AuditAction, AuditContext, DeliveryRecord, EventType, Principal, ReleaseIntegration,
+    validate_event_selection, validate_program_name, validate_webhook_url,
 };
 use crate::hooks::webhooks::new_secret;
 
@@ -29,7 +30,10 @@ pub async fn list(
     principal: &Principal,
 ) -> Result<Vec<ReleaseIntegration>, ServiceError> {
     require_admin(principal)?;
-    Ok(repository::list(&services.db, &principal.workspace_id).await?)
+    services
+        .db
+        .read(async |conn| Ok(repository::list(conn, &principal.workspace_id).await?))
+        .await
 }
 
 pub async fn register(
@@ -49,12 +53,16 @@ pub async fn register(
         events: validate_event_selection(events)?,
         secret: secret.clone(),
     };
-    let integration = repository::insert(
-        &services.db,
-        integration,
-        &actor.audit(AuditAction::RegisterReleaseIntegration),
-    )
-    .await?;
+    let audit = actor.audit(AuditAction::RegisterReleaseIntegration);
+    let committed = services
+        .db
+        .write(async |tx| {
+            let integration = repository::insert(tx, integration).await?;
+            audit_log::record(tx, &audit, None, Some(&integration)).await?;
+            Ok::<_, ServiceError>(integration)
+        })
+        .await?;
+    let integration = services.after_commit(committed).await;
     Ok(WithSecret {
         integration,
         secret,
@@ -97,15 +105,35 @@ pub async fn update(
         active: change.active,
         secret: None,
     };
-    repository::update(
-        &services.db,
-        &principal.workspace_id,
+    change_integration(
+        services,
+        principal,
         id,
         update,
         &actor.audit(AuditAction::UpdateReleaseIntegration),
     )
-    .await?
-    .ok_or(ServiceError::NotFound("release integration"))
+    .await
+}
+
+async fn change_integration(
+    services: &Services,
+    principal: &Principal,
+    id: &str,
+    update: IntegrationUpdate,
+    audit: &AuditContext,
+) -> Result<ReleaseIntegration, ServiceError> {
+    let committed = services
+        .db
+        .write(async |tx| {
+            let before = repository::lock(tx, &principal.workspace_id, id)
+                .await?
+                .ok_or(ServiceError::NotFound("release integration"))?;
+            let after = repository::update(tx, id, update).await?;
+            audit_log::record(tx, audit, Some(&before), Some(&after)).await?;
+            Ok::<_, ServiceError>(after)
+        })
+        .await?;
+    Ok(services.after_commit(committed).await)
 }
 
 /// Replaces the signing secret; deliveries from now on use the new one.
@@ -121,15 +149,14 @@ pub async fn rotate_secret(
         secret: Some(secret.clone()),
         ..IntegrationUpdate::default()
     };
-    let integration = repository::update(
-        &services.db,
-        &principal.workspace_id,
+    let integration = change_integration(
+        services,
+        principal,
         id,
         update,
         &actor.audit(AuditAction::RotateReleaseIntegrationSecret),
     )
-    .await?
-    .ok_or(ServiceError::NotFound("release integration"))?;
+    .await?;
     Ok(WithSecret {
         integration,
         secret,
@@ -140,11 +167,19 @@ pub async fn delete(services: &Services, actor: Actor<'_>, id: &str) -> Result<(
     let principal = actor.principal;
     require_admin(principal)?;
     let audit = actor.audit(AuditAction::DeleteReleaseIntegration);
-    if repository::delete(&services.db, &principal.workspace_id, id, &audit).await? {
-        Ok(())
-    } else {
-        Err(ServiceError::NotFound("release integration"))
-    }
+    let committed = services
+        .db
+        .write(async |tx| {
+            let before = repository::lock(tx, &principal.workspace_id, id)
+                .await?
+                .ok_or(ServiceError::NotFound("release integration"))?;
+            repository::delete(tx, id).await?;
+            audit_log::record(tx, &audit, Some(&before), None).await?;
+            Ok::<_, ServiceError>(())
+        })
+        .await?;
+    services.after_commit(committed).await;
+    Ok(())
 }
 
 /// The integration's deliveries, newest event first.
@@ -156,13 +191,13 @@ pub async fn deliveries(
 ) -> Result<Page<DeliveryRecord>, ServiceError> {
     require_own(principal, integration)?;
     let window = page.window::<i64>()?;
-    let records = hook_deliveries::list_for_integration(
-        &services.db,
-        &integration.id,
-        window.after,
-        window.fetch,
-    )
-    .await?;
+    let records = services
+        .db
+        .read(async |conn| {
+            hook_deliveries::list_for_integration(conn, &integration.id, window.after, window.fetch)
+                .await
+        })
+        .await?;
     Ok(window.page(records, |record| record.event_sequence))
 }
 
@@ -172,7 +207,10 @@ pub async fn delivery_count(
     integration: &ReleaseIntegration,
 ) -> Result<i64, ServiceError> {
     require_own(principal, integration)?;
-    Ok(hook_deliveries::count_for_integration(&services.db, &integration.id).await?)
+    services
+        .db
+        .read(async |conn| Ok(hook_deliveries::count_for_integration(conn, &integration.id).await?))
+        .await
 }
 
 /// Delivers an event to an integration again, from a first attempt.
@@ -184,15 +222,25 @@ pub async fn redeliver(
 ) -> Result<DeliveryRecord, ServiceError> {
     let principal = actor.principal;
     require_admin(principal)?;
-    repository::find(&services.db, &principal.workspace_id, integration_id)
-        .await?
-        .ok_or(ServiceError::NotFound("release integration"))?;
     let audit = actor.audit(AuditAction::RedeliverHookEvent);
-    let record = hook_deliveries::redeliver(&services.db, integration_id, event_id, &audit)
-        .await?
-        .ok_or(ServiceError::NotFound("delivery"))?;
-    services.hooks.committed();
-    Ok(record)
+    let committed = services
+        .db
+        .write(async |tx| {
+            repository::lock(tx, &principal.workspace_id, integration_id)
+                .await?
+                .ok_or(ServiceError::NotFound("release integration"))?;
+            let before = hook_deliveries::find_for_integration(tx, integration_id, event_id)
+                .await?
+                .ok_or(ServiceError::NotFound("delivery"))?;
+            hook_deliveries::reschedule(tx, integration_id, before.event_sequence).await?;
+            let after = hook_deliveries::find_for_integration(tx, integration_id, event_id)
+                .await?
+                .ok_or(ServiceError::NotFound("delivery"))?;
+            audit_log::record(tx, &audit, Some(&before), Some(&after)).await?;
+            Ok::<_, ServiceError>(after)
+        })
+        .await?;
+    Ok(services.after_commit(committed).await)
 }
 
 fn require_own(

@@ -2,12 +2,12 @@
 //! console), and the update timers that go into it.
 
 use super::{Actor, ServiceError, Services, require, require_reader};
-use crate::db::launch_policies::{self, PolicyChange};
-use crate::db::mini_programs as repository;
+use crate::db::{audit_log, launch_policies, mini_programs};
 use crate::domain::{
     AuditAction, LaunchDecision, LaunchRequest, MiniProgram, Principal, RuleViolation,
     UpdateTimers, decide_launch, update_mode_locks,
 };
+use crate::launch::PolicyChange;
 
 /// The answer a device would get now, read from the database rather than
 /// from the snapshot, with the same rules.
@@ -28,7 +28,9 @@ pub async fn preview(
         })
         .transpose()?;
     let request = LaunchRequest::new(device_id, cached_version, cache_age_seconds)?;
-    let policy = launch_policies::load(&services.db, Some(mini_program_id))
+    let policy = services
+        .db
+        .read(async |conn| launch_policies::load(conn, Some(mini_program_id)).await)
         .await?
         .pop()
         .filter(|policy| policy.workspace_id == principal.workspace_id)
@@ -51,22 +53,22 @@ pub async fn set_update_timers(
         "only a WORKSPACE_ADMIN may set update timers",
     )?;
     let timers = UpdateTimers::new(async_update_seconds, sync_update_seconds)?;
-    let program = repository::set_timers(
-        &services.db,
-        &principal.workspace_id,
-        mini_program_id,
-        timers,
-        |program| match update_mode_locks(principal, program) {
-            locks if locks.is_empty() => Ok(()),
-            locks => Err(RuleViolation::UpdateModeLocked(locks)),
-        },
-        &actor.audit(AuditAction::SetUpdateTimers),
-    )
-    .await?
-    .ok_or(ServiceError::NotFound("mini program"))?;
-    services
-        .launch
-        .committed(PolicyChange::Program(program.id.clone()))
-        .await;
-    Ok(program)
+    let audit = actor.audit(AuditAction::SetUpdateTimers);
+    let committed = services
+        .db
+        .write(async |tx| {
+            let before = mini_programs::lock(tx, &principal.workspace_id, mini_program_id)
+                .await?
+                .ok_or(ServiceError::NotFound("mini program"))?;
+            let locks = update_mode_locks(principal, &before);
+            if !locks.is_empty() {
+                return Err(RuleViolation::UpdateModeLocked(locks).into());
+            }
+            let program = mini_programs::set_timers(tx, &before, timers).await?;
+            launch_policies::changed(tx, PolicyChange::Program(program.id.clone())).await?;
+            audit_log::record(tx, &audit, Some(&before), Some(&program)).await?;
+            Ok::<_, ServiceError>(program)
+        })
+        .await?;
+    Ok(services.after_commit(committed).await)
 }

@@ -7,8 +7,8 @@ use futures_util::{Stream, StreamExt};
 use serde::Deserialize;
 
 use super::{ServiceError, Services, mini_programs, versions};
-use crate::db::hook_deliveries::StoredEvent;
 use crate::domain::{EventType, MiniProgramVersion, Principal, UpdateMode, UpdateModeChange};
+use crate::hooks::StoredEvent;
 use crate::live::{Interrupted, LiveEvent};
 
 /// The changes of a program's global update mode from now on.

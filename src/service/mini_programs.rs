@@ -2,14 +2,14 @@
 
 use super::page::{Page, PageRequest};
 use super::{Actor, ServiceError, Services, require, require_reader};
-use crate::db::launch_policies::PolicyChange;
-use crate::db::mini_programs::{self as repository, ProgramFilter, ProgramKey, UpdateModeOutcome};
-use crate::db::update_mode_changes;
+use crate::db::mini_programs::{self as repository, ProgramKey};
+use crate::db::{audit_log, launch_policies, outbox, update_mode_changes, versions};
 use crate::domain::{
     AuditAction, DomainEvent, MiniProgram, MiniProgramChannel, MiniProgramType, NewMiniProgram,
-    Principal, UpdateMode, UpdateModeChange, UpdateModeDecision, decide_update_mode_change,
-    validate_program_name,
+    Principal, ProgramFilter, RuleViolation, UpdateMode, UpdateModeChange, UpdateModeDecision,
+    UpdateModeOutcome, decide_update_mode_change, validate_program_name,
 };
+use crate::launch::PolicyChange;
 
 /// A program of the principal's workspace, if there is one with this id.
 pub async fn find(
@@ -18,7 +18,10 @@ pub async fn find(
     id: &str,
 ) -> Result<Option<MiniProgram>, ServiceError> {
     require_reader(principal)?;
-    Ok(repository::find(&services.db, &principal.workspace_id, id).await?)
+    services
+        .db
+        .read(async |conn| Ok(repository::find(conn, &principal.workspace_id, id).await?))
+        .await
 }
 
 pub async fn list(
@@ -29,14 +32,19 @@ pub async fn list(
 ) -> Result<Page<MiniProgram>, ServiceError> {
     require_reader(principal)?;
     let window = page.window::<ProgramKey>()?;
-    let programs = repository::list(
-        &services.db,
-        &principal.workspace_id,
-        filter,
-        window.after.as_ref(),
-        window.fetch,
-    )
-    .await?;
+    let programs = services
+        .db
+        .read(async |conn| {
+            repository::list(
+                conn,
+                &principal.workspace_id,
+                filter,
+                window.after.as_ref(),
+                window.fetch,
+            )
+            .await
+        })
+        .await?;
     Ok(window.page(programs, ProgramKey::of))
 }
 
@@ -46,7 +54,10 @@ pub async fn count(
     filter: &ProgramFilter,
 ) -> Result<i64, ServiceError> {
     require_reader(principal)?;
-    Ok(repository::count(&services.db, &principal.workspace_id, filter).await?)
+    services
+        .db
+        .read(async |conn| Ok(repository::count(conn, &principal.workspace_id, filter).await?))
+        .await
 }
 
 pub struct CreateMiniProgram {
@@ -71,17 +82,25 @@ pub async fn create(
         program_type: input.program_type,
         channel: input.channel,
     };
-    let program = repository::insert(
-        &services.db,
-        program,
-        &actor.audit(AuditAction::CreateMiniProgram),
-    )
-    .await?;
-    services
-        .launch
-        .committed(PolicyChange::Program(program.id.clone()))
-        .await;
-    Ok(program)
+    let audit = actor.audit(AuditAction::CreateMiniProgram);
+    let committed = services
+        .db
+        .write(async |tx| {
+            let name = program.name.clone();
+            let program = repository::insert(tx, program)
+                .await
+                .map_err(|error| match error {
+                    error if error.is_unique_violation() => {
+                        ServiceError::from(RuleViolation::NameTaken { name })
+                    }
+                    error => error.into(),
+                })?;
+            launch_policies::changed(tx, PolicyChange::Program(program.id.clone())).await?;
+            audit_log::record(tx, &audit, None, Some(&program)).await?;
+            Ok::<_, ServiceError>(program)
+        })
+        .await?;
+    Ok(services.after_commit(committed).await)
 }
 
 /// Sets the global update mode of a program; see `decide_update_mode_change`.
@@ -97,38 +116,55 @@ pub async fn change_update_mode(
         principal.may_change_update_mode(),
         "only a WORKSPACE_ADMIN may change the update mode",
     )?;
-    let outcome = repository::change_update_mode(
-        &services.db,
-        id,
-        |program| decide_update_mode_change(program, mode, expected_revision),
-        services.hooks.as_ref(),
-        |outcome| match outcome.decision {
-            UpdateModeDecision::Unchanged => Vec::new(),
-            UpdateModeDecision::Change {
-                previous_mode,
-                mode,
-                ..
-            } => vec![DomainEvent::update_mode_changed(
-                &principal.workspace_id,
-                &outcome.program.id,
-                &principal.subject,
-                previous_mode,
-                mode,
-                outcome.program.revision,
-            )],
-        },
-        &actor.audit(AuditAction::UpdateMode),
-    )
-    .await?
-    .ok_or(ServiceError::NotFound("mini program"))?;
-    services.hooks.committed();
-    if outcome.decision != UpdateModeDecision::Unchanged {
-        services
-            .launch
-            .committed(PolicyChange::Program(outcome.program.id.clone()))
-            .await;
-    }
-    Ok(outcome)
+    let audit = actor.audit(AuditAction::UpdateMode);
+    let committed = services
+        .db
+        .write(async |tx| {
+            let before = repository::lock(tx, &principal.workspace_id, id)
+                .await?
+                .ok_or(ServiceError::NotFound("mini program"))?;
+            let decision = decide_update_mode_change(&before, mode, expected_revision)?;
+            let mut events = Vec::new();
+            let program = match decision {
+                UpdateModeDecision::Unchanged => before.clone(),
+                UpdateModeDecision::Change {
+                    previous_mode,
+                    mode,
+                    revision,
+                } => {
+                    let program = repository::change_update_mode(
+                        tx,
+                        &before,
+                        previous_mode,
+                        mode,
+                        revision,
+                        &principal.subject,
+                    )
+                    .await?;
+                    launch_policies::changed(tx, PolicyChange::Program(program.id.clone())).await?;
+                    events.push(DomainEvent::update_mode_changed(
+                        &principal.workspace_id,
+                        &program.id,
+                        &principal.subject,
+                        previous_mode,
+                        mode,
+                        program.revision,
+                    ));
+                    program
+                }
+            };
+            let affected_versions = versions::following_global_mode(tx, &program.id).await?;
+            let vetted = services.hooks.vet(events).await?;
+            outbox::append(tx, &vetted).await?;
+            audit_log::record(tx, &audit, Some(&before), Some(&program)).await?;
+            Ok::<_, ServiceError>(UpdateModeOutcome {
+                program,
+                decision,
+                affected_versions,
+            })
+        })
+        .await?;
+    Ok(services.after_commit(committed).await)
 }
 
 /// The update mode changes of a program, newest first.
@@ -140,8 +176,12 @@ pub async fn history(
 ) -> Result<Page<UpdateModeChange>, ServiceError> {
     require_visible(principal, program)?;
     let window = page.window::<i32>()?;
-    let changes =
-        update_mode_changes::list(&services.db, &program.id, window.after, window.fetch).await?;
+    let changes = services
+        .db
+        .read(async |conn| {
+            update_mode_changes::list(conn, &program.id, window.after, window.fetch).await
+        })
+        .await?;
     Ok(window.page(changes, |change| change.revision))
 }
 
@@ -151,7 +191,10 @@ pub async fn history_count(
     program: &MiniProgram,
 ) -> Result<i64, ServiceError> {
     require_visible(principal, program)?;
-    Ok(update_mode_changes::count(&services.db, &program.id).await?)
+    services
+        .db
+        .read(async |conn| Ok(update_mode_changes::count(conn, &program.id).await?))
+        .await
 }
 
 /// A program read for one principal is only ever shown to that workspace.

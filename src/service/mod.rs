@@ -1,6 +1,7 @@
-//! Application services: one module per use case family. Each operation
-//! checks who may do it (before looking at the input), validates the input
-//! with the domain's rules, and runs the storage work in one transaction.
+//! Application services: one module per use case family. A use case reads
+//! as its steps: authorize (before looking at the input), validate, then one
+//! write transaction { lock, domain decision, writes, guard hooks vet,
+//! outbox append, audit record }, then `after_commit`.
 
 pub mod audit_log;
 pub mod client_keys;
@@ -19,7 +20,7 @@ pub use error::ServiceError;
 
 use std::sync::Arc;
 
-use crate::db::Database;
+use crate::db::{Committed, Database};
 use crate::domain::{AuditAction, AuditContext, Principal};
 use crate::hooks::HookRegistry;
 use crate::launch::LaunchPolicies;
@@ -34,6 +35,23 @@ pub struct Services {
     pub hooks: Arc<HookRegistry>,
     pub launch: Arc<LaunchPolicies>,
     pub live: Arc<LiveEvents>,
+}
+
+impl Services {
+    /// Pays what a committed change owes, in one place: wakes the
+    /// dispatcher and the live feed when deliveries are due, and refreshes
+    /// this process's launch snapshot for each policy it changed (other
+    /// processes hear of both through the database).
+    pub async fn after_commit<T>(&self, committed: Committed<T>) -> T {
+        let (value, deliveries_due, policy_changes) = committed.into_parts();
+        if deliveries_due {
+            self.hooks.committed();
+        }
+        for change in policy_changes {
+            self.launch.committed(change).await;
+        }
+        value
+    }
 }
 
 /// A principal acting through one request: mutations are done, and

@@ -138,7 +138,9 @@ impl PersistedQueries {
         if let Some(document) = self.read_cache(hash) {
             return Ok(document);
         }
-        let document: Arc<str> = repository::find(&self.db, hash)
+        let document: Arc<str> = self
+            .db
+            .read(async |conn| repository::find(conn, hash).await)
             .await
             .map_err(|error| PersistedQueryError::Storage(error.into()))?
             .ok_or(PersistedQueryError::NotFound)?
@@ -153,7 +155,8 @@ impl PersistedQueries {
         {
             return Ok(());
         }
-        repository::save(&self.db, hash, document)
+        self.db
+            .read(async |conn| repository::save(conn, hash, document).await)
             .await
             .map_err(|error| PersistedQueryError::Storage(error.into()))?;
         self.remember(hash, Arc::from(document));

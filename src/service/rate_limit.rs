@@ -21,7 +21,10 @@ pub async fn admit_mutation(
         .duration_trunc(chrono::Duration::minutes(1))
         .unwrap_or(now);
     let key = format!("{}\u{1f}{}", principal.workspace_id, principal.subject);
-    let count = rate_limits::count_mutation(&services.db, &key, window).await?;
+    let count = services
+        .db
+        .read(async |conn| rate_limits::count_mutation(conn, &key, window).await)
+        .await?;
     if u32::try_from(count).unwrap_or(u32::MAX) <= per_minute {
         Ok(Ok(()))
     } else {

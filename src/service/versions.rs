@@ -6,13 +6,14 @@ use std::collections::HashMap;
 use super::mini_programs::require_visible;
 use super::page::{Page, PageRequest};
 use super::{Actor, ServiceError, Services, require, require_reader};
-use crate::db::launch_policies::PolicyChange;
-use crate::db::versions::{self as repository, NewVersion, VersionTransition};
+use crate::db::versions::{self as repository, NewVersion};
+use crate::db::{audit_log, launch_policies, mini_programs, outbox};
 use crate::domain::{
     self, AuditAction, DomainEvent, MiniProgram, MiniProgramVersion, Principal, ReleaseDecision,
-    ReleaseState, RuleViolation, VersionChange, VersionNumber, VersionStatus,
+    ReleaseState, RuleViolation, VersionChange, VersionNumber, VersionStatus, VersionTransition,
     check_new_version_number, check_submission, plan_offline, plan_release, validate_description,
 };
+use crate::launch::PolicyChange;
 
 /// A version of a program of the principal's workspace, if there is one with this id.
 pub async fn find(
@@ -21,7 +22,10 @@ pub async fn find(
     id: &str,
 ) -> Result<Option<MiniProgramVersion>, ServiceError> {
     require_reader(principal)?;
-    Ok(repository::find(&services.db, &principal.workspace_id, id).await?)
+    services
+        .db
+        .read(async |conn| Ok(repository::find(conn, &principal.workspace_id, id).await?))
+        .await
 }
 
 /// Versions of a program, newest version number first.
@@ -34,14 +38,12 @@ pub async fn list(
 ) -> Result<Page<MiniProgramVersion>, ServiceError> {
     require_visible(principal, program)?;
     let window = page.window::<VersionNumber>()?;
-    let versions = repository::list(
-        &services.db,
-        &program.id,
-        statuses,
-        window.after,
-        window.fetch,
-    )
-    .await?;
+    let versions = services
+        .db
+        .read(async |conn| {
+            repository::list(conn, &program.id, statuses, window.after, window.fetch).await
+        })
+        .await?;
     Ok(window.page(versions, |version| version.number))
 }
 
@@ -52,7 +54,10 @@ pub async fn count(
     statuses: &[VersionStatus],
 ) -> Result<i64, ServiceError> {
     require_visible(principal, program)?;
-    Ok(repository::count(&services.db, &program.id, statuses).await?)
+    services
+        .db
+        .read(async |conn| Ok(repository::count(conn, &program.id, statuses).await?))
+        .await
 }
 
 /// The first page of versions of each of `programs`, newest first, read
@@ -66,8 +71,10 @@ pub async fn first_pages(
 ) -> Result<HashMap<String, Page<MiniProgramVersion>>, ServiceError> {
     let ids = visible_ids(principal, programs)?;
     let window = PageRequest { first, after: None }.window::<VersionNumber>()?;
-    let versions =
-        repository::newest_of_programs(&services.db, &ids, statuses, window.fetch).await?;
+    let versions = services
+        .db
+        .read(async |conn| repository::newest_of_programs(conn, &ids, statuses, window.fetch).await)
+        .await?;
     let mut by_program: HashMap<String, Vec<MiniProgramVersion>> =
         ids.iter().map(|&id| (id.to_owned(), Vec::new())).collect();
     for version in versions {
@@ -89,7 +96,10 @@ pub async fn counts(
     statuses: &[VersionStatus],
 ) -> Result<HashMap<String, i64>, ServiceError> {
     let ids = visible_ids(principal, programs)?;
-    let counted = repository::count_of_programs(&services.db, &ids, statuses).await?;
+    let counted = services
+        .db
+        .read(async |conn| repository::count_of_programs(conn, &ids, statuses).await)
+        .await?;
     let mut counts: HashMap<String, i64> = ids.iter().map(|&id| (id.to_owned(), 0)).collect();
     counts.extend(counted);
     Ok(counts)
@@ -126,24 +136,29 @@ pub async fn create(
         number: VersionNumber::parse(&input.version)?,
         description: validate_description(input.description.as_deref())?,
     };
-    let requested = version.number;
-    let version = repository::create(
-        &services.db,
-        &input.mini_program_id,
-        version,
-        |latest| check_new_version_number(requested, latest),
-        services.hooks.as_ref(),
-        |version| announced(principal, [version]),
-        &actor.audit(AuditAction::CreateMiniProgramVersion),
-    )
-    .await?
-    .ok_or(ServiceError::NotFound("mini program"))?;
-    services.hooks.committed();
-    Ok(version)
+    let audit = actor.audit(AuditAction::CreateMiniProgramVersion);
+    let committed = services
+        .db
+        .write(async |tx| {
+            let program = mini_programs::lock(tx, &principal.workspace_id, &input.mini_program_id)
+                .await?
+                .ok_or(ServiceError::NotFound("mini program"))?;
+            let latest = repository::latest_number(tx, &program.id).await?;
+            check_new_version_number(version.number, latest)?;
+            let created = repository::insert(tx, &program, version).await?;
+            let vetted = services.hooks.vet(announced(principal, [&created])).await?;
+            outbox::append(tx, &vetted).await?;
+            audit_log::record(tx, &audit, None, Some(&created)).await?;
+            Ok::<_, ServiceError>(created)
+        })
+        .await?;
+    Ok(services.after_commit(committed).await)
 }
 
 /// Submits a version for release approval, fixing the program's current
-/// global update mode on it.
+/// global update mode on it. The program's lock makes that mode the one of
+/// this instant: a concurrent change of the mode commits entirely before or
+/// after.
 pub async fn submit_for_release_approval(
     services: &Services,
     actor: Actor<'_>,
@@ -154,19 +169,26 @@ pub async fn submit_for_release_approval(
         principal.may_submit_version(),
         "only a WORKSPACE_ADMIN or DEVELOPER may submit versions for release approval",
     )?;
-    let version = repository::submit_for_release_approval(
-        &services.db,
-        &principal.workspace_id,
-        id,
-        check_submission,
-        services.hooks.as_ref(),
-        |version| announced(principal, [version]),
-        &actor.audit(AuditAction::SubmitVersionForReleaseApproval),
-    )
-    .await?
-    .ok_or(ServiceError::NotFound("version"))?;
-    services.hooks.committed();
-    Ok(version)
+    let audit = actor.audit(AuditAction::SubmitVersionForReleaseApproval);
+    let committed = services
+        .db
+        .write(async |tx| {
+            let (program, version) = repository::lock(tx, &principal.workspace_id, id)
+                .await?
+                .ok_or(ServiceError::NotFound("version"))?;
+            let pending = repository::pending_number(tx, &program.id).await?;
+            check_submission(&version, pending)?;
+            let submitted = repository::mark_submitted(tx, &program, id).await?;
+            let vetted = services
+                .hooks
+                .vet(announced(principal, [&submitted]))
+                .await?;
+            outbox::append(tx, &vetted).await?;
+            audit_log::record(tx, &audit, Some(&version), Some(&submitted)).await?;
+            Ok::<_, ServiceError>(submitted)
+        })
+        .await?;
+    Ok(services.after_commit(committed).await)
 }
 
 /// Approves or rejects a version waiting for release approval.
@@ -238,6 +260,9 @@ pub async fn take_offline(
     .await
 }
 
+/// A release step: the version and its program's release state are read
+/// under the program's lock, `decide` plans the step, and the versions it
+/// supersedes go offline with it.
 async fn transition(
     services: &Services,
     actor: Actor<'_>,
@@ -247,35 +272,52 @@ async fn transition(
     + Send,
 ) -> Result<VersionTransition, ServiceError> {
     let principal = actor.principal;
-    let transition = repository::transition(
-        &services.db,
-        id,
-        decide,
-        services.hooks.as_ref(),
-        |transition| {
-            announced(
+    let audit = actor.audit(action);
+    let committed = services
+        .db
+        .write(async |tx| {
+            let (program, version) = repository::lock(tx, &principal.workspace_id, id)
+                .await?
+                .ok_or(ServiceError::NotFound("version"))?;
+            let state = repository::release_state(tx, &program.id).await?;
+            let change = decide(&version, &state)?;
+            let superseded: Vec<&str> = change.supersedes.iter().map(|v| v.id.as_str()).collect();
+            let superseded_before = repository::by_ids(tx, &superseded).await?;
+            repository::apply_change(tx, &version, &change, &principal.subject).await?;
+            if change.changes_launch_policy() {
+                launch_policies::changed(tx, PolicyChange::Program(program.id.clone())).await?;
+            }
+            let mut changed = repository::by_ids(
+                tx,
+                &std::iter::once(id).chain(superseded).collect::<Vec<_>>(),
+            )
+            .await?;
+            let position = changed
+                .iter()
+                .position(|changed| changed.id == id)
+                .ok_or(ServiceError::NotFound("version"))?;
+            let transition = VersionTransition {
+                version: changed.swap_remove(position),
+                superseded: changed,
+            };
+            let events = announced(
                 principal,
                 std::iter::once(&transition.version).chain(&transition.superseded),
-            )
-        },
-        &actor.audit(action),
-    )
-    .await?
-    .ok_or(ServiceError::NotFound("version"))?;
-    services.hooks.committed();
-    // Decisions change no launch answer; releases and offline steps do.
-    let released = matches!(
-        transition.version.status,
-        VersionStatus::GrayRelease | VersionStatus::FullRelease | VersionStatus::Offline
-    );
-    if released {
-        let program = transition.version.mini_program_id.clone();
-        services
-            .launch
-            .committed(PolicyChange::Program(program))
-            .await;
-    }
-    Ok(transition)
+            );
+            let vetted = services.hooks.vet(events).await?;
+            outbox::append(tx, &vetted).await?;
+            audit_log::record(tx, &audit, Some(&version), Some(&transition.version)).await?;
+            for before in &superseded_before {
+                let after = transition
+                    .superseded
+                    .iter()
+                    .find(|after| after.id == before.id);
+                audit_log::record(tx, &audit, Some(before), after).await?;
+            }
+            Ok::<_, ServiceError>(transition)
+        })
+        .await?;
+    Ok(services.after_commit(committed).await)
 }
 
 /// The events of versions that reached their current status.

@@ -1,0 +1,170 @@
+//! The two ways into the database: `Database::read` lends a connection and
+//! `Database::write` a write transaction. Repository functions take either
+//! (`&mut Conn` for reads, `&mut Tx` for writes), never the pool, so that
+//! several of them compose inside one caller's transaction.
+
+use std::ops::{Deref, DerefMut};
+
+use diesel_async::{AsyncPgConnection, TransactionManager};
+
+use super::dialect::Dialect;
+use super::{Database, Pools, SqliteConnection, StorageError};
+use crate::launch::PolicyChange;
+use crate::send_body::SendBody;
+
+/// A connection of the database's backend.
+pub enum Conn<'a> {
+    Sqlite(&'a mut SqliteConnection),
+    Postgres(&'a mut AsyncPgConnection),
+}
+
+/// Runs `$body` with `$conn` bound to the backend connection of a `Conn`
+/// (or of a `Tx`, through its `Conn`). The body is written once and
+/// compiled once per backend.
+macro_rules! on_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {{
+        let conn: &mut $crate::db::Conn<'_> = $conn;
+        match conn {
+            $crate::db::Conn::Sqlite($c) => {
+                let $c: &mut $crate::db::SqliteConnection = $c;
+                $body
+            }
+            $crate::db::Conn::Postgres($c) => {
+                let $c: &mut diesel_async::AsyncPgConnection = $c;
+                $body
+            }
+        }
+    }};
+}
+
+/// A write transaction: a connection on which reads are followed by writes
+/// without another writer slipping in between. It keeps what the writes
+/// owe after the commit, so that no use case can forget it.
+pub struct Tx<'a> {
+    conn: Conn<'a>,
+    deliveries_due: bool,
+    policy_changes: Vec<PolicyChange>,
+}
+
+impl<'a> Deref for Tx<'a> {
+    type Target = Conn<'a>;
+    fn deref(&self) -> &Conn<'a> {
+        &self.conn
+    }
+}
+
+impl DerefMut for Tx<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.conn
+    }
+}
+
+impl Tx<'_> {
+    /// Notes that deliveries are due once the transaction commits: events
+    /// were appended, or a delivery was scheduled again.
+    pub(super) fn deliveries_due(&mut self) {
+        self.deliveries_due = true;
+    }
+
+    /// Notes a change of what launch answers are computed from.
+    pub(super) fn changed_policy(&mut self, change: PolicyChange) {
+        if !self.policy_changes.contains(&change) {
+            self.policy_changes.push(change);
+        }
+    }
+}
+
+/// What a committed write transaction gave, with what it owes after the
+/// commit: `Services::after_commit` pays that and hands the value over.
+#[must_use = "after_commit wakes the dispatcher, refreshes launch answers and feeds live subscribers"]
+pub struct Committed<T> {
+    value: T,
+    deliveries_due: bool,
+    policy_changes: Vec<PolicyChange>,
+}
+
+impl<T> Committed<T> {
+    /// The value, whether deliveries are due, and the policy changes.
+    pub fn into_parts(self) -> (T, bool, Vec<PolicyChange>) {
+        (self.value, self.deliveries_due, self.policy_changes)
+    }
+}
+
+impl Database {
+    /// Runs `body` on a pooled connection.
+    pub async fn read<T, E, F>(&self, body: F) -> Result<T, E>
+    where
+        for<'r, 'c> F: SendBody<&'r mut Conn<'c>, Result<T, E>, Fut: Send>,
+        E: From<StorageError>,
+    {
+        match self.pool() {
+            Pools::Sqlite(pool) => {
+                let mut pooled = pool.get().await.map_err(StorageError::from)?;
+                body(&mut Conn::Sqlite(&mut pooled)).await
+            }
+            Pools::Postgres(pool) => {
+                let mut pooled = pool.get().await.map_err(StorageError::from)?;
+                body(&mut Conn::Postgres(&mut pooled)).await
+            }
+        }
+    }
+
+    /// Runs `body` in a write transaction: committed when it gives `Ok`,
+    /// rolled back when it gives `Err`, so a refused change writes nothing.
+    pub async fn write<T, E, F>(&self, body: F) -> Result<Committed<T>, E>
+    where
+        for<'r, 'c> F: SendBody<&'r mut Tx<'c>, Result<T, E>, Fut: Send>,
+        E: From<StorageError>,
+    {
+        match self.pool() {
+            Pools::Sqlite(pool) => {
+                let mut pooled = pool.get().await.map_err(StorageError::from)?;
+                transaction(&mut *pooled, body).await
+            }
+            Pools::Postgres(pool) => {
+                let mut pooled = pool.get().await.map_err(StorageError::from)?;
+                transaction(&mut *pooled, body).await
+            }
+        }
+    }
+}
+
+async fn transaction<C, T, E, F>(conn: &mut C, body: F) -> Result<Committed<T>, E>
+where
+    C: Dialect,
+    for<'r, 'x> F: SendBody<&'r mut Tx<'x>, Result<T, E>, Fut: Send>,
+    E: From<StorageError>,
+{
+    conn.begin_write().await.map_err(StorageError::from)?;
+    let mut tx = Tx {
+        conn: conn.as_conn(),
+        deliveries_due: false,
+        policy_changes: Vec::new(),
+    };
+    let outcome = body(&mut tx).await;
+    let Tx {
+        deliveries_due,
+        policy_changes,
+        ..
+    } = tx;
+    match outcome {
+        Ok(value) => {
+            C::TransactionManager::commit_transaction(conn)
+                .await
+                .map_err(StorageError::from)?;
+            Ok(Committed {
+                value,
+                deliveries_due,
+                policy_changes,
+            })
+        }
+        Err(error) => {
+            if let Err(rollback_error) = C::TransactionManager::rollback_transaction(conn).await {
+                // The pool discards a connection left inside a transaction,
+                // so the caller's error is the one worth reporting.
+                tracing::warn!(error = %rollback_error, "rollback failed");
+            }
+            Err(error)
+        }
+    }
+}
