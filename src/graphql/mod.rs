@@ -26,7 +26,7 @@ use crate::domain::Principal;
 use crate::service::{Actor, Services};
 
 pub use document::{Checked, DocumentLimits, Refused, check};
-pub use error::{code_errors, error_answer, refused};
+pub use error::{code_errors, refused};
 pub use persisted::persisted_query_hash;
 
 /// The root types, merged from one object per area.

@@ -3,9 +3,9 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::error_response;
 use crate::auth::{TokenError, TokenVerifier};
 use crate::domain::Principal;
+use crate::error::ApiError;
 
 /// The principal of the request's bearer token; requests without a valid one
 /// are answered 401 before anything else is read.
@@ -56,14 +56,12 @@ impl IntoResponse for Unauthenticated {
             TokenError::Missing => HeaderValue::from_static("Bearer"),
             TokenError::Invalid(_) => HeaderValue::from_static("Bearer error=\"invalid_token\""),
         };
-        let mut response = error_response(
+        ApiError::new(
             StatusCode::UNAUTHORIZED,
             "UNAUTHENTICATED",
-            &self.0.to_string(),
-        );
-        response
-            .headers_mut()
-            .insert(header::WWW_AUTHENTICATE, challenge);
-        response
+            self.0.to_string(),
+        )
+        .with_header(header::WWW_AUTHENTICATE, challenge)
+        .into_response()
     }
 }

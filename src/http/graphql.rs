@@ -1,4 +1,3 @@
-use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
 use async_graphql::ParseRequestError;
@@ -9,17 +8,15 @@ use axum::extract::{FromRef, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use futures_util::FutureExt;
 
 use super::AppState;
 use super::auth::Authenticated;
-use super::error_response;
 use super::metrics::RequestOutcome;
 use super::request_log::RequestIdHeader;
 use crate::domain::Principal;
+use crate::error::ApiError;
 use crate::graphql::nesting::{MAX_NESTING, nests_deeper_than};
 use crate::graphql::{DocumentLimits, RequestId};
-use crate::service::ServiceError;
 use crate::service::persisted_queries::{PersistedQueries, PersistedQueryError};
 use crate::service::rate_limit;
 
@@ -68,54 +65,37 @@ pub async fn execute(
         Err(_) => return timed_out(timeout),
     };
     if operation == OperationType::Subscription {
-        return error_response(
+        return ApiError::new(
             StatusCode::BAD_REQUEST,
             "BAD_REQUEST",
             "subscriptions are served over WebSocket (graphql-transport-ws) on /graphql",
-        );
+        )
+        .into_response();
     }
     let mutation = operation == OperationType::Mutation;
     // A GET request can be triggered by a link or an image: it may only read.
     if method == Method::GET && mutation {
-        let mut response = error_response(
+        return ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "METHOD_NOT_ALLOWED",
             "mutations must be sent with POST",
-        );
-        response
-            .headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("POST"));
-        return response;
+        )
+        .with_header(header::ALLOW, HeaderValue::from_static("POST"))
+        .into_response();
     }
     if mutation_limit > 0 && mutation {
         match rate_limit::admit_mutation(&state.services, &principal, mutation_limit).await {
             Ok(Ok(())) => {}
             Ok(Err(retry_after)) => return rate_limited(mutation_limit, retry_after),
             Err(error) => {
-                return GraphQLResponse::from(service_error_answer(error)).into_response();
+                return GraphQLResponse::from(ApiError::from(error).into_answer()).into_response();
             }
         }
     }
     // A request stopped here drops its transaction uncommitted.
     let request = request.data(principal).data(RequestId(request_id.0));
-    // A panic fails this request only; the process and other requests go on.
-    let execution = AssertUnwindSafe(state.schema.execute(request)).catch_unwind();
-    match tokio::time::timeout_at(deadline, execution).await {
-        Ok(Err(panic)) => {
-            let message = panic
-                .downcast_ref::<&str>()
-                .map(|text| (*text).to_owned())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_default();
-            tracing::error!(panic = %message, "a resolver panicked");
-            span.record("outcome", "INTERNAL_SERVER_ERROR");
-            error_response(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "INTERNAL_SERVER_ERROR",
-                "the request failed on the server",
-            )
-        }
-        Ok(Ok(mut response)) => {
+    match tokio::time::timeout_at(deadline, state.schema.execute(request)).await {
+        Ok(mut response) => {
             crate::graphql::code_errors(&mut response);
             let outcome = response
                 .errors
@@ -139,38 +119,31 @@ pub async fn execute(
 }
 
 fn timed_out(timeout: Duration) -> Response {
-    error_response(
+    ApiError::new(
         StatusCode::SERVICE_UNAVAILABLE,
         "TIMEOUT",
-        &format!("the request was stopped after {} ms", timeout.as_millis()),
+        format!("the request was stopped after {} ms", timeout.as_millis()),
     )
+    .into_response()
 }
 
 /// Why a request is refused before it runs.
 pub(super) enum Refusal {
     /// An HTTP status with one coded error.
-    Status {
-        status: StatusCode,
-        code: &'static str,
-        message: String,
-    },
+    Error(ApiError),
     /// An answer as the executor gives it (HTTP 200).
     Answer(Box<async_graphql::Response>),
 }
 
 impl Refusal {
     fn status(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Refusal::Status {
-            status,
-            code,
-            message: message.into(),
-        }
+        Refusal::Error(ApiError::new(status, code, message))
     }
 
     /// The refusal as a GraphQL answer, for transports without statuses.
     pub(super) fn into_answer(self) -> async_graphql::Response {
         match self {
-            Refusal::Status { code, message, .. } => crate::graphql::error_answer(code, message),
+            Refusal::Error(error) => error.into_answer(),
             Refusal::Answer(answer) => *answer,
         }
     }
@@ -179,11 +152,7 @@ impl Refusal {
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
         match self {
-            Refusal::Status {
-                status,
-                code,
-                message,
-            } => error_response(status, code, &message),
+            Refusal::Error(error) => error.into_response(),
             Refusal::Answer(answer) => GraphQLResponse::from(*answer).into_response(),
         }
     }
@@ -255,27 +224,20 @@ fn persisted_query_refused(error: PersistedQueryError) -> Refusal {
             "this token may only run the operations of the allow-list",
         ),
         PersistedQueryError::Storage(error) => {
-            Refusal::Answer(Box::new(service_error_answer(error)))
+            Refusal::Answer(Box::new(ApiError::from(error).into_answer()))
         }
     }
 }
 
-/// A service error before execution, answered as the executor would.
-fn service_error_answer(error: ServiceError) -> async_graphql::Response {
-    let error = async_graphql::Error::from(error);
-    async_graphql::Response::from_errors(vec![error.into_server_error(Default::default())])
-}
-
 fn rate_limited(limit: u32, retry_after: u64) -> Response {
-    let body = serde_json::json!({ "errors": [{
-        "message": format!("more than {limit} mutations in a minute; retry in {retry_after} s"),
-        "extensions": { "code": "RATE_LIMITED", "retryAfterSeconds": retry_after },
-    }] });
-    let mut response = (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
-    response
-        .headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
-    response
+    ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "RATE_LIMITED",
+        format!("more than {limit} mutations in a minute; retry in {retry_after} s"),
+    )
+    .with("retryAfterSeconds", retry_after)
+    .with_header(header::RETRY_AFTER, HeaderValue::from(retry_after))
+    .into_response()
 }
 
 /// Refuses POST bodies that are not JSON, before anything else is read: a
@@ -311,11 +273,12 @@ where
             .trim()
             .to_ascii_lowercase();
         if media_type != "application/json" && !media_type.ends_with("+json") {
-            return Err(error_response(
+            return Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "UNSUPPORTED_MEDIA_TYPE",
                 "send the request as application/json",
-            ));
+            )
+            .into_response());
         }
         let BodyLimit(limit) = BodyLimit::from_ref(state);
         let declared = parts
@@ -331,11 +294,12 @@ where
 }
 
 fn too_large(limit: usize) -> Response {
-    error_response(
+    ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         "PAYLOAD_TOO_LARGE",
-        &format!("the request body is larger than {limit} bytes"),
+        format!("the request body is larger than {limit} bytes"),
     )
+    .into_response()
 }
 
 /// A body that is not a GraphQL request at all.
@@ -354,17 +318,18 @@ impl IntoResponse for BadRequest {
         if let ParseRequestError::Io(error) = &self.0
             && error.to_string().contains("length limit exceeded")
         {
-            return error_response(
+            return ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "PAYLOAD_TOO_LARGE",
                 "the request body is too large",
-            );
+            )
+            .into_response();
         }
         let message = match self.0 {
             ParseRequestError::UnsupportedBatch => "batched requests are not supported".to_owned(),
             ParseRequestError::PayloadTooLarge => "the request is too large".to_owned(),
             other => format!("not a GraphQL request: {other}"),
         };
-        error_response(StatusCode::BAD_REQUEST, "BAD_REQUEST", &message)
+        ApiError::new(StatusCode::BAD_REQUEST, "BAD_REQUEST", message).into_response()
     }
 }

@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 
 use super::LaunchCaching;
 use crate::domain::{LaunchDecision, LaunchRequest};
+use crate::error::ApiError;
 use crate::launch::{LaunchLimiter, LaunchPolicies, LaunchRefusal};
 
 #[derive(Deserialize)]
@@ -67,22 +68,21 @@ pub async fn launch(
     };
     if let Err(wait) = limiter.take(client_key.unwrap_or_default(), Instant::now()) {
         let seconds = wait.as_secs() + 1;
-        let mut response = error(
+        return ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "RATE_LIMITED",
-            &format!("too many launch requests for this client key; retry in {seconds} s"),
-        );
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-        return response;
+            format!("too many launch requests for this client key; retry in {seconds} s"),
+        )
+        .with_header(header::RETRY_AFTER, HeaderValue::from(seconds))
+        .into_launch_response();
     }
     let Ok(Query(parameters)) = parameters else {
-        return error(
+        return ApiError::new(
             StatusCode::BAD_REQUEST,
             "BAD_REQUEST",
             "the query string is malformed",
-        );
+        )
+        .into_launch_response();
     };
     let request = match LaunchRequest::parse(
         parameters.device_id.as_deref(),
@@ -91,11 +91,12 @@ pub async fn launch(
     ) {
         Ok(request) => request,
         Err(violation) => {
-            return error(
+            return ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "BAD_REQUEST",
-                &violation.to_string(),
-            );
+                violation.to_string(),
+            )
+            .into_launch_response();
         }
     };
     let decision = match launch.answer(&workspace, &mini_program_id, &request) {
@@ -105,11 +106,12 @@ pub async fn launch(
     let body = match serde_json::to_vec(&LaunchAnswer::new(&mini_program_id, &decision)) {
         Ok(body) => body,
         Err(_) => {
-            return error(
+            return ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "INTERNAL_SERVER_ERROR",
                 "internal server error",
-            );
+            )
+            .into_launch_response();
         }
     };
     let etag = entity_tag(&body);
@@ -151,18 +153,14 @@ fn matches_etag(headers: &HeaderMap, etag: &str) -> bool {
 
 fn refused(refusal: LaunchRefusal) -> Response {
     match refusal {
-        LaunchRefusal::UnknownKey => error(
+        LaunchRefusal::UnknownKey => ApiError::new(
             StatusCode::UNAUTHORIZED,
             "UNAUTHENTICATED",
             "a valid x-client-key header is required",
         ),
         LaunchRefusal::NoSuchProgram => {
-            error(StatusCode::NOT_FOUND, "NOT_FOUND", "mini program not found")
+            ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "mini program not found")
         }
     }
-}
-
-fn error(status: StatusCode, code: &str, message: &str) -> Response {
-    let body = serde_json::json!({ "error": { "code": code, "message": message } });
-    (status, axum::Json(body)).into_response()
+    .into_launch_response()
 }

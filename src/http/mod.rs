@@ -22,7 +22,7 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use serde_json::json;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 pub use connections::{
@@ -34,6 +34,7 @@ pub use subscriptions::{Connections, Stopping, SubscriptionLimits};
 
 use crate::auth::{TokenIssuer, TokenVerifier};
 use crate::db::Database;
+use crate::error::ApiError;
 use crate::graphql::{ApiSchema, DocumentLimits};
 use crate::launch::{LaunchLimiter, LaunchPolicies};
 use crate::service::Services;
@@ -92,6 +93,8 @@ pub fn router(state: AppState, settings: RouterSettings) -> Router {
         router = router.route("/graphiql", get(graphiql::page));
     }
     let mut router = router
+        // A panic fails its request only; the process and other requests go on.
+        .layer(CatchPanicLayer::custom(panicked))
         .layer(middleware::from_fn(move |request, next| {
             request_log::log_request(body_limit, recorder.clone(), request, next)
         }))
@@ -117,9 +120,18 @@ async fn graphql_get(State(state): State<AppState>, request: Request) -> Respons
     }
 }
 
-/// A GraphQL-shaped error body for requests refused before execution, so
-/// that clients read every error the same way.
-fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
-    let body = json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
-    (status, axum::Json(body)).into_response()
+fn panicked(panic: Box<dyn std::any::Any + Send>) -> Response {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|text| (*text).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    tracing::error!(panic = %message, "a request panicked");
+    tracing::Span::current().record("outcome", "INTERNAL_SERVER_ERROR");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "INTERNAL_SERVER_ERROR",
+        "the request failed on the server",
+    )
+    .into_response()
 }

@@ -25,8 +25,9 @@ use serde::Deserialize;
 use tokio::sync::watch;
 
 use super::graphql::{Refusal, prepare};
-use super::{AppState, BodyLimit, error_response};
+use super::{AppState, BodyLimit};
 use crate::domain::Principal;
+use crate::error::ApiError;
 use crate::graphql::{ApiSchema, DocumentLimits};
 use crate::service::persisted_queries::PersistedQueries;
 
@@ -84,11 +85,12 @@ pub async fn upgrade(state: AppState, request: Request) -> Response {
         Err(rejection) => return rejection.into_response(),
     };
     if upgrade.selected_protocol().is_none() {
-        return error_response(
+        return ApiError::new(
             StatusCode::BAD_REQUEST,
             "BAD_REQUEST",
             "subscribe with the graphql-transport-ws WebSocket subprotocol",
-        );
+        )
+        .into_response();
     }
     upgrade.on_upgrade(move |socket| serve(socket, state, header_token))
 }
@@ -396,13 +398,14 @@ impl ConnectionExecutor {
     ) -> Result<(async_graphql::Request, RunningSubscription), async_graphql::Response> {
         let running =
             RunningSubscription::start(&self.running, self.per_connection).ok_or_else(|| {
-                crate::graphql::error_answer(
+                ApiError::in_answer(
                     "TOO_MANY_SUBSCRIPTIONS",
                     format!(
                         "a connection may run at most {} subscriptions at once; complete one first",
                         self.per_connection
                     ),
                 )
+                .into_answer()
             })?;
         let operation = prepare(
             &self.persisted_queries,
@@ -413,10 +416,11 @@ impl ConnectionExecutor {
         .await
         .map_err(Refusal::into_answer)?;
         if operation != OperationType::Subscription {
-            return Err(crate::graphql::error_answer(
+            return Err(ApiError::in_answer(
                 "BAD_REQUEST",
                 "only subscriptions are served over WebSocket; send queries and mutations with POST /graphql",
-            ));
+            )
+            .into_answer());
         }
         Ok((request, running))
     }
@@ -427,10 +431,13 @@ impl Executor for ConnectionExecutor {
         &self,
         _request: async_graphql::Request,
     ) -> impl Future<Output = async_graphql::Response> + Send {
-        ready(crate::graphql::error_answer(
-            "BAD_REQUEST",
-            "only subscriptions are served over WebSocket",
-        ))
+        ready(
+            ApiError::in_answer(
+                "BAD_REQUEST",
+                "only subscriptions are served over WebSocket",
+            )
+            .into_answer(),
+        )
     }
 
     fn execute_stream(
