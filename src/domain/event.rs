@@ -1,6 +1,8 @@
 //! The facts that the platform announces to hooks and integrations once a
 //! change commits, derived purely from what the change did.
 
+use serde::{Deserialize, Serialize};
+
 use super::{MiniProgramVersion, UpdateMode, VersionStatus};
 
 named_enum! {
@@ -43,6 +45,52 @@ pub struct DomainEvent {
     pub revision: Option<i32>,
     pub version: Option<EventVersion>,
     pub comment: Option<String>,
+}
+
+/// The `data` of an event, as the outbox stores it, webhooks send it and the
+/// live feed reads it: `workspaceId`, `miniProgramId`, `actor`,
+/// `updateMode`, and where they apply `previousMode`, `revision`,
+/// `versionId`, `version`, `status`, `grayPercentage`, `comment`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventData {
+    pub workspace_id: String,
+    pub mini_program_id: String,
+    pub actor: String,
+    pub update_mode: UpdateMode,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_mode: Option<UpdateMode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<VersionStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gray_percentage: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}
+
+impl EventData {
+    pub fn of(event: &DomainEvent) -> Self {
+        let version = event.version.as_ref();
+        EventData {
+            workspace_id: event.workspace_id.clone(),
+            mini_program_id: event.mini_program_id.clone(),
+            actor: event.actor.clone(),
+            update_mode: event.update_mode,
+            previous_mode: event.previous_mode,
+            revision: event.revision,
+            version_id: version.map(|version| version.id.clone()),
+            version: version.map(|version| version.number.clone()),
+            status: version.map(|version| version.status),
+            gray_percentage: version.and_then(|version| version.gray_percentage),
+            comment: event.comment.clone(),
+        }
+    }
 }
 
 /// The version an event is about.

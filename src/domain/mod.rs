@@ -27,6 +27,21 @@ macro_rules! named_enum {
                 f.write_str(self.as_str())
             }
         }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let name = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+                Self::from_name(&name).ok_or_else(|| {
+                    serde::de::Error::custom(format!("unknown {}: {name}", stringify!($name)))
+                })
+            }
+        }
     };
 }
 
@@ -45,7 +60,7 @@ mod version;
 pub use audit::{AuditAction, AuditContext, AuditFilter, AuditRecord, Audited};
 pub use client_key::{ClientKey, client_key_hash, sha256_hex};
 pub use error::RuleViolation;
-pub use event::{DeliveryStatus, DomainEvent, EventType, EventVersion};
+pub use event::{DeliveryStatus, DomainEvent, EventData, EventType, EventVersion};
 pub use integration::{
     DeliveryRecord, ReleaseIntegration, validate_event_selection, validate_webhook_url,
 };

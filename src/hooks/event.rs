@@ -1,7 +1,7 @@
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
-use crate::domain::{DomainEvent, EventType};
+use crate::domain::{DomainEvent, EventData, EventType};
 
 /// The PostgreSQL channel on which each committed event's sequence is announced.
 pub const EVENTS_CHANNEL: &str = "update_mode_events";
@@ -21,7 +21,7 @@ pub struct OutboxEvent {
     pub hook_targets: Vec<String>,
 }
 
-/// An event as it is delivered.
+/// An event as it committed.
 #[derive(Debug, Clone)]
 pub struct StoredEvent {
     pub sequence: i64,
@@ -30,7 +30,15 @@ pub struct StoredEvent {
     pub workspace_id: String,
     pub mini_program_id: String,
     pub occurred_at: DateTime<Utc>,
+    /// `EventData` as JSON, kept as it was written so that every attempt
+    /// sends the same bytes.
     pub data: String,
+}
+
+impl StoredEvent {
+    pub fn data(&self) -> Result<EventData, serde_json::Error> {
+        serde_json::from_str(&self.data)
+    }
 }
 
 /// An event as plugins and webhook receivers see it.
@@ -42,37 +50,13 @@ pub struct HookEvent {
     pub timestamp: DateTime<Utc>,
     pub workspace_id: String,
     pub mini_program_id: String,
-    /// `workspaceId`, `miniProgramId`, `actor`, `updateMode`, and where they
-    /// apply `previousMode`, `revision`, `versionId`, `version`, `status`,
-    /// `grayPercentage`, `comment`.
+    /// `EventData`, as JSON objects are read by plugins and receivers.
     pub data: Value,
 }
 
 impl HookEvent {
     /// The event of a change about to commit.
     pub fn new(event: &DomainEvent) -> Self {
-        let mut data = Map::new();
-        data.insert("workspaceId".into(), json!(event.workspace_id));
-        data.insert("miniProgramId".into(), json!(event.mini_program_id));
-        data.insert("actor".into(), json!(event.actor));
-        data.insert("updateMode".into(), json!(event.update_mode.as_str()));
-        if let Some(previous) = event.previous_mode {
-            data.insert("previousMode".into(), json!(previous.as_str()));
-        }
-        if let Some(revision) = event.revision {
-            data.insert("revision".into(), json!(revision));
-        }
-        if let Some(version) = &event.version {
-            data.insert("versionId".into(), json!(version.id));
-            data.insert("version".into(), json!(version.number));
-            data.insert("status".into(), json!(version.status.as_str()));
-            if let Some(percentage) = version.gray_percentage {
-                data.insert("grayPercentage".into(), json!(percentage));
-            }
-        }
-        if let Some(comment) = &event.comment {
-            data.insert("comment".into(), json!(comment));
-        }
         HookEvent {
             id: format!("evt_{}", uuid::Uuid::now_v7().simple()),
             event_type: event.event_type,
@@ -80,7 +64,7 @@ impl HookEvent {
             timestamp: chrono::SubsecRound::trunc_subsecs(Utc::now(), 6),
             workspace_id: event.workspace_id.clone(),
             mini_program_id: event.mini_program_id.clone(),
-            data: Value::Object(data),
+            data: serde_json::to_value(EventData::of(event)).unwrap_or_default(),
         }
     }
 
@@ -92,7 +76,7 @@ impl HookEvent {
             timestamp: event.occurred_at,
             workspace_id: event.workspace_id.clone(),
             mini_program_id: event.mini_program_id.clone(),
-            data: serde_json::from_str(&event.data)?,
+            data: serde_json::to_value(event.data()?)?,
         })
     }
 

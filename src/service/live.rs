@@ -4,10 +4,9 @@
 use std::sync::Arc;
 
 use futures_util::{Stream, StreamExt};
-use serde::Deserialize;
 
 use super::{ServiceError, Services, mini_programs, versions};
-use crate::domain::{EventType, MiniProgramVersion, Principal, UpdateMode, UpdateModeChange};
+use crate::domain::{EventType, MiniProgramVersion, Principal, UpdateModeChange};
 use crate::hooks::StoredEvent;
 use crate::live::{Interrupted, LiveEvent};
 
@@ -104,18 +103,8 @@ async fn program_events(
     }))
 }
 
-/// The `data` of an `update_mode.changed` event.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ModeChanged {
-    previous_mode: String,
-    update_mode: String,
-    actor: String,
-    revision: i32,
-}
-
 fn update_mode_change(event: &StoredEvent) -> Option<UpdateModeChange> {
-    let data: ModeChanged = match serde_json::from_str(&event.data) {
+    let data = match event.data() {
         Ok(data) => data,
         Err(error) => {
             tracing::warn!(%error, event = %event.id, "an unreadable update_mode.changed event");
@@ -124,23 +113,16 @@ fn update_mode_change(event: &StoredEvent) -> Option<UpdateModeChange> {
     };
     Some(UpdateModeChange {
         mini_program_id: event.mini_program_id.clone(),
-        previous_mode: UpdateMode::from_name(&data.previous_mode)?,
-        mode: UpdateMode::from_name(&data.update_mode)?,
+        previous_mode: data.previous_mode?,
+        mode: data.update_mode,
         changed_by: data.actor,
         changed_at: event.occurred_at,
-        revision: data.revision,
+        revision: data.revision?,
     })
 }
 
 fn event_version_id(event: &StoredEvent) -> Option<String> {
-    #[derive(Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct AboutVersion {
-        version_id: String,
-    }
-    serde_json::from_str::<AboutVersion>(&event.data)
-        .map(|data| data.version_id)
-        .ok()
+    event.data().ok()?.version_id
 }
 
 #[cfg(test)]
@@ -148,6 +130,7 @@ mod tests {
     use chrono::{DateTime, Utc};
 
     use super::*;
+    use crate::domain::UpdateMode;
 
     fn stored(data: &str) -> StoredEvent {
         StoredEvent {
@@ -172,12 +155,22 @@ mod tests {
         assert_eq!(change.changed_by, "alice");
         assert_eq!(change.revision, 4);
         assert!(update_mode_change(&stored(r#"{"actor":"alice"}"#)).is_none());
+        assert!(
+            update_mode_change(&stored(
+                r#"{"workspaceId":"acme","miniProgramId":"p1","actor":"alice","updateMode":"SYNC"}"#
+            ))
+            .is_none(),
+            "an update mode event names the mode it replaced and the revision"
+        );
     }
 
     #[test]
     fn version_events_name_their_version() {
         assert_eq!(
-            event_version_id(&stored(r#"{"versionId":"v1","status":"APPROVED"}"#)).as_deref(),
+            event_version_id(&stored(
+                r#"{"workspaceId":"acme","miniProgramId":"p1","actor":"alice","updateMode":"SYNC","versionId":"v1","status":"APPROVED"}"#
+            ))
+            .as_deref(),
             Some("v1")
         );
         assert_eq!(event_version_id(&stored("{}")), None);
