@@ -8,11 +8,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::time::Instant;
 
-use axum::body::Body;
+use std::pin::Pin;
+use std::sync::{Mutex, PoisonError};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{MatchedPath, Request};
-use axum::http::HeaderValue;
+use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
+use http_body_util::BodyExt;
 use tracing::Instrument;
 
 use super::metrics::{Metrics, RequestOutcome};
@@ -83,11 +89,12 @@ pub async fn log_request(
     );
     let started = Instant::now();
     let (parts, body) = request.into_parts();
-    let request = Request::from_parts(
-        parts,
-        Body::new(http_body_util::Limited::new(body, body_limit)),
-    );
+    let (body, rest) = Capped::new(body, body_limit);
+    let request = Request::from_parts(parts, Body::new(body));
     let mut response = next.run(request).instrument(span.clone()).await;
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        drain(&rest).await;
+    }
     let status = response.status().as_u16();
     let elapsed = started.elapsed().as_secs_f64();
     metrics.observe(
@@ -107,4 +114,91 @@ pub async fn log_request(
         response.headers_mut().insert(REQUEST_ID, value);
     }
     response
+}
+
+/// How much of an over-limit body is read and dropped before the 413 is
+/// sent: a client still sending when the server closes gets a reset, which
+/// can discard the answer before the client reads it.
+const DRAIN_BYTES: usize = 1 << 20;
+const DRAIN_TIME: Duration = Duration::from_secs(2);
+
+/// A body cut off at its limit, whose unread remainder is kept to be
+/// drained once the handler has answered.
+struct Capped {
+    body: Body,
+    allowed: usize,
+    rest: Arc<Mutex<Option<Body>>>,
+}
+
+impl Capped {
+    fn new(body: Body, limit: usize) -> (Self, Arc<Mutex<Option<Body>>>) {
+        let rest = Arc::new(Mutex::new(None));
+        let capped = Capped {
+            body,
+            allowed: limit,
+            rest: rest.clone(),
+        };
+        (capped, rest)
+    }
+}
+
+/// What the GraphQL body reader reports, and `BadRequest` answers with 413.
+#[derive(Debug)]
+struct TooLarge;
+
+impl std::fmt::Display for TooLarge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("length limit exceeded")
+    }
+}
+
+impl std::error::Error for TooLarge {}
+
+impl HttpBody for Capped {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, axum::Error>>> {
+        let this = self.get_mut();
+        let frame = match Pin::new(&mut this.body).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => frame,
+            other => return other,
+        };
+        let size = frame.data_ref().map_or(0, Bytes::len);
+        if size > this.allowed {
+            let rest = std::mem::replace(&mut this.body, Body::empty());
+            *this.rest.lock().unwrap_or_else(PoisonError::into_inner) = Some(rest);
+            return Poll::Ready(Some(Err(axum::Error::new(TooLarge))));
+        }
+        this.allowed -= size;
+        Poll::Ready(Some(Ok(frame)))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
+/// Reads and drops what is left of an over-limit body, up to a bound.
+async fn drain(rest: &Mutex<Option<Body>>) {
+    let Some(mut body) = rest.lock().unwrap_or_else(PoisonError::into_inner).take() else {
+        return;
+    };
+    let _ = tokio::time::timeout(DRAIN_TIME, async {
+        let mut drained = 0;
+        while drained < DRAIN_BYTES {
+            match body.frame().await {
+                Some(Ok(frame)) => drained += frame.data_ref().map_or(0, Bytes::len),
+                _ => break,
+            }
+        }
+    })
+    .await;
 }

@@ -262,6 +262,38 @@ on_both_backends! {
     }
 }
 
+/// A streamed body past `MAX_BODY_BYTES` is answered with 413 every time,
+/// not with a connection reset: the server reads a bounded remainder before
+/// it answers and closes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_over_limit_streamed_body_gets_its_413() {
+    let db = TestDatabase::create(Backend::Sqlite).await;
+    let server = TestServer::start_on(&db, with_env(&[("MAX_BODY_BYTES", "4096")])).await;
+    let mut body = br#"{"query":"{ viewer { subject } }","variables":{"pad":""#.to_vec();
+    body.extend(std::iter::repeat_n(b'x', 256 * 1024));
+    body.extend(br#""}}"#);
+    for attempt in 0..20 {
+        let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+            body.chunks(8192).map(|chunk| Ok(chunk.to_vec())).collect();
+        let response = reqwest::Client::new()
+            .post(format!("{}/graphql", server.url))
+            .bearer_auth(admin())
+            .header("content-type", "application/json")
+            .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+                chunks,
+            )))
+            .send()
+            .await
+            .unwrap_or_else(|error| panic!("attempt {attempt}: {error:?}"));
+        assert_eq!(response.status(), 413, "attempt {attempt}");
+        let answer: Value = response.json().await.unwrap();
+        assert_eq!(
+            answer["errors"][0]["extensions"]["code"],
+            "PAYLOAD_TOO_LARGE"
+        );
+    }
+}
+
 #[test]
 fn connection_settings_must_be_positive() {
     for name in [
