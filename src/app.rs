@@ -159,7 +159,11 @@ pub async fn start(settings: ServerSettings, plugins: Plugins) -> Result<Server,
     let listener = LimitedListener::new(listener, open_connections.clone(), connection_limits);
     let limits = query_limits(api, dev_mode);
     let cors_allowed_origins = cors_origins(api)?;
-    let persisted_queries = Arc::new(PersistedQueries::new(db.clone(), allow_list));
+    let persisted_queries = Arc::new(PersistedQueries::new(
+        db.clone(),
+        allow_list,
+        Duration::from_secs(u64::from(api.persisted_query_ttl_days) * 24 * 3600),
+    ));
     let subscriptions = &settings.subscriptions;
     let (stopping, stopping_watch) = tokio::sync::watch::channel(false);
     let state = AppState {

@@ -307,6 +307,9 @@ pub struct ApiSettings {
         global = true
     )]
     pub shutdown_grace_seconds: u64,
+    /// Persisted documents that nobody used for this many days are removed.
+    #[arg(long, env = "PERSISTED_QUERY_TTL_DAYS", default_value_t = 30, global = true, value_parser = clap::value_parser!(u32).range(1..))]
+    pub persisted_query_ttl_days: u32,
     /// An Apollo persisted query manifest: the only operations that tokens
     /// holding nothing but `GRAPHQL_ALLOWLIST_ROLES` may run. Unset: no list.
     #[arg(long, env = "GRAPHQL_ALLOWLIST_FILE", global = true)]

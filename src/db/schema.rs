@@ -123,6 +123,7 @@ diesel::table! {
         hash -> Text,
         document -> Text,
         created_at -> Timestamp,
+        last_used_at -> Timestamp,
     }
 }
 

@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
@@ -15,6 +16,10 @@ use crate::domain::{Principal, Role, sha256_hex};
 /// Documents kept in memory per process; beyond this they are read from the
 /// database.
 const CACHED_DOCUMENTS: usize = 10_000;
+
+/// How often a process records that it still uses a cached document: far
+/// more often than the documents' time to live, far less than per request.
+const RECORD_USE_EVERY: Duration = Duration::from_secs(3600);
 
 /// Why a request's persisted query could not be used.
 #[derive(Debug)]
@@ -76,17 +81,21 @@ impl AllowList {
 
 pub struct PersistedQueries {
     db: Database,
-    /// A hash names one document forever, so a copy here never goes stale.
-    cached: RwLock<HashMap<String, Arc<str>>>,
+    /// A hash names one document forever, so a copy here never goes stale;
+    /// with when this process last recorded its use.
+    cached: RwLock<HashMap<String, (Arc<str>, Instant)>>,
     allow_list: Option<AllowList>,
+    /// Documents nobody used for this long are removed.
+    time_to_live: Duration,
 }
 
 impl PersistedQueries {
-    pub fn new(db: Database, allow_list: Option<AllowList>) -> Self {
+    pub fn new(db: Database, allow_list: Option<AllowList>, time_to_live: Duration) -> Self {
         Self {
             db,
             cached: RwLock::default(),
             allow_list,
+            time_to_live,
         }
     }
 
@@ -135,12 +144,25 @@ impl PersistedQueries {
         {
             return Ok(document.clone());
         }
-        if let Some(document) = self.read_cache(hash) {
+        if let Some((document, recorded)) = self.read_cache(hash) {
+            if recorded.elapsed() >= RECORD_USE_EVERY {
+                self.db
+                    .read(async |conn| repository::touch(conn, hash).await)
+                    .await
+                    .map_err(|error| PersistedQueryError::Storage(error.into()))?;
+                self.remember(hash, document.clone());
+            }
             return Ok(document);
         }
         let document: Arc<str> = self
             .db
-            .read(async |conn| repository::find(conn, hash).await)
+            .read(async |conn| {
+                let document = repository::find(conn, hash).await?;
+                if document.is_some() {
+                    repository::touch(conn, hash).await?;
+                }
+                Ok::<_, crate::db::StorageError>(document)
+            })
             .await
             .map_err(|error| PersistedQueryError::Storage(error.into()))?
             .ok_or(PersistedQueryError::NotFound)?
@@ -150,20 +172,27 @@ impl PersistedQueries {
     }
 
     /// Only documents that parse are kept: the table is not a free store.
+    /// Registering is the only way the table grows, so it also removes what
+    /// nobody used within the time to live.
     async fn register(&self, hash: &str, document: &str) -> Result<(), PersistedQueryError> {
         if self.read_cache(hash).is_some() || async_graphql::parser::parse_query(document).is_err()
         {
             return Ok(());
         }
+        let expired = chrono::Utc::now().naive_utc()
+            - chrono::Duration::from_std(self.time_to_live).unwrap_or(chrono::Duration::MAX);
         self.db
-            .read(async |conn| repository::save(conn, hash, document).await)
+            .read(async |conn| {
+                repository::save(conn, hash, document).await?;
+                repository::remove_unused(conn, expired).await
+            })
             .await
             .map_err(|error| PersistedQueryError::Storage(error.into()))?;
         self.remember(hash, Arc::from(document));
         Ok(())
     }
 
-    fn read_cache(&self, hash: &str) -> Option<Arc<str>> {
+    fn read_cache(&self, hash: &str) -> Option<(Arc<str>, Instant)> {
         let cached = self
             .cached
             .read()
@@ -176,8 +205,8 @@ impl PersistedQueries {
             .cached
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if cached.len() < CACHED_DOCUMENTS {
-            cached.insert(hash.to_owned(), document);
+        if cached.len() < CACHED_DOCUMENTS || cached.contains_key(hash) {
+            cached.insert(hash.to_owned(), (document, Instant::now()));
         }
     }
 }

@@ -150,6 +150,44 @@ on_both_backends! {
         let unlisted = server.gql(&admin(), "{ miniPrograms(first: 1) { totalCount } }", json!({})).await;
         assert_eq!(unlisted.data()["miniPrograms"]["totalCount"], 1);
     }
+
+    async fn documents_nobody_used_within_the_time_to_live_are_removed(backend: Backend) {
+        let db = TestDatabase::create(backend).await;
+        let settings = Settings {
+            env: vec![("PERSISTED_QUERY_TTL_DAYS".into(), "30".into())],
+            ..Settings::default()
+        };
+        let server = TestServer::start_on(&db, settings.clone()).await;
+        let (stale, recent, new) = (
+            "query Stale { viewer { subject } }",
+            "query Recent { viewer { subject } }",
+            "query New { viewer { subject } }",
+        );
+        for document in [stale, recent] {
+            let registered = post(&server, &viewer(), json!({ "query": document, "extensions": persisted(&sha256(document)) })).await;
+            assert!(registered.data()["viewer"]["subject"].is_string());
+        }
+        db.execute(&format!(
+            "UPDATE persisted_queries SET last_used_at = '2000-01-01 00:00:00' WHERE hash = '{}'",
+            sha256(stale)
+        ))
+        .await;
+        let days_ago = if db.is_postgres() { "now() - INTERVAL '29 days'" } else { "datetime('now', '-29 days')" };
+        db.execute(&format!(
+            "UPDATE persisted_queries SET last_used_at = {days_ago} WHERE hash = '{}'",
+            sha256(recent)
+        ))
+        .await;
+        // Registering is what grows the table, and what sweeps it.
+        post(&server, &viewer(), json!({ "query": new, "extensions": persisted(&sha256(new)) })).await.data();
+        drop(server);
+        // A new process has no cache: it reads what the table holds.
+        let server = TestServer::start_on(&db, settings).await;
+        assert_eq!(get_by_hash(&server, &viewer(), stale).await.code(), "PERSISTED_QUERY_NOT_FOUND");
+        for document in [recent, new] {
+            assert!(get_by_hash(&server, &viewer(), document).await.data()["viewer"]["subject"].is_string(), "{document}");
+        }
+    }
 }
 
 #[test]
