@@ -46,8 +46,7 @@ pub async fn execute(
     if let Some(operation) = &operation_name {
         span.record("operation", operation.as_str());
     }
-    let (RequestTimeout(timeout), MutationLimit(mutation_limit)) =
-        (state.request_timeout, state.mutation_limit);
+    let RequestTimeout(timeout) = state.request_timeout;
     // One deadline from here on, parsing and validation included.
     let deadline = tokio::time::Instant::now() + timeout;
     let prepared = tokio::time::timeout_at(
@@ -64,58 +63,76 @@ pub async fn execute(
         Ok(Err(refusal)) => return refusal.into_response(),
         Err(_) => return timed_out(timeout),
     };
-    if operation == OperationType::Subscription {
-        return ApiError::new(
+    if let Err(refused) = admit(&state, &method, &principal, operation).await {
+        return refused;
+    }
+    // A request stopped here drops its transaction uncommitted.
+    let request = request.data(principal).data(RequestId(request_id.0));
+    match tokio::time::timeout_at(deadline, state.schema.execute(request)).await {
+        Ok(response) => answered(response, operation_name),
+        Err(_) => timed_out(timeout),
+    }
+}
+
+/// What an operation of a kind must pass over HTTP: subscriptions go over
+/// WebSocket, mutations only over POST and within the principal's rate.
+async fn admit(
+    state: &AppState,
+    method: &Method,
+    principal: &Principal,
+    operation: OperationType,
+) -> Result<(), Response> {
+    match operation {
+        OperationType::Query => Ok(()),
+        OperationType::Subscription => Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "BAD_REQUEST",
             "subscriptions are served over WebSocket (graphql-transport-ws) on /graphql",
         )
-        .into_response();
-    }
-    let mutation = operation == OperationType::Mutation;
-    // A GET request can be triggered by a link or an image: it may only read.
-    if method == Method::GET && mutation {
-        return ApiError::new(
+        .into_response()),
+        // A GET request can be triggered by a link or an image: it may only read.
+        OperationType::Mutation if method == Method::GET => Err(ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "METHOD_NOT_ALLOWED",
             "mutations must be sent with POST",
         )
         .with_header(header::ALLOW, HeaderValue::from_static("POST"))
-        .into_response();
-    }
-    if mutation_limit > 0 && mutation {
-        match rate_limit::admit_mutation(&state.services, &principal, mutation_limit).await {
-            Ok(Ok(())) => {}
-            Ok(Err(retry_after)) => return rate_limited(mutation_limit, retry_after),
-            Err(error) => {
-                return GraphQLResponse::from(ApiError::from(error).into_answer()).into_response();
+        .into_response()),
+        OperationType::Mutation => {
+            let MutationLimit(limit) = state.mutation_limit;
+            if limit == 0 {
+                return Ok(());
+            }
+            match rate_limit::admit_mutation(&state.services, principal, limit).await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(retry_after)) => Err(rate_limited(limit, retry_after)),
+                Err(error) => {
+                    Err(GraphQLResponse::from(ApiError::from(error).into_answer()).into_response())
+                }
             }
         }
     }
-    // A request stopped here drops its transaction uncommitted.
-    let request = request.data(principal).data(RequestId(request_id.0));
-    match tokio::time::timeout_at(deadline, state.schema.execute(request)).await {
-        Ok(mut response) => {
-            crate::graphql::code_errors(&mut response);
-            let outcome = response
-                .errors
-                .first()
-                .and_then(|error| error.extensions.as_ref())
-                .and_then(|extensions| extensions.get("code"))
-                .map_or_else(
-                    || "ok".to_owned(),
-                    |code| code.to_string().trim_matches('"').to_owned(),
-                );
-            span.record("outcome", outcome.as_str());
-            let mut answer = GraphQLResponse::from(response).into_response();
-            answer.extensions_mut().insert(RequestOutcome {
-                operation: operation_name.unwrap_or_default(),
-                outcome,
-            });
-            answer
-        }
-        Err(_) => timed_out(timeout),
-    }
+}
+
+/// The executor's answer, coded, with its outcome for the log and metrics.
+fn answered(mut response: async_graphql::Response, operation: Option<String>) -> Response {
+    crate::graphql::code_errors(&mut response);
+    let outcome = response
+        .errors
+        .first()
+        .and_then(|error| error.extensions.as_ref())
+        .and_then(|extensions| extensions.get("code"))
+        .map_or_else(
+            || "ok".to_owned(),
+            |code| code.to_string().trim_matches('"').to_owned(),
+        );
+    tracing::Span::current().record("outcome", outcome.as_str());
+    let mut answer = GraphQLResponse::from(response).into_response();
+    answer.extensions_mut().insert(RequestOutcome {
+        operation: operation.unwrap_or_default(),
+        outcome,
+    });
+    answer
 }
 
 fn timed_out(timeout: Duration) -> Response {
