@@ -12,3 +12,4 @@ pub mod http;
 pub mod launch;
 pub mod live;
 pub mod service;
+pub mod sync;

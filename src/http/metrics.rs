@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 use crate::db::hook_deliveries;
+use crate::sync::lock;
 
 /// Upper bounds of the latency histogram, in seconds.
 const BUCKETS: [f64; 12] = [
@@ -52,10 +53,7 @@ impl Metrics {
             None if status < 400 => (String::new(), "ok".to_owned()),
             None => (String::new(), status.to_string()),
         };
-        let mut requests = self
-            .requests
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut requests = lock(&self.requests);
         let mut key = (route.to_owned(), operation, outcome);
         // Operation names are the client's to choose: past a bound, new ones
         // share one series rather than grow memory and the scrape.
@@ -75,11 +73,7 @@ impl Metrics {
     }
 
     fn render_requests(&self, out: &mut String) {
-        let requests = self
-            .requests
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone();
+        let requests = lock(&self.requests).clone();
         out.push_str("# HELP update_mode_requests_total Requests answered, by route, GraphQL operation and outcome.\n");
         out.push_str("# TYPE update_mode_requests_total counter\n");
         let mut errors: BTreeMap<String, u64> = BTreeMap::new();

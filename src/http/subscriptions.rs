@@ -29,6 +29,7 @@ use super::{AppState, BodyLimit, error_response};
 use crate::domain::Principal;
 use crate::graphql::{ApiSchema, DocumentLimits};
 use crate::service::persisted_queries::PersistedQueries;
+use crate::sync::lock;
 
 /// The only subprotocol spoken: the one current GraphQL clients use.
 const PROTOCOL: &str = "graphql-transport-ws";
@@ -366,14 +367,6 @@ impl Drop for ConnectionSlot {
             }
         }
     }
-}
-
-/// Every change is one insert, update or remove: consistent even if a
-/// holder panicked.
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Runs one connection's operations: subscriptions only (queries and

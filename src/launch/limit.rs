@@ -36,10 +36,7 @@ impl LaunchLimiter {
         }
         let capacity = f64::from(self.per_minute);
         let per_second = capacity / 60.0;
-        let mut buckets = self
-            .buckets
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut buckets = crate::sync::lock(&self.buckets);
         if buckets.len() > 10_000 {
             buckets.retain(|_, bucket| now.duration_since(bucket.updated) < FORGET_AFTER);
         }
