@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::LaunchCaching;
+use super::{LaunchCaching, etag};
 use crate::domain::{LaunchDecision, LaunchRequest};
 use crate::launch::{LaunchLimiter, LaunchPolicies, LaunchRefusal};
 
@@ -112,9 +112,9 @@ pub async fn launch(
             );
         }
     };
-    let etag = entity_tag(&body);
+    let etag = etag::from_sha256(&Sha256::digest(&body));
     let cache_control = format!("private, max-age={}", caching.max_age_seconds);
-    let mut response = if matches_etag(&headers, &etag) {
+    let mut response = if etag::is_fresh(&headers, &etag) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         ([(header::CONTENT_TYPE, "application/json")], body).into_response()
@@ -127,26 +127,6 @@ pub async fn launch(
         response_headers.insert(header::CACHE_CONTROL, cache_control);
     }
     response
-}
-
-/// A strong entity tag: the answer's bytes decide it.
-fn entity_tag(body: &[u8]) -> String {
-    let digest = Sha256::digest(body);
-    let hex: String = digest[..16]
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect();
-    format!("\"{hex}\"")
-}
-
-fn matches_etag(headers: &HeaderMap, etag: &str) -> bool {
-    headers
-        .get_all(header::IF_NONE_MATCH)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .map(str::trim)
-        .any(|candidate| candidate == etag || candidate == "*")
 }
 
 fn refused(refusal: LaunchRefusal) -> Response {

@@ -5,6 +5,7 @@
 mod auth;
 mod connections;
 mod console;
+mod etag;
 mod graphiql;
 mod graphql;
 mod health;

@@ -24,6 +24,7 @@ use futures_util::{FutureExt, SinkExt, StreamExt};
 use serde::Deserialize;
 use tokio::sync::watch;
 
+use super::auth::bearer_token;
 use super::graphql::{Refusal, prepare};
 use super::{AppState, BodyLimit, error_response};
 use crate::domain::Principal;
@@ -290,14 +291,8 @@ async fn authenticate(
             "no token: send { \"Authorization\": \"Bearer <token>\" } in connection_init's payload",
         )
     })?;
-    let token = match authorization.split_once(' ') {
-        Some((scheme, token))
-            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
-        {
-            token.trim()
-        }
-        _ => return Err(Close::unauthorized("expected Bearer <token>")),
-    };
+    let token = bearer_token(authorization)
+        .ok_or_else(|| Close::unauthorized("expected Bearer <token>"))?;
     state
         .verifier
         .verify_session(token)
