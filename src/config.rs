@@ -116,7 +116,8 @@ pub struct AuthSettings {
     /// Required `aud` claim, when set.
     #[arg(long, env = "JWT_AUDIENCE", global = true)]
     pub jwt_audience: Option<String>,
-    /// The claim holding the workspace id.
+    /// The dotted path of the claim holding the workspace id, e.g.
+    /// `https://example.com/claims.tenant`.
     #[arg(
         long,
         env = "JWT_WORKSPACE_CLAIM",
