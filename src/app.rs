@@ -92,7 +92,7 @@ pub async fn start(settings: ServerSettings, plugins: Plugins) -> Result<Server,
         migrate(&db).await?;
     }
     let hooks = &settings.hooks;
-    let mut registry = HookRegistry::new(Duration::from_millis(hooks.hook_guard_timeout_ms));
+    let mut registry = HookRegistry::new(hooks.hook_guard_timeout);
     for guard in plugins.guards {
         registry = registry.with_guard(guard);
     }
@@ -107,18 +107,13 @@ pub async fn start(settings: ServerSettings, plugins: Plugins) -> Result<Server,
         live: Arc::new(LiveEvents::default()),
     };
     let follower = match db.location() {
-        DatabaseLocation::Postgres(url) => Some((
-            launch.clone(),
-            url.clone(),
-            Duration::from_secs(settings.launch.launch_resync_seconds),
-        )),
+        DatabaseLocation::Postgres(url) => {
+            Some((launch.clone(), url.clone(), settings.launch.launch_resync))
+        }
         DatabaseLocation::Sqlite(_) => None,
     };
     let allow_private = hooks.webhook_allow_private_targets.unwrap_or(dev_mode);
-    let webhooks = WebhookSender::new(
-        Duration::from_millis(hooks.webhook_timeout_ms),
-        allow_private,
-    )?;
+    let webhooks = WebhookSender::new(hooks.webhook_timeout, allow_private)?;
     let dispatcher = Dispatcher::new(
         db.clone(),
         services.hooks.clone(),
@@ -146,8 +141,8 @@ pub async fn start(settings: ServerSettings, plugins: Plugins) -> Result<Server,
     };
     let api = &settings.api;
     let connection_limits = ConnectionLimits {
-        header_timeout: Duration::from_secs(api.http_header_timeout_seconds),
-        idle_timeout: Duration::from_secs(api.http_idle_timeout_seconds),
+        header_timeout: api.http_header_timeout,
+        idle_timeout: api.http_idle_timeout,
         max: api.max_connections.map_or_else(
             || crate::http::default_max(usize::from(settings.database.database_pool_size)),
             |max| usize::try_from(max).unwrap_or(usize::MAX),
@@ -165,8 +160,8 @@ pub async fn start(settings: ServerSettings, plugins: Plugins) -> Result<Server,
     let state = AppState {
         subscription_limits: SubscriptionLimits {
             per_connection: subscriptions.subscriptions_per_connection as usize,
-            ping: Duration::from_secs(subscriptions.subscription_ping_seconds),
-            init_timeout: Duration::from_secs(subscriptions.subscription_init_timeout_seconds),
+            ping: subscriptions.subscription_ping,
+            init_timeout: subscriptions.subscription_init_timeout,
         },
         connections: Connections::new(
             subscriptions.subscription_connections_per_principal as usize,
@@ -183,12 +178,12 @@ pub async fn start(settings: ServerSettings, plugins: Plugins) -> Result<Server,
         dev_issuer,
         launch,
         launch_caching: LaunchCaching {
-            max_age_seconds: settings.launch.launch_cache_max_age_seconds,
+            max_age: settings.launch.launch_cache_max_age,
         },
         launch_limiter: Arc::new(LaunchLimiter::new(
             settings.launch.launch_rate_limit_per_minute,
         )),
-        request_timeout: RequestTimeout(Duration::from_millis(api.request_timeout_ms)),
+        request_timeout: RequestTimeout(api.request_timeout),
         body_limit: BodyLimit(api.max_body_bytes),
         persisted_queries,
     };
@@ -200,7 +195,7 @@ pub async fn start(settings: ServerSettings, plugins: Plugins) -> Result<Server,
             graphiql: api.graphiql_enabled.unwrap_or(dev_mode),
             cors_allowed_origins,
         },
-        shutdown_grace: Duration::from_secs(api.shutdown_grace_seconds),
+        shutdown_grace: api.shutdown_grace,
         dispatcher,
         follower,
         services,
@@ -334,10 +329,10 @@ async fn migrate(db: &Database) -> Result<(), StartError> {
 fn dispatch_settings(hooks: &HookSettings) -> DispatchSettings {
     DispatchSettings {
         max_attempts: hooks.webhook_max_attempts,
-        retry_base: Duration::from_millis(hooks.webhook_retry_base_ms),
-        retry_cap: Duration::from_millis(hooks.webhook_retry_max_ms),
-        lease: Duration::from_millis(hooks.hook_lease_ms),
-        poll_interval: Duration::from_millis(hooks.hook_poll_interval_ms),
+        retry_base: hooks.webhook_retry_base,
+        retry_cap: hooks.webhook_retry_max,
+        lease: hooks.hook_lease,
+        poll_interval: hooks.hook_poll_interval,
         batch: 32,
     }
 }
@@ -407,12 +402,12 @@ fn jwt_settings(
         role_map: parse_role_map(&auth.jwt_role_map)?,
     };
     let refresh = KeyRefresh {
-        every: Duration::from_secs(auth.jwt_jwks_refresh_seconds),
-        cooldown: Duration::from_secs(auth.jwt_jwks_cooldown_seconds),
+        every: auth.jwt_jwks_refresh,
+        cooldown: auth.jwt_jwks_cooldown,
     };
     Ok(
         JwtSettings::new(keys, auth.jwt_issuer.clone(), auth.jwt_audience.clone())?
-            .with_claims(claims, auth.jwt_leeway_seconds)
+            .with_claims(claims, auth.jwt_leeway)
             .with_refresh(refresh),
     )
 }

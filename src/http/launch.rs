@@ -113,7 +113,7 @@ pub async fn launch(
         }
     };
     let etag = etag::from_sha256(&Sha256::digest(&body));
-    let cache_control = format!("private, max-age={}", caching.max_age_seconds);
+    let cache_control = format!("private, max-age={}", caching.max_age.as_secs());
     let mut response = if etag::is_fresh(&headers, &etag) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
