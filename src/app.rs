@@ -223,6 +223,7 @@ impl Server {
         tracing::info!(address = %self.address, "listening");
         let dispatcher = tokio::spawn(self.dispatcher.run());
         let key_refresh = tokio::spawn(self.state.verifier.key_ring().refresh_periodically());
+        let launch_keys = tokio::spawn(self.state.launch_limiter.clone().forget_idle_keys());
         let follower = self
             .follower
             .map(|(launch, url, resync)| tokio::spawn(follow_changes(launch, url, resync)));
@@ -262,6 +263,7 @@ impl Server {
         // Deliveries in flight are taken over after their lease: at least once.
         dispatcher.abort();
         key_refresh.abort();
+        launch_keys.abort();
         live.abort();
         if let Some(follower) = follower {
             follower.abort();

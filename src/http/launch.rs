@@ -2,7 +2,6 @@
 //! answered from memory, with a strong ETag for conditional requests.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -65,7 +64,7 @@ pub async fn launch(
         Ok(workspace) => workspace,
         Err(refusal) => return refused(refusal),
     };
-    if let Err(wait) = limiter.take(client_key.unwrap_or_default(), Instant::now()) {
+    if let Err(wait) = limiter.take(client_key.unwrap_or_default()) {
         let seconds = wait.as_secs() + 1;
         let mut response = error(
             StatusCode::TOO_MANY_REQUESTS,
