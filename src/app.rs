@@ -25,7 +25,7 @@ use crate::graphql::QueryLimits;
 use crate::hooks::webhooks::WebhookSender;
 use crate::hooks::{DispatchSettings, Dispatcher, GuardHook, HookRegistry, NotifyHook};
 use crate::http::{
-    AppState, BodyLimit, ConnectionLimits, Connections, LaunchCaching, LimitedListener,
+    AppState, BodyLimit, ConnectionLimits, Connections, LaunchCaching, LimitedListener, Metrics,
     MutationLimit, OpenConnections, PerConnection, RequestTimeout, RouterSettings, Stopping,
     SubscriptionLimits, router,
 };
@@ -172,7 +172,7 @@ pub async fn start(settings: ServerSettings, plugins: Plugins) -> Result<Server,
         document_limits: limits.document(),
         services: services.clone(),
         mutation_limit: MutationLimit(api.rate_limit_mutations_per_minute),
-        metrics: Arc::default(),
+        metrics: Arc::new(Metrics::new()?),
         verifier,
         db: db.clone(),
         dev_issuer,
@@ -224,6 +224,7 @@ impl Server {
         let dispatcher = tokio::spawn(self.dispatcher.run());
         let key_refresh = tokio::spawn(self.state.verifier.key_ring().refresh_periodically());
         let launch_keys = tokio::spawn(self.state.launch_limiter.clone().forget_idle_keys());
+        let metrics_upkeep = tokio::spawn(self.state.metrics.clone().run_upkeep_periodically());
         let follower = self
             .follower
             .map(|(launch, url, resync)| tokio::spawn(follow_changes(launch, url, resync)));
@@ -264,6 +265,7 @@ impl Server {
         dispatcher.abort();
         key_refresh.abort();
         launch_keys.abort();
+        metrics_upkeep.abort();
         live.abort();
         if let Some(follower) = follower {
             follower.abort();
