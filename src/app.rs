@@ -25,7 +25,7 @@ use crate::graphql::QueryLimits;
 use crate::hooks::webhooks::WebhookSender;
 use crate::hooks::{DispatchSettings, Dispatcher, GuardHook, HookRegistry, NotifyHook};
 use crate::http::{
-    AppState, BodyLimit, ConnectionLimits, Connections, LaunchCaching, LimitedListener,
+    AppState, BodyLimit, ConnectionLimits, Connections, LaunchCaching, LimitedListener, Metrics,
     MutationLimit, OpenConnections, PerConnection, RequestTimeout, RouterSettings, Stopping,
     SubscriptionLimits, router,
 };
@@ -92,7 +92,7 @@ pub async fn start(settings: ServerSettings, plugins: Plugins) -> Result<Server,
         migrate(&db).await?;
     }
     let hooks = &settings.hooks;
-    let mut registry = HookRegistry::new(Duration::from_millis(hooks.hook_guard_timeout_ms));
+    let mut registry = HookRegistry::new(hooks.hook_guard_timeout);
     for guard in plugins.guards {
         registry = registry.with_guard(guard);
     }
@@ -107,18 +107,13 @@ pub async fn start(settings: ServerSettings, plugins: Plugins) -> Result<Server,
         live: Arc::new(LiveEvents::default()),
     };
     let follower = match db.location() {
-        DatabaseLocation::Postgres(url) => Some((
-            launch.clone(),
-            url.clone(),
-            Duration::from_secs(settings.launch.launch_resync_seconds),
-        )),
+        DatabaseLocation::Postgres(url) => {
+            Some((launch.clone(), url.clone(), settings.launch.launch_resync))
+        }
         DatabaseLocation::Sqlite(_) => None,
     };
     let allow_private = hooks.webhook_allow_private_targets.unwrap_or(dev_mode);
-    let webhooks = WebhookSender::new(
-        Duration::from_millis(hooks.webhook_timeout_ms),
-        allow_private,
-    )?;
+    let webhooks = WebhookSender::new(hooks.webhook_timeout, allow_private)?;
     let dispatcher = Dispatcher::new(
         db.clone(),
         services.hooks.clone(),
@@ -146,8 +141,8 @@ pub async fn start(settings: ServerSettings, plugins: Plugins) -> Result<Server,
     };
     let api = &settings.api;
     let connection_limits = ConnectionLimits {
-        header_timeout: Duration::from_secs(api.http_header_timeout_seconds),
-        idle_timeout: Duration::from_secs(api.http_idle_timeout_seconds),
+        header_timeout: api.http_header_timeout,
+        idle_timeout: api.http_idle_timeout,
         max: api.max_connections.map_or_else(
             || crate::http::default_max(usize::from(settings.database.database_pool_size)),
             |max| usize::try_from(max).unwrap_or(usize::MAX),
@@ -162,15 +157,15 @@ pub async fn start(settings: ServerSettings, plugins: Plugins) -> Result<Server,
     let persisted_queries = Arc::new(PersistedQueries::new(
         db.clone(),
         allow_list,
-        Duration::from_secs(u64::from(api.persisted_query_ttl_days) * 24 * 3600),
+        api.persisted_query_ttl,
     ));
     let subscriptions = &settings.subscriptions;
     let (stopping, stopping_watch) = tokio::sync::watch::channel(false);
     let state = AppState {
         subscription_limits: SubscriptionLimits {
             per_connection: subscriptions.subscriptions_per_connection as usize,
-            ping: Duration::from_secs(subscriptions.subscription_ping_seconds),
-            init_timeout: Duration::from_secs(subscriptions.subscription_init_timeout_seconds),
+            ping: subscriptions.subscription_ping,
+            init_timeout: subscriptions.subscription_init_timeout,
         },
         connections: Connections::new(
             subscriptions.subscription_connections_per_principal as usize,
@@ -181,18 +176,18 @@ pub async fn start(settings: ServerSettings, plugins: Plugins) -> Result<Server,
         document_limits: limits.document(),
         services: services.clone(),
         mutation_limit: MutationLimit(api.rate_limit_mutations_per_minute),
-        metrics: Arc::default(),
+        metrics: Arc::new(Metrics::new()?),
         verifier,
         db: db.clone(),
         dev_issuer,
         launch,
         launch_caching: LaunchCaching {
-            max_age_seconds: settings.launch.launch_cache_max_age_seconds,
+            max_age: settings.launch.launch_cache_max_age,
         },
         launch_limiter: Arc::new(LaunchLimiter::new(
             settings.launch.launch_rate_limit_per_minute,
         )),
-        request_timeout: RequestTimeout(Duration::from_millis(api.request_timeout_ms)),
+        request_timeout: RequestTimeout(api.request_timeout),
         body_limit: BodyLimit(api.max_body_bytes),
         persisted_queries,
     };
@@ -204,7 +199,7 @@ pub async fn start(settings: ServerSettings, plugins: Plugins) -> Result<Server,
             graphiql: api.graphiql_enabled.unwrap_or(dev_mode),
             cors_allowed_origins,
         },
-        shutdown_grace: Duration::from_secs(api.shutdown_grace_seconds),
+        shutdown_grace: api.shutdown_grace,
         dispatcher,
         follower,
         services,
@@ -232,6 +227,8 @@ impl Server {
         tracing::info!(address = %self.address, "listening");
         let dispatcher = tokio::spawn(self.dispatcher.run());
         let key_refresh = tokio::spawn(self.state.verifier.key_ring().refresh_periodically());
+        let launch_keys = tokio::spawn(self.state.launch_limiter.clone().forget_idle_keys());
+        let metrics_upkeep = tokio::spawn(self.state.metrics.clone().run_upkeep_periodically());
         let follower = self
             .follower
             .map(|(launch, url, resync)| tokio::spawn(follow_changes(launch, url, resync)));
@@ -271,6 +268,8 @@ impl Server {
         // Deliveries in flight are taken over after their lease: at least once.
         dispatcher.abort();
         key_refresh.abort();
+        launch_keys.abort();
+        metrics_upkeep.abort();
         live.abort();
         if let Some(follower) = follower {
             follower.abort();
@@ -338,10 +337,10 @@ async fn migrate(db: &Database) -> Result<(), StartError> {
 fn dispatch_settings(hooks: &HookSettings) -> DispatchSettings {
     DispatchSettings {
         max_attempts: hooks.webhook_max_attempts,
-        retry_base: Duration::from_millis(hooks.webhook_retry_base_ms),
-        retry_cap: Duration::from_millis(hooks.webhook_retry_max_ms),
-        lease: Duration::from_millis(hooks.hook_lease_ms),
-        poll_interval: Duration::from_millis(hooks.hook_poll_interval_ms),
+        retry_base: hooks.webhook_retry_base,
+        retry_cap: hooks.webhook_retry_max,
+        lease: hooks.hook_lease,
+        poll_interval: hooks.hook_poll_interval,
         batch: 32,
     }
 }
@@ -411,12 +410,12 @@ fn jwt_settings(
         role_map: parse_role_map(&auth.jwt_role_map)?,
     };
     let refresh = KeyRefresh {
-        every: Duration::from_secs(auth.jwt_jwks_refresh_seconds),
-        cooldown: Duration::from_secs(auth.jwt_jwks_cooldown_seconds),
+        every: auth.jwt_jwks_refresh,
+        cooldown: auth.jwt_jwks_cooldown,
     };
     Ok(
         JwtSettings::new(keys, auth.jwt_issuer.clone(), auth.jwt_audience.clone())?
-            .with_claims(claims, auth.jwt_leeway_seconds)
+            .with_claims(claims, auth.jwt_leeway)
             .with_refresh(refresh),
     )
 }

@@ -1,6 +1,8 @@
 //! Every setting, typed, from command-line flags or the environment.
 
+use std::fmt;
 use std::net::SocketAddr;
+use std::ops::RangeBounds;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -15,7 +17,9 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/update-mode.db";
     name = "update-mode",
     version,
     about,
-    args_conflicts_with_subcommands = true
+    args_conflicts_with_subcommands = true,
+    after_help = "Durations are a number in the unit their name says (REQUEST_TIMEOUT_MS=10000, \
+        SHUTDOWN_GRACE_SECONDS=30) or a humantime string (10s, 2m, 500ms), in whole units."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -99,24 +103,20 @@ pub struct AuthSettings {
     #[arg(long, env = "JWT_JWKS_URL", global = true)]
     pub jwt_jwks_url: Option<url::Url>,
     /// How often a key file or JWKS is read again, in seconds.
-    #[arg(long, env = "JWT_JWKS_REFRESH_SECONDS", default_value_t = 300, global = true, value_parser = clap::value_parser!(u64).range(1..))]
-    pub jwt_jwks_refresh_seconds: u64,
+    #[arg(long = "jwt-jwks-refresh-seconds", env = "JWT_JWKS_REFRESH_SECONDS", default_value = "300", global = true, value_name = "DURATION", value_parser = seconds(1..))]
+    pub jwt_jwks_refresh: Duration,
     /// The least time between two JWKS fetches caused by tokens naming an
     /// unknown `kid`, in seconds.
-    #[arg(
-        long,
-        env = "JWT_JWKS_COOLDOWN_SECONDS",
-        default_value_t = 30,
-        global = true
-    )]
-    pub jwt_jwks_cooldown_seconds: u64,
+    #[arg(long = "jwt-jwks-cooldown-seconds", env = "JWT_JWKS_COOLDOWN_SECONDS", default_value = "30", global = true, value_name = "DURATION", value_parser = seconds(..))]
+    pub jwt_jwks_cooldown: Duration,
     /// Required `iss` claim, when set.
     #[arg(long, env = "JWT_ISSUER", global = true)]
     pub jwt_issuer: Option<String>,
     /// Required `aud` claim, when set.
     #[arg(long, env = "JWT_AUDIENCE", global = true)]
     pub jwt_audience: Option<String>,
-    /// The claim holding the workspace id.
+    /// The dotted path of the claim holding the workspace id, e.g.
+    /// `https://example.com/claims.tenant`.
     #[arg(
         long,
         env = "JWT_WORKSPACE_CLAIM",
@@ -131,8 +131,8 @@ pub struct AuthSettings {
     #[arg(long, env = "JWT_ROLE_MAP", default_value = "", global = true)]
     pub jwt_role_map: String,
     /// Tolerated clock difference for `exp` and `nbf`, in seconds.
-    #[arg(long, env = "JWT_LEEWAY_SECONDS", default_value_t = crate::auth::DEFAULT_LEEWAY_SECONDS, global = true)]
-    pub jwt_leeway_seconds: u64,
+    #[arg(long = "jwt-leeway-seconds", env = "JWT_LEEWAY_SECONDS", default_value = "30", global = true, value_name = "DURATION", value_parser = seconds(..))]
+    pub jwt_leeway: Duration,
 }
 
 impl AuthSettings {
@@ -148,68 +148,38 @@ impl AuthSettings {
 #[derive(Debug, Clone, Args)]
 pub struct HookSettings {
     /// How long a guard hook may take before the change is refused.
-    #[arg(
-        long,
-        env = "HOOK_GUARD_TIMEOUT_MS",
-        default_value_t = 2000,
-        global = true
-    )]
-    pub hook_guard_timeout_ms: u64,
+    #[arg(long = "hook-guard-timeout-ms", env = "HOOK_GUARD_TIMEOUT_MS", default_value = "2000", global = true, value_name = "DURATION", value_parser = millis(..))]
+    pub hook_guard_timeout: Duration,
     /// Attempts per webhook delivery before it is FAILED.
     #[arg(long, env = "WEBHOOK_MAX_ATTEMPTS", default_value_t = 8, global = true, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub webhook_max_attempts: u32,
     /// The wait after the first failed attempt, doubling per attempt.
-    #[arg(
-        long,
-        env = "WEBHOOK_RETRY_BASE_MS",
-        default_value_t = 1000,
-        global = true
-    )]
-    pub webhook_retry_base_ms: u64,
+    #[arg(long = "webhook-retry-base-ms", env = "WEBHOOK_RETRY_BASE_MS", default_value = "1000", global = true, value_name = "DURATION", value_parser = millis(..))]
+    pub webhook_retry_base: Duration,
     /// The longest wait between two attempts.
-    #[arg(
-        long,
-        env = "WEBHOOK_RETRY_MAX_MS",
-        default_value_t = 3_600_000,
-        global = true
-    )]
-    pub webhook_retry_max_ms: u64,
+    #[arg(long = "webhook-retry-max-ms", env = "WEBHOOK_RETRY_MAX_MS", default_value = "3600000", global = true, value_name = "DURATION", value_parser = millis(..))]
+    pub webhook_retry_max: Duration,
     /// How long a receiver may take to answer.
-    #[arg(
-        long,
-        env = "WEBHOOK_TIMEOUT_MS",
-        default_value_t = 10_000,
-        global = true
-    )]
-    pub webhook_timeout_ms: u64,
+    #[arg(long = "webhook-timeout-ms", env = "WEBHOOK_TIMEOUT_MS", default_value = "10000", global = true, value_name = "DURATION", value_parser = millis(..))]
+    pub webhook_timeout: Duration,
     /// Allow webhook targets on loopback, private, link-local and metadata
     /// addresses. Default: true in development mode, false otherwise.
     #[arg(long, env = "WEBHOOK_ALLOW_PRIVATE_TARGETS", global = true)]
     pub webhook_allow_private_targets: Option<bool>,
     /// How long a process holds a claimed delivery before another may take it over.
-    #[arg(long, env = "HOOK_LEASE_MS", default_value_t = 60_000, global = true)]
-    pub hook_lease_ms: u64,
+    #[arg(long = "hook-lease-ms", env = "HOOK_LEASE_MS", default_value = "60000", global = true, value_name = "DURATION", value_parser = millis(..))]
+    pub hook_lease: Duration,
     /// The longest the dispatcher waits before looking for work committed
     /// through other processes.
-    #[arg(
-        long,
-        env = "HOOK_POLL_INTERVAL_MS",
-        default_value_t = 1000,
-        global = true
-    )]
-    pub hook_poll_interval_ms: u64,
+    #[arg(long = "hook-poll-interval-ms", env = "HOOK_POLL_INTERVAL_MS", default_value = "1000", global = true, value_name = "DURATION", value_parser = millis(..))]
+    pub hook_poll_interval: Duration,
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct LaunchSettings {
     /// `Cache-Control: private, max-age=N` on launch answers.
-    #[arg(
-        long,
-        env = "LAUNCH_CACHE_MAX_AGE_SECONDS",
-        default_value_t = 0,
-        global = true
-    )]
-    pub launch_cache_max_age_seconds: u32,
+    #[arg(long = "launch-cache-max-age-seconds", env = "LAUNCH_CACHE_MAX_AGE_SECONDS", default_value = "0", global = true, value_name = "DURATION", value_parser = seconds(..=u64::from(u32::MAX)))]
+    pub launch_cache_max_age: Duration,
     /// Launch requests per client key per minute, counted in each process;
     /// 0 means no limit.
     #[arg(
@@ -221,8 +191,8 @@ pub struct LaunchSettings {
     pub launch_rate_limit_per_minute: u32,
     /// How often each process re-reads every launch policy, as a safety net
     /// behind the change notifications.
-    #[arg(long, env = "LAUNCH_RESYNC_SECONDS", default_value_t = 60, global = true, value_parser = clap::value_parser!(u64).range(1..))]
-    pub launch_resync_seconds: u64,
+    #[arg(long = "launch-resync-seconds", env = "LAUNCH_RESYNC_SECONDS", default_value = "60", global = true, value_name = "DURATION", value_parser = seconds(1..))]
+    pub launch_resync: Duration,
 }
 
 /// Limits that keep one request from costing the service more than it should.
@@ -263,13 +233,8 @@ pub struct ApiSettings {
     #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 65_536, global = true)]
     pub max_body_bytes: usize,
     /// How long one GraphQL request may run before it is stopped.
-    #[arg(
-        long,
-        env = "REQUEST_TIMEOUT_MS",
-        default_value_t = 10_000,
-        global = true
-    )]
-    pub request_timeout_ms: u64,
+    #[arg(long = "request-timeout-ms", env = "REQUEST_TIMEOUT_MS", default_value = "10000", global = true, value_name = "DURATION", value_parser = millis(..))]
+    pub request_timeout: Duration,
     /// Browser origins allowed to call the API (comma-separated); none by default.
     #[arg(
         long,
@@ -289,27 +254,22 @@ pub struct ApiSettings {
     /// How long a connection may take to send a request's headers, counted
     /// from its first byte (or from the connection being accepted); slower
     /// ones are closed.
-    #[arg(long, env = "HTTP_HEADER_TIMEOUT_SECONDS", default_value_t = 10, global = true, value_parser = clap::value_parser!(u64).range(1..))]
-    pub http_header_timeout_seconds: u64,
+    #[arg(long = "http-header-timeout-seconds", env = "HTTP_HEADER_TIMEOUT_SECONDS", default_value = "10", global = true, value_name = "DURATION", value_parser = seconds(1..))]
+    pub http_header_timeout: Duration,
     /// How long a keep-alive connection may wait between requests.
-    #[arg(long, env = "HTTP_IDLE_TIMEOUT_SECONDS", default_value_t = 60, global = true, value_parser = clap::value_parser!(u64).range(1..))]
-    pub http_idle_timeout_seconds: u64,
+    #[arg(long = "http-idle-timeout-seconds", env = "HTTP_IDLE_TIMEOUT_SECONDS", default_value = "60", global = true, value_name = "DURATION", value_parser = seconds(1..))]
+    pub http_idle_timeout: Duration,
     /// The most connections open at once, WebSockets included; more wait to
     /// be accepted. Default: what the file-descriptor limit (raised to its
     /// hard limit) leaves after the database pool and the process's files.
     #[arg(long, env = "MAX_CONNECTIONS", global = true, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_connections: Option<u64>,
     /// How long in-flight requests may take to finish after SIGTERM or SIGINT.
-    #[arg(
-        long,
-        env = "SHUTDOWN_GRACE_SECONDS",
-        default_value_t = 30,
-        global = true
-    )]
-    pub shutdown_grace_seconds: u64,
-    /// Persisted documents that nobody used for this many days are removed.
-    #[arg(long, env = "PERSISTED_QUERY_TTL_DAYS", default_value_t = 30, global = true, value_parser = clap::value_parser!(u32).range(1..))]
-    pub persisted_query_ttl_days: u32,
+    #[arg(long = "shutdown-grace-seconds", env = "SHUTDOWN_GRACE_SECONDS", default_value = "30", global = true, value_name = "DURATION", value_parser = seconds(..))]
+    pub shutdown_grace: Duration,
+    /// Persisted documents that nobody used for this long are removed.
+    #[arg(long = "persisted-query-ttl-days", env = "PERSISTED_QUERY_TTL_DAYS", default_value = "30", global = true, value_name = "DURATION", value_parser = days(1..))]
+    pub persisted_query_ttl: Duration,
     /// An Apollo persisted query manifest: the only operations that tokens
     /// holding nothing but `GRAPHQL_ALLOWLIST_ROLES` may run. Unset: no list.
     #[arg(long, env = "GRAPHQL_ALLOWLIST_FILE", global = true)]
@@ -338,11 +298,11 @@ pub struct SubscriptionSettings {
     pub subscription_connections_per_principal: u32,
     /// How often an idle connection is pinged; one that answers nothing for
     /// two intervals is closed as dead.
-    #[arg(long, env = "SUBSCRIPTION_PING_SECONDS", default_value_t = 15, global = true, value_parser = clap::value_parser!(u64).range(1..))]
-    pub subscription_ping_seconds: u64,
+    #[arg(long = "subscription-ping-seconds", env = "SUBSCRIPTION_PING_SECONDS", default_value = "15", global = true, value_name = "DURATION", value_parser = seconds(1..))]
+    pub subscription_ping: Duration,
     /// How long a new connection may take to send `connection_init`.
-    #[arg(long, env = "SUBSCRIPTION_INIT_TIMEOUT_SECONDS", default_value_t = 10, global = true, value_parser = clap::value_parser!(u64).range(1..))]
-    pub subscription_init_timeout_seconds: u64,
+    #[arg(long = "subscription-init-timeout-seconds", env = "SUBSCRIPTION_INIT_TIMEOUT_SECONDS", default_value = "10", global = true, value_name = "DURATION", value_parser = seconds(1..))]
+    pub subscription_init_timeout: Duration,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -359,6 +319,97 @@ pub struct TokenArgs {
     /// How long the token is valid, e.g. `30m`, `12h`, `7d`.
     #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
     pub ttl: Duration,
+}
+
+/// The unit a duration setting's name ends in (`_MS`, `_SECONDS`).
+#[derive(Debug, Clone, Copy)]
+enum Unit {
+    Milliseconds,
+    Seconds,
+    Days,
+}
+
+impl Unit {
+    fn times(self, count: u64) -> Duration {
+        match self {
+            Unit::Milliseconds => Duration::from_millis(count),
+            Unit::Seconds => Duration::from_secs(count),
+            Unit::Days => Duration::from_secs(count.saturating_mul(DAY_SECONDS)),
+        }
+    }
+
+    /// How many whole units `duration` is; `None` when it has a remainder
+    /// (that the setting would silently drop) or is too long to count.
+    fn count(self, duration: Duration) -> Option<u64> {
+        let (nanos_per_unit, count) = match self {
+            Unit::Milliseconds => (1_000_000, duration.as_millis()),
+            Unit::Seconds => (1_000_000_000, u128::from(duration.as_secs())),
+            Unit::Days => (
+                1_000_000_000 * u128::from(DAY_SECONDS),
+                u128::from(duration.as_secs() / DAY_SECONDS),
+            ),
+        };
+        if duration.as_nanos() % nanos_per_unit != 0 {
+            return None;
+        }
+        u64::try_from(count).ok()
+    }
+}
+
+impl fmt::Display for Unit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Unit::Milliseconds => "milliseconds",
+            Unit::Seconds => "seconds",
+            Unit::Days => "days",
+        })
+    }
+}
+
+const DAY_SECONDS: u64 = 24 * 3600;
+
+/// Reads a duration setting named in days; `range` bounds the count.
+fn days(
+    range: impl RangeBounds<u64> + fmt::Debug + Clone + Send + Sync + 'static,
+) -> impl Fn(&str) -> Result<Duration, String> + Clone + Send + Sync + 'static {
+    move |text| parse_duration(text, Unit::Days, &range)
+}
+
+/// Reads a duration setting named in milliseconds; `range` bounds the count.
+fn millis(
+    range: impl RangeBounds<u64> + fmt::Debug + Clone + Send + Sync + 'static,
+) -> impl Fn(&str) -> Result<Duration, String> + Clone + Send + Sync + 'static {
+    move |text| parse_duration(text, Unit::Milliseconds, &range)
+}
+
+/// Reads a duration setting named in seconds; `range` bounds the count.
+fn seconds(
+    range: impl RangeBounds<u64> + fmt::Debug + Clone + Send + Sync + 'static,
+) -> impl Fn(&str) -> Result<Duration, String> + Clone + Send + Sync + 'static {
+    move |text| parse_duration(text, Unit::Seconds, &range)
+}
+
+/// A bare integer counts `unit`s, as these settings always did; anything
+/// else is read by humantime (`10s`, `2m`, `500ms`) and must come to whole
+/// `unit`s within `range`.
+fn parse_duration(
+    text: &str,
+    unit: Unit,
+    range: &(impl RangeBounds<u64> + fmt::Debug),
+) -> Result<Duration, String> {
+    let duration = match text.parse::<u64>() {
+        Ok(count) => unit.times(count),
+        Err(_) => humantime::parse_duration(text).map_err(|error| {
+            format!("{text:?} is neither a number of {unit} nor a duration like 10s, 2m or 500ms ({error})")
+        })?,
+    };
+    let count = unit
+        .count(duration)
+        .ok_or_else(|| format!("{text:?} is not a whole number of {unit}"))?;
+    if !range.contains(&count) {
+        return Err(format!("{count} is not in {range:?} ({unit})"));
+    }
+    Ok(duration)
 }
 
 fn parse_role(name: &str) -> Result<Role, String> {
@@ -402,6 +453,98 @@ mod tests {
         ])
         .unwrap();
         assert!(!jwks.auth.development_mode());
+    }
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("update-mode").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn durations_default_to_what_their_settings_always_said() {
+        let cli = parse(&[]).unwrap();
+        let (auth, hooks, launch, api, subscriptions) =
+            (cli.auth, cli.hooks, cli.launch, cli.api, cli.subscriptions);
+        assert_eq!(auth.jwt_jwks_refresh, Duration::from_secs(300));
+        assert_eq!(auth.jwt_jwks_cooldown, Duration::from_secs(30));
+        assert_eq!(auth.jwt_leeway, crate::auth::DEFAULT_LEEWAY);
+        assert_eq!(hooks.hook_guard_timeout, Duration::from_millis(2000));
+        assert_eq!(hooks.webhook_retry_base, Duration::from_millis(1000));
+        assert_eq!(hooks.webhook_retry_max, Duration::from_secs(3600));
+        assert_eq!(hooks.webhook_timeout, Duration::from_secs(10));
+        assert_eq!(hooks.hook_lease, Duration::from_secs(60));
+        assert_eq!(hooks.hook_poll_interval, Duration::from_secs(1));
+        assert_eq!(launch.launch_cache_max_age, Duration::ZERO);
+        assert_eq!(launch.launch_resync, Duration::from_secs(60));
+        assert_eq!(api.request_timeout, Duration::from_secs(10));
+        assert_eq!(api.http_header_timeout, Duration::from_secs(10));
+        assert_eq!(api.http_idle_timeout, Duration::from_secs(60));
+        assert_eq!(api.shutdown_grace, Duration::from_secs(30));
+        assert_eq!(subscriptions.subscription_ping, Duration::from_secs(15));
+        assert_eq!(
+            subscriptions.subscription_init_timeout,
+            Duration::from_secs(10)
+        );
+    }
+
+    #[test]
+    fn a_duration_is_a_count_of_its_names_unit_or_a_humantime_string() {
+        let read = |flag: &str, value: &str| {
+            let cli = parse(&[flag, value]).unwrap();
+            match flag {
+                "--request-timeout-ms" => cli.api.request_timeout,
+                "--shutdown-grace-seconds" => cli.api.shutdown_grace,
+                "--http-idle-timeout-seconds" => cli.api.http_idle_timeout,
+                _ => unreachable!("{flag}"),
+            }
+        };
+        assert_eq!(
+            read("--request-timeout-ms", "10000"),
+            Duration::from_secs(10)
+        );
+        assert_eq!(read("--request-timeout-ms", "10s"), Duration::from_secs(10));
+        assert_eq!(
+            read("--request-timeout-ms", "500ms"),
+            Duration::from_millis(500)
+        );
+        assert_eq!(read("--request-timeout-ms", "0"), Duration::ZERO);
+        assert_eq!(
+            read("--shutdown-grace-seconds", "30"),
+            Duration::from_secs(30)
+        );
+        assert_eq!(
+            read("--shutdown-grace-seconds", "2m"),
+            Duration::from_secs(120)
+        );
+        assert_eq!(
+            read("--http-idle-timeout-seconds", "1h 30s"),
+            Duration::from_secs(3630)
+        );
+    }
+
+    #[test]
+    fn durations_are_refused_where_their_counts_always_were() {
+        for refused in [
+            ["--http-header-timeout-seconds", "0"],
+            ["--http-header-timeout-seconds", "0s"],
+            ["--subscription-ping-seconds", "0ms"],
+            ["--launch-resync-seconds", "0"],
+            ["--jwt-jwks-refresh-seconds", "0"],
+            ["--launch-cache-max-age-seconds", "4294967296"],
+            ["--request-timeout-ms", "-1"],
+            ["--request-timeout-ms", "soon"],
+            // A fraction the setting would drop is refused, not rounded.
+            ["--http-idle-timeout-seconds", "1500ms"],
+            ["--request-timeout-ms", "1us"],
+        ] {
+            assert!(parse(&refused).is_err(), "{refused:?}");
+        }
+        let cli = parse(&["--launch-cache-max-age-seconds", "4294967295"]).unwrap();
+        assert_eq!(
+            cli.launch.launch_cache_max_age.as_secs(),
+            u64::from(u32::MAX)
+        );
+        let cli = parse(&["--jwt-leeway-seconds", "0", "--shutdown-grace-seconds", "0"]).unwrap();
+        assert_eq!(cli.auth.jwt_leeway, Duration::ZERO);
     }
 
     #[test]

@@ -14,3 +14,4 @@ pub mod launch;
 pub mod live;
 mod send_body;
 pub mod service;
+pub mod sync;

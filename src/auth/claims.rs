@@ -1,6 +1,7 @@
 //! Where an identity provider's tokens keep the workspace and the roles, and
 //! what its role names mean here. Real providers differ (Keycloak keeps roles
-//! under `realm_access.roles`), so both are configurable.
+//! under `realm_access.roles`, Auth0 nests them in a namespaced claim such as
+//! `https://example.com/claims`), so both are configurable dotted paths.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -11,7 +12,7 @@ use crate::domain::{Principal, Role};
 
 #[derive(Debug, Clone)]
 pub struct ClaimNames {
-    /// The claim holding the workspace id, a string.
+    /// The dotted path of the claim holding the workspace id, a string.
     pub workspace: String,
     /// The dotted path of the claim holding the roles, an array of strings.
     pub roles: String,
@@ -55,8 +56,7 @@ impl ClaimNames {
             .and_then(Value::as_str)
             .filter(|sub| !sub.trim().is_empty())
             .ok_or_else(|| invalid("the sub claim must be a non-empty string".into()))?;
-        let workspace = claims
-            .get(&self.workspace)
+        let workspace = lookup(claims, &self.workspace)
             .and_then(Value::as_str)
             .filter(|workspace| !workspace.trim().is_empty())
             .ok_or_else(|| {
@@ -93,36 +93,48 @@ impl ClaimNames {
 
     /// Writes the workspace and roles where `principal` reads them.
     pub(super) fn insert(&self, claims: &mut Map<String, Value>, workspace: &str, roles: &[Role]) {
-        claims.insert(self.workspace.clone(), Value::from(workspace));
-        let roles = Value::Array(
-            roles
-                .iter()
-                .map(|role| Value::from(role.as_str()))
-                .collect(),
-        );
-        let mut path: Vec<&str> = self.roles.split('.').collect();
-        let last = path.pop().unwrap_or("roles");
-        let mut object = claims;
-        for key in path {
-            let entry = object
-                .entry(key.to_owned())
-                .or_insert_with(|| Value::Object(Map::new()));
-            if !entry.is_object() {
-                *entry = Value::Object(Map::new());
-            }
-            let Value::Object(next) = entry else {
-                return;
-            };
-            object = next;
-        }
-        object.insert(last.to_owned(), roles);
+        insert(claims, &self.workspace, Value::from(workspace));
+        let roles = roles
+            .iter()
+            .map(|role| Value::from(role.as_str()))
+            .collect();
+        insert(claims, &self.roles, Value::Array(roles));
     }
 }
 
-fn lookup<'a>(claims: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
-    let mut keys = path.split('.');
-    let first = claims.get(keys.next()?)?;
-    keys.try_fold(first, |value, key| value.get(key))
+/// The claim at a dotted `path`. A claim name may itself hold dots (Auth0's
+/// namespaced claims are URLs), so at each level the longest name that the
+/// path starts with is tried first: `https://example.com/claims.tenant` is
+/// `tenant` inside the claim `https://example.com/claims`.
+fn lookup<'a>(object: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
+    if let Some(value) = object.get(path) {
+        return Some(value);
+    }
+    path.rmatch_indices('.').find_map(|(dot, _)| {
+        let inner = object.get(&path[..dot])?.as_object()?;
+        lookup(inner, &path[dot + 1..])
+    })
+}
+
+/// Puts `value` at a dotted `path`, one object per dot, where `lookup` finds it.
+fn insert(claims: &mut Map<String, Value>, path: &str, value: Value) {
+    let (parents, last) = path
+        .rsplit_once('.')
+        .map_or((None, path), |(parents, last)| (Some(parents), last));
+    let mut object = claims;
+    for key in parents.into_iter().flat_map(|parents| parents.split('.')) {
+        let entry = object
+            .entry(key.to_owned())
+            .or_insert_with(|| Value::Object(Map::new()));
+        if !entry.is_object() {
+            *entry = Value::Object(Map::new());
+        }
+        let Value::Object(next) = entry else {
+            return;
+        };
+        object = next;
+    }
+    object.insert(last.to_owned(), value);
 }
 
 #[cfg(test)]
@@ -170,19 +182,73 @@ mod tests {
     }
 
     #[test]
-    fn minted_claims_are_where_they_are_read() {
+    fn the_workspace_is_read_at_a_dotted_path_too() {
         let names = ClaimNames {
-            workspace: "tenant".into(),
-            roles: "realm_access.roles".into(),
+            workspace: "https://example.com/claims.tenant".into(),
+            roles: "https://example.com/claims.roles".into(),
             role_map: HashMap::new(),
         };
-        let mut minted = claims(json!({ "sub": "ops" }));
-        names.insert(&mut minted, "acme", &[Role::Developer]);
-        assert_eq!(minted["realm_access"]["roles"], json!(["DEVELOPER"]));
+        let principal = names
+            .principal(&claims(json!({
+                "sub": "auth0|7",
+                "https://example.com/claims": { "tenant": "acme", "roles": ["VIEWER"] }
+            })))
+            .unwrap();
+        assert_eq!(principal.workspace_id, "acme");
+        assert_eq!(principal.roles, [Role::Viewer].into());
+        let missing = names.principal(&claims(json!({
+            "sub": "auth0|7", "https://example.com/claims": { "roles": ["VIEWER"] }
+        })));
         assert_eq!(
-            names.principal(&minted).unwrap().roles,
-            [Role::Developer].into()
+            missing.unwrap_err(),
+            TokenError::Invalid(
+                "the https://example.com/claims.tenant claim must be a non-empty string".into()
+            )
         );
+    }
+
+    #[test]
+    fn a_path_prefers_the_longest_claim_name_and_falls_back_to_nesting() {
+        let value = json!({
+            "a.b": { "c": 1 },
+            "a": { "b": { "c": 2, "d": 3 }, "b.c": 4 },
+            "x.y": 5,
+            "s": "not an object",
+        });
+        let object = claims(value);
+        assert_eq!(lookup(&object, "a.b.c"), Some(&json!(1)));
+        assert_eq!(
+            lookup(&object, "a.b.d"),
+            Some(&json!(3)),
+            "a.b has no d: a, then b"
+        );
+        assert_eq!(lookup(&object, "x.y"), Some(&json!(5)));
+        assert_eq!(lookup(&object, "s.t"), None);
+        assert_eq!(lookup(&object, "a.e"), None);
+        assert_eq!(lookup(&object, "nothing"), None);
+    }
+
+    #[test]
+    fn minted_claims_are_where_they_are_read_at_any_path() {
+        for (workspace, roles) in [
+            ("workspace_id", "roles"),
+            ("tenant", "realm_access.roles"),
+            (
+                "https://example.com/claims.tenant",
+                "https://example.com/claims.roles",
+            ),
+        ] {
+            let names = ClaimNames {
+                workspace: workspace.into(),
+                roles: roles.into(),
+                role_map: HashMap::new(),
+            };
+            let mut minted = claims(json!({ "sub": "ops" }));
+            names.insert(&mut minted, "acme", &[Role::Developer]);
+            let principal = names.principal(&minted).unwrap();
+            assert_eq!(principal.workspace_id, "acme", "{workspace}");
+            assert_eq!(principal.roles, [Role::Developer].into(), "{roles}");
+        }
     }
 
     #[test]

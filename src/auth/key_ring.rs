@@ -201,18 +201,12 @@ impl KeyRing {
     }
 
     fn current(&self) -> Arc<[VerificationKey]> {
-        self.keys.read().map_or_else(
-            |poisoned| poisoned.into_inner().clone(),
-            |keys| keys.clone(),
-        )
+        crate::sync::read(&self.keys).clone()
     }
 
     fn replace(&self, keys: Vec<VerificationKey>) {
         let keys: Arc<[VerificationKey]> = Arc::from(keys);
-        match self.keys.write() {
-            Ok(mut current) => *current = keys,
-            Err(poisoned) => *poisoned.into_inner() = keys,
-        }
+        *crate::sync::write(&self.keys) = keys;
         self.generation.fetch_add(1, Ordering::AcqRel);
     }
 

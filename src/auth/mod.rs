@@ -12,6 +12,6 @@ pub use claims::{ClaimNames, parse_role_map};
 pub use dev_secret::load_or_create_dev_secret;
 pub use key_ring::{KeyRefresh, KeyRing, KeySource};
 pub use token::{
-    DEFAULT_LEEWAY_SECONDS, JwtSettings, MAX_TOKEN_BYTES, MIN_SECRET_BYTES, Session, TokenError,
+    DEFAULT_LEEWAY, JwtSettings, MAX_TOKEN_BYTES, MIN_SECRET_BYTES, Session, TokenError,
     TokenIssuer, TokenVerifier,
 };

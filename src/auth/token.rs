@@ -14,7 +14,7 @@ use crate::domain::{Principal, Role};
 pub const MIN_SECRET_BYTES: usize = 32;
 
 /// Tolerated clock difference between the identity provider and this server.
-pub const DEFAULT_LEEWAY_SECONDS: u64 = 30;
+pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(30);
 
 /// A token longer than this is refused before it is decoded: real ones are
 /// a few hundred bytes to a few KiB.
@@ -28,7 +28,8 @@ pub struct JwtSettings {
     pub issuer: Option<String>,
     pub audience: Option<String>,
     pub claims: ClaimNames,
-    pub leeway_seconds: u64,
+    /// Counted in whole seconds, as JWT times are.
+    pub leeway: Duration,
 }
 
 impl JwtSettings {
@@ -51,14 +52,14 @@ impl JwtSettings {
             issuer,
             audience,
             claims: ClaimNames::default(),
-            leeway_seconds: DEFAULT_LEEWAY_SECONDS,
+            leeway: DEFAULT_LEEWAY,
         })
     }
 
     /// The provider's claim names and clock leeway.
-    pub fn with_claims(mut self, claims: ClaimNames, leeway_seconds: u64) -> Self {
+    pub fn with_claims(mut self, claims: ClaimNames, leeway: Duration) -> Self {
         self.claims = claims;
-        self.leeway_seconds = leeway_seconds;
+        self.leeway = leeway;
         self
     }
 
@@ -103,7 +104,7 @@ impl TokenVerifier {
     pub async fn load(settings: &JwtSettings) -> Result<Self, String> {
         let keys = KeyRing::load(settings.keys.clone(), settings.refresh).await?;
         let mut validation = Validation::new(Algorithm::HS256);
-        validation.leeway = settings.leeway_seconds;
+        validation.leeway = settings.leeway.as_secs();
         validation.validate_nbf = true;
         // jsonwebtoken only compares `iss` and `aud` when a token has them:
         // a configured one must also be present.

@@ -13,6 +13,7 @@ use tokio::sync::OnceCell;
 use crate::domain::{MiniProgram, MiniProgramVersion, Principal, VersionStatus};
 use crate::service::page::Page;
 use crate::service::{ServiceError, Services, versions};
+use crate::sync::lock;
 
 /// The `versions` arguments a page is read for: statuses and `first`.
 type VersionsArguments = (Vec<VersionStatus>, Option<i32>);
@@ -31,10 +32,7 @@ impl<K: Eq + Hash, V> Default for Reads<K, V> {
 
 impl<K: Eq + Hash, V> Reads<K, V> {
     fn of(&self, key: K) -> Arc<OnceCell<V>> {
-        let mut reads = self
-            .0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut reads = lock(&self.0);
         reads.entry(key).or_default().clone()
     }
 }
@@ -74,9 +72,7 @@ impl Listing {
                     .map(Mutex::new)
             })
             .await?;
-        let mut pages = pages
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut pages = lock(pages);
         Ok(pages.remove(program_id))
     }
 

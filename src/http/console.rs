@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use rust_embed::RustEmbed;
 use serde_json::json;
 
+use super::etag;
 use crate::auth::TokenIssuer;
 use crate::domain::Role;
 use crate::service::demo::DEMO_WORKSPACE;
@@ -63,16 +64,8 @@ fn asset(path: &str, request: &HeaderMap) -> Response {
     let Some(file) = Assets::get(path) else {
         return (StatusCode::NOT_FOUND, "no such file in the console").into_response();
     };
-    let hash: String = file.metadata.sha256_hash()[..16]
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect();
-    let etag = format!("\"{hash}\"");
-    let fresh = request
-        .get(header::IF_NONE_MATCH)
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| value.split(',').any(|tag| tag.trim() == etag));
-    let mut response = if fresh {
+    let etag = etag::from_sha256(&file.metadata.sha256_hash());
+    let mut response = if etag::is_fresh(request, &etag) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         file.data.into_owned().into_response()

@@ -2,7 +2,6 @@
 //! answered from memory, with a strong ETag for conditional requests.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -10,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::LaunchCaching;
+use super::{LaunchCaching, etag};
 use crate::domain::{LaunchDecision, LaunchRequest};
 use crate::error::ApiError;
 use crate::launch::{LaunchLimiter, LaunchPolicies, LaunchRefusal};
@@ -66,7 +65,7 @@ pub async fn launch(
         Ok(workspace) => workspace,
         Err(refusal) => return refused(refusal),
     };
-    if let Err(wait) = limiter.take(client_key.unwrap_or_default(), Instant::now()) {
+    if let Err(wait) = limiter.take(client_key.unwrap_or_default()) {
         let seconds = wait.as_secs() + 1;
         return ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
@@ -114,9 +113,9 @@ pub async fn launch(
             .into_launch_response();
         }
     };
-    let etag = entity_tag(&body);
-    let cache_control = format!("private, max-age={}", caching.max_age_seconds);
-    let mut response = if matches_etag(&headers, &etag) {
+    let etag = etag::from_sha256(&Sha256::digest(&body));
+    let cache_control = format!("private, max-age={}", caching.max_age.as_secs());
+    let mut response = if etag::is_fresh(&headers, &etag) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         ([(header::CONTENT_TYPE, "application/json")], body).into_response()
@@ -129,26 +128,6 @@ pub async fn launch(
         response_headers.insert(header::CACHE_CONTROL, cache_control);
     }
     response
-}
-
-/// A strong entity tag: the answer's bytes decide it.
-fn entity_tag(body: &[u8]) -> String {
-    let digest = Sha256::digest(body);
-    let hex: String = digest[..16]
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect();
-    format!("\"{hex}\"")
-}
-
-fn matches_etag(headers: &HeaderMap, etag: &str) -> bool {
-    headers
-        .get_all(header::IF_NONE_MATCH)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .map(str::trim)
-        .any(|candidate| candidate == etag || candidate == "*")
 }
 
 fn refused(refusal: LaunchRefusal) -> Response {

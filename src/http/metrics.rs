@@ -1,19 +1,26 @@
 //! `GET /metrics` in the Prometheus text format: requests by route,
 //! operation and outcome, their latency, errors by code, the database pool,
 //! and hook deliveries by status. Counters are this process's; scrape every
-//! process.
+//! process. metrics-exporter-prometheus keeps the series and writes the
+//! exposition; this module names the series and bounds what clients add.
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
+use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder, PrometheusRecorder};
 
 use super::AppState;
-use crate::db::hook_deliveries;
+use crate::domain::DeliveryStatus;
+use crate::sync::lock;
+
+const REQUESTS: &str = "update_mode_requests_total";
+const ERRORS: &str = "update_mode_errors_total";
+const DURATION: &str = "update_mode_request_duration_seconds";
 
 /// Upper bounds of the latency histogram, in seconds.
 const BUCKETS: [f64; 12] = [
@@ -23,6 +30,10 @@ const BUCKETS: [f64; 12] = [
 /// The most request series kept.
 const MAX_SERIES: usize = 1000;
 
+/// How often latencies recorded since the last scrape are folded into the
+/// histogram, so that memory stays flat however rarely the scraper comes.
+const UPKEEP_EVERY: Duration = Duration::from_secs(5);
+
 /// What the GraphQL handler knows of a request, for the request log and metrics.
 #[derive(Debug, Clone)]
 pub struct RequestOutcome {
@@ -31,15 +42,39 @@ pub struct RequestOutcome {
     pub outcome: String,
 }
 
-#[derive(Default)]
+/// This process's request counters and latencies. The recorder is this
+/// server's own, not the global one, so that servers embedded side by side
+/// (as the tests run them) count apart.
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(String, String, String), u64>>,
-    buckets: [AtomicU64; BUCKETS.len()],
-    duration_micros: AtomicU64,
-    count: AtomicU64,
+    recorder: PrometheusRecorder,
+    /// The request series so far: route, operation and outcome.
+    series: Mutex<HashSet<(String, String, String)>>,
 }
 
 impl Metrics {
+    pub fn new() -> Result<Self, BuildError> {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Full(DURATION.to_owned()), &BUCKETS)?
+            .build_recorder();
+        metrics::with_local_recorder(&recorder, || {
+            describe_counter!(
+                REQUESTS,
+                "Requests answered, by route, GraphQL operation and outcome."
+            );
+            describe_counter!(
+                ERRORS,
+                "Requests that failed, by error code (or HTTP status)."
+            );
+            describe_histogram!(DURATION, "Time to answer a request.");
+            // Registered now, the histogram is shown (empty) from the first scrape.
+            let _registered = histogram!(DURATION);
+        });
+        Ok(Self {
+            recorder,
+            series: Mutex::default(),
+        })
+    }
+
     pub fn observe(
         &self,
         route: &str,
@@ -52,167 +87,128 @@ impl Metrics {
             None if status < 400 => (String::new(), "ok".to_owned()),
             None => (String::new(), status.to_string()),
         };
-        let mut requests = self
-            .requests
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let mut key = (route.to_owned(), operation, outcome);
-        // Operation names are the client's to choose: past a bound, new ones
-        // share one series rather than grow memory and the scrape.
-        if requests.len() >= MAX_SERIES && !requests.contains_key(&key) {
+        let operation = self.bounded(route, operation, &outcome);
+        metrics::with_local_recorder(&self.recorder, || {
+            if outcome != "ok" {
+                counter!(ERRORS, "code" => outcome.clone()).increment(1);
+            }
+            counter!(
+                REQUESTS,
+                "route" => route.to_owned(),
+                "operation" => operation,
+                "outcome" => outcome,
+            )
+            .increment(1);
+            histogram!(DURATION).record(seconds);
+        });
+    }
+
+    /// Operation names are the client's to choose: past a bound, new ones
+    /// share one series rather than grow memory and the scrape.
+    fn bounded(&self, route: &str, operation: String, outcome: &str) -> String {
+        let mut series = lock(&self.series);
+        let mut key = (route.to_owned(), operation, outcome.to_owned());
+        if series.len() >= MAX_SERIES && !series.contains(&key) {
             key.1 = "_other".to_owned();
         }
-        *requests.entry(key).or_default() += 1;
-        drop(requests);
-        for (bucket, bound) in self.buckets.iter().zip(BUCKETS) {
-            if seconds <= bound {
-                bucket.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        self.duration_micros
-            .fetch_add((seconds * 1e6) as u64, Ordering::Relaxed);
-        self.count.fetch_add(1, Ordering::Relaxed);
+        let operation = key.1.clone();
+        series.insert(key);
+        operation
     }
 
-    fn render_requests(&self, out: &mut String) {
-        let requests = self
-            .requests
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone();
-        out.push_str("# HELP update_mode_requests_total Requests answered, by route, GraphQL operation and outcome.\n");
-        out.push_str("# TYPE update_mode_requests_total counter\n");
-        let mut errors: BTreeMap<String, u64> = BTreeMap::new();
-        for ((route, operation, outcome), count) in &requests {
-            let _ = writeln!(
-                out,
-                "update_mode_requests_total{{route=\"{}\",operation=\"{}\",outcome=\"{}\"}} {count}",
-                escape(route),
-                escape(operation),
-                escape(outcome)
-            );
-            if outcome != "ok" {
-                *errors.entry(outcome.clone()).or_default() += count;
-            }
-        }
-        out.push_str("# HELP update_mode_errors_total Requests that failed, by error code (or HTTP status).\n");
-        out.push_str("# TYPE update_mode_errors_total counter\n");
-        for (code, count) in errors {
-            let _ = writeln!(
-                out,
-                "update_mode_errors_total{{code=\"{}\"}} {count}",
-                escape(&code)
-            );
-        }
-        out.push_str("# HELP update_mode_request_duration_seconds Time to answer a request.\n");
-        out.push_str("# TYPE update_mode_request_duration_seconds histogram\n");
-        for (bucket, bound) in self.buckets.iter().zip(BUCKETS) {
-            let _ = writeln!(
-                out,
-                "update_mode_request_duration_seconds_bucket{{le=\"{bound}\"}} {}",
-                bucket.load(Ordering::Relaxed)
-            );
-        }
-        let count = self.count.load(Ordering::Relaxed);
-        let _ = writeln!(
-            out,
-            "update_mode_request_duration_seconds_bucket{{le=\"+Inf\"}} {count}"
-        );
-        let _ = writeln!(
-            out,
-            "update_mode_request_duration_seconds_sum {}",
-            self.duration_micros.load(Ordering::Relaxed) as f64 / 1e6
-        );
-        let _ = writeln!(out, "update_mode_request_duration_seconds_count {count}");
+    fn render(&self) -> String {
+        self.recorder.handle().render()
     }
-}
 
-fn escape(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+    /// Folds recorded latencies into the histogram every few seconds; runs
+    /// until the task is aborted.
+    pub async fn run_upkeep_periodically(self: Arc<Self>) {
+        let handle = self.recorder.handle();
+        let mut every = tokio::time::interval(UPKEEP_EVERY);
+        loop {
+            every.tick().await;
+            handle.run_upkeep();
+        }
+    }
 }
 
 /// `GET /metrics`. Meant for the operator's scraper: expose it on the
 /// internal network only.
 pub async fn metrics(State(state): State<AppState>) -> Response {
-    let mut out = String::new();
-    state.metrics.render_requests(&mut out);
-    let pool = state.db.pool_status();
-    out.push_str(
-        "# HELP update_mode_db_connections Database connections of this process's pool.\n",
-    );
-    out.push_str("# TYPE update_mode_db_connections gauge\n");
-    let _ = writeln!(
-        out,
-        "update_mode_db_connections{{state=\"in_use\"}} {}",
-        pool.in_use
-    );
-    let _ = writeln!(
-        out,
-        "update_mode_db_connections{{state=\"idle\"}} {}",
-        pool.idle
-    );
-    let _ = writeln!(
-        out,
-        "update_mode_db_connections{{state=\"max\"}} {}",
-        pool.max
-    );
-    out.push_str("# HELP update_mode_db_waiting Requests waiting for a database connection.\n");
-    out.push_str("# TYPE update_mode_db_waiting gauge\n");
-    let _ = writeln!(out, "update_mode_db_waiting {}", pool.waiting);
-    out.push_str("# HELP update_mode_http_connections Open TCP connections of this process, WebSockets included.\n");
-    out.push_str("# TYPE update_mode_http_connections gauge\n");
-    let _ = writeln!(
-        out,
-        "update_mode_http_connections{{state=\"open\"}} {}",
-        state.open_connections.open()
-    );
-    let _ = writeln!(
-        out,
-        "update_mode_http_connections{{state=\"max\"}} {}",
-        state.open_connections.max()
-    );
-    out.push_str(
-        "# HELP update_mode_live_connections Open subscription WebSockets of this process.\n",
-    );
-    out.push_str("# TYPE update_mode_live_connections gauge\n");
-    let _ = writeln!(
-        out,
-        "update_mode_live_connections {}",
-        state.connections.open()
-    );
-    out.push_str("# HELP update_mode_live_subscriptions Running subscriptions of this process.\n");
-    out.push_str("# TYPE update_mode_live_subscriptions gauge\n");
-    let _ = writeln!(
-        out,
-        "update_mode_live_subscriptions {}",
-        state.services.live.subscriber_count()
-    );
-    match state
-        .db
-        .read(async |conn| hook_deliveries::count_by_status(conn).await)
-        .await
-    {
-        Ok(counts) => {
-            out.push_str("# HELP update_mode_hook_deliveries Hook and webhook deliveries, by status (all processes).\n");
-            out.push_str("# TYPE update_mode_hook_deliveries gauge\n");
-            for (status, count) in counts {
-                let _ = writeln!(
-                    out,
-                    "update_mode_hook_deliveries{{status=\"{status}\"}} {count}"
-                );
-            }
-        }
-        Err(error) => tracing::warn!(%error, "cannot count hook deliveries for /metrics"),
-    }
+    let deliveries = hook_deliveries_by_status(&state).await;
+    let mut out = state.metrics.render();
+    out.push_str(&scrape_time_gauges(&state, deliveries.as_deref()));
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         out,
     )
         .into_response()
+}
+
+/// The one read of storage a scrape makes: deliveries by status, over all
+/// processes. `None` when the database does not answer, so that the scrape
+/// leaves the series out rather than showing old counts.
+async fn hook_deliveries_by_status(state: &AppState) -> Option<Vec<(DeliveryStatus, i64)>> {
+    match crate::service::integrations::delivery_counts(&state.services).await {
+        Ok(counts) => Some(counts),
+        Err(error) => {
+            tracing::warn!(?error, "cannot count hook deliveries for /metrics");
+            None
+        }
+    }
+}
+
+/// The gauges read as the scrape comes: pool, connections, subscriptions
+/// and deliveries. They go into a recorder made for this scrape alone, so
+/// each answer shows exactly what was read for it, even when two scrapers
+/// come at once.
+fn scrape_time_gauges(state: &AppState, deliveries: Option<&[(DeliveryStatus, i64)]>) -> String {
+    let recorder = PrometheusBuilder::new().build_recorder();
+    let pool = state.db.pool_status();
+    metrics::with_local_recorder(&recorder, || {
+        describe_gauge!(
+            "update_mode_db_connections",
+            "Database connections of this process's pool."
+        );
+        gauge!("update_mode_db_connections", "state" => "in_use").set(pool.in_use as f64);
+        gauge!("update_mode_db_connections", "state" => "idle").set(pool.idle as f64);
+        gauge!("update_mode_db_connections", "state" => "max").set(pool.max as f64);
+        describe_gauge!(
+            "update_mode_db_waiting",
+            "Requests waiting for a database connection."
+        );
+        gauge!("update_mode_db_waiting").set(pool.waiting as f64);
+        describe_gauge!(
+            "update_mode_http_connections",
+            "Open TCP connections of this process, WebSockets included."
+        );
+        gauge!("update_mode_http_connections", "state" => "open")
+            .set(state.open_connections.open() as f64);
+        gauge!("update_mode_http_connections", "state" => "max")
+            .set(state.open_connections.max() as f64);
+        describe_gauge!(
+            "update_mode_live_connections",
+            "Open subscription WebSockets of this process."
+        );
+        gauge!("update_mode_live_connections").set(state.connections.open() as f64);
+        describe_gauge!(
+            "update_mode_live_subscriptions",
+            "Running subscriptions of this process."
+        );
+        gauge!("update_mode_live_subscriptions").set(state.services.live.subscriber_count() as f64);
+        if let Some(deliveries) = deliveries {
+            describe_gauge!(
+                "update_mode_hook_deliveries",
+                "Hook and webhook deliveries, by status (all processes)."
+            );
+            for &(status, count) in deliveries {
+                gauge!("update_mode_hook_deliveries", "status" => status.as_str())
+                    .set(count as f64);
+            }
+        }
+    });
+    recorder.handle().render()
 }
 
 #[cfg(test)]
@@ -226,31 +222,91 @@ mod tests {
         }
     }
 
+    fn line<'a>(text: &'a str, series: &str) -> Option<&'a str> {
+        text.lines()
+            .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+    }
+
     #[test]
     fn client_chosen_operation_names_cannot_grow_the_series_without_bound() {
-        let metrics = Metrics::default();
+        let metrics = Metrics::new().unwrap();
         for i in 0..5000 {
             metrics.observe("/graphql", Some(&outcome(&format!("Op{i}"))), 200, 0.001);
         }
-        let requests = metrics.requests.lock().unwrap();
-        assert!(requests.len() <= MAX_SERIES + 1);
+        let text = metrics.render();
+        let series = text
+            .lines()
+            .filter(|line| line.starts_with("update_mode_requests_total{"))
+            .count();
+        assert!(series <= MAX_SERIES + 1, "{series} series");
         assert_eq!(
-            requests[&("/graphql".to_owned(), "_other".to_owned(), "ok".to_owned())],
-            4000
+            line(
+                &text,
+                r#"update_mode_requests_total{route="/graphql",operation="_other",outcome="ok"}"#
+            ),
+            Some("4000")
+        );
+        assert_eq!(
+            line(
+                &text,
+                r#"update_mode_requests_total{route="/graphql",operation="Op0",outcome="ok"}"#
+            ),
+            Some("1"),
+            "names seen before the bound keep their series"
         );
     }
 
     #[test]
-    fn latencies_fall_into_cumulative_buckets() {
-        let metrics = Metrics::default();
+    fn latencies_fall_into_cumulative_buckets_and_errors_are_counted_by_code() {
+        let metrics = Metrics::new().unwrap();
+        let empty = metrics.render();
+        assert_eq!(
+            line(
+                &empty,
+                r#"update_mode_request_duration_seconds_bucket{le="+Inf"}"#
+            ),
+            Some("0"),
+            "the histogram is there before the first request"
+        );
         metrics.observe("/healthz", None, 200, 0.0007);
         metrics.observe("/healthz", None, 503, 2.0);
-        let mut out = String::new();
-        metrics.render_requests(&mut out);
-        assert!(out.contains("update_mode_request_duration_seconds_bucket{le=\"0.0005\"} 0"));
-        assert!(out.contains("update_mode_request_duration_seconds_bucket{le=\"0.001\"} 1"));
-        assert!(out.contains("update_mode_request_duration_seconds_bucket{le=\"5\"} 2"));
-        assert!(out.contains("update_mode_request_duration_seconds_count 2"));
-        assert!(out.contains("update_mode_errors_total{code=\"503\"} 1"));
+        let text = metrics.render();
+        for (series, value) in [
+            (
+                r#"update_mode_request_duration_seconds_bucket{le="0.0005"}"#,
+                "0",
+            ),
+            (
+                r#"update_mode_request_duration_seconds_bucket{le="0.001"}"#,
+                "1",
+            ),
+            (
+                r#"update_mode_request_duration_seconds_bucket{le="5"}"#,
+                "2",
+            ),
+            (
+                r#"update_mode_request_duration_seconds_bucket{le="+Inf"}"#,
+                "2",
+            ),
+            ("update_mode_request_duration_seconds_count", "2"),
+            (r#"update_mode_errors_total{code="503"}"#, "1"),
+            (
+                r#"update_mode_requests_total{route="/healthz",operation="",outcome="ok"}"#,
+                "1",
+            ),
+        ] {
+            assert_eq!(line(&text, series), Some(value), "{series} in\n{text}");
+        }
+        assert!(text.contains("# HELP update_mode_requests_total Requests answered"));
+        assert!(text.contains("# TYPE update_mode_request_duration_seconds histogram"));
+        assert!(!text.contains("update_mode_errors_total{code=\"ok\"}"));
+    }
+
+    #[test]
+    fn labels_are_escaped() {
+        let metrics = Metrics::new().unwrap();
+        metrics.observe("/graphql", Some(&outcome("a\"b\nc")), 200, 0.001);
+        let text = metrics.render();
+        assert!(text.contains(r#"operation="a\"b\nc""#), "{text}");
     }
 }

@@ -5,6 +5,7 @@
 mod auth;
 mod connections;
 mod console;
+mod etag;
 mod graphiql;
 mod graphql;
 mod health;
@@ -14,6 +15,7 @@ mod request_log;
 mod subscriptions;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{FromRef, Request, State};
@@ -70,10 +72,11 @@ pub struct RouterSettings {
     pub cors_allowed_origins: Vec<HeaderValue>,
 }
 
-/// How long devices and proxies may reuse a launch answer.
+/// How long devices and proxies may reuse a launch answer (whole seconds:
+/// the setting takes no fractions).
 #[derive(Debug, Clone, Copy)]
 pub struct LaunchCaching {
-    pub max_age_seconds: u32,
+    pub max_age: Duration,
 }
 
 pub fn router(state: AppState, settings: RouterSettings) -> Router {
@@ -105,7 +108,7 @@ pub fn router(state: AppState, settings: RouterSettings) -> Router {
                 .allow_origin(AllowOrigin::list(settings.cors_allowed_origins))
                 .allow_methods([Method::GET, Method::POST])
                 .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
-                .max_age(std::time::Duration::from_secs(600)),
+                .max_age(Duration::from_secs(600)),
         );
     }
     router

@@ -9,7 +9,7 @@ use std::sync::{Arc, LazyLock};
 use std::time::Instant;
 
 use std::pin::Pin;
-use std::sync::{Mutex, PoisonError};
+use std::sync::Mutex;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -22,6 +22,7 @@ use http_body_util::BodyExt;
 use tracing::Instrument;
 
 use super::metrics::{Metrics, RequestOutcome};
+use crate::sync::lock;
 
 const REQUEST_ID: &str = "x-request-id";
 
@@ -170,7 +171,7 @@ impl HttpBody for Capped {
         let size = frame.data_ref().map_or(0, Bytes::len);
         if size > this.allowed {
             let rest = std::mem::replace(&mut this.body, Body::empty());
-            *this.rest.lock().unwrap_or_else(PoisonError::into_inner) = Some(rest);
+            *lock(&this.rest) = Some(rest);
             return Poll::Ready(Some(Err(axum::Error::new(TooLarge))));
         }
         this.allowed -= size;
@@ -188,7 +189,7 @@ impl HttpBody for Capped {
 
 /// Reads and drops what is left of an over-limit body, up to a bound.
 async fn drain(rest: &Mutex<Option<Body>>) {
-    let Some(mut body) = rest.lock().unwrap_or_else(PoisonError::into_inner).take() else {
+    let Some(mut body) = lock(rest).take() else {
         return;
     };
     let _ = tokio::time::timeout(DRAIN_TIME, async {

@@ -24,12 +24,14 @@ use futures_util::{FutureExt, SinkExt, StreamExt};
 use serde::Deserialize;
 use tokio::sync::watch;
 
+use super::auth::bearer_token;
 use super::graphql::{Refusal, prepare};
 use super::{AppState, BodyLimit};
 use crate::domain::Principal;
 use crate::error::ApiError;
 use crate::graphql::{ApiSchema, DocumentLimits};
 use crate::service::persisted_queries::PersistedQueries;
+use crate::sync::lock;
 
 /// The only subprotocol spoken: the one current GraphQL clients use.
 const PROTOCOL: &str = "graphql-transport-ws";
@@ -291,14 +293,8 @@ async fn authenticate(
             "no token: send { \"Authorization\": \"Bearer <token>\" } in connection_init's payload",
         )
     })?;
-    let token = match authorization.split_once(' ') {
-        Some((scheme, token))
-            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
-        {
-            token.trim()
-        }
-        _ => return Err(Close::unauthorized("expected Bearer <token>")),
-    };
+    let token = bearer_token(authorization)
+        .ok_or_else(|| Close::unauthorized("expected Bearer <token>"))?;
     state
         .verifier
         .verify_session(token)
@@ -368,14 +364,6 @@ impl Drop for ConnectionSlot {
             }
         }
     }
-}
-
-/// Every change is one insert, update or remove: consistent even if a
-/// holder panicked.
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Runs one connection's operations: subscriptions only (queries and

@@ -17,6 +17,7 @@ pub use limit::LaunchLimiter;
 use crate::db::launch_policies;
 use crate::db::{Database, StorageError};
 use crate::domain::{LaunchDecision, LaunchPolicy, LaunchRequest, client_key_hash, decide_launch};
+use crate::sync::{read, write};
 
 /// Why a launch request gets no answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,15 +120,4 @@ impl LaunchPolicies {
             tracing::warn!(%error, ?change, "cannot refresh the launch snapshot");
         }
     }
-}
-
-/// The maps stay consistent even if a holder panicked: every write replaces
-/// whole entries.
-fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    lock.read().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    lock.write()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

@@ -14,6 +14,7 @@ use tokio::sync::{OnceCell, broadcast};
 
 use crate::domain::MiniProgramVersion;
 use crate::hooks::StoredEvent;
+use crate::sync::lock;
 
 pub use feed::follow_outbox;
 
@@ -124,14 +125,6 @@ impl LiveEvents {
             let _ = sender.send(Message::Interrupted);
         }
     }
-}
-
-/// The map stays consistent even if a holder panicked: every change is one
-/// insert or remove.
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]

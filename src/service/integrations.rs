@@ -7,8 +7,8 @@ use crate::db::audit_log;
 use crate::db::hook_deliveries;
 use crate::db::release_integrations::{self as repository, IntegrationUpdate, NewIntegration};
 use crate::domain::{
-    AuditAction, AuditContext, DeliveryRecord, EventType, Principal, ReleaseIntegration,
-    validate_event_selection, validate_program_name, validate_webhook_url,
+    AuditAction, AuditContext, DeliveryRecord, DeliveryStatus, EventType, Principal,
+    ReleaseIntegration, validate_event_selection, validate_program_name, validate_webhook_url,
 };
 use crate::hooks::webhooks::new_secret;
 
@@ -241,6 +241,17 @@ pub async fn redeliver(
         })
         .await?;
     Ok(services.after_commit(committed).await)
+}
+
+/// How many deliveries are in each status, over every workspace: for the
+/// operator's metrics, never shown to a tenant.
+pub async fn delivery_counts(
+    services: &Services,
+) -> Result<Vec<(DeliveryStatus, i64)>, ServiceError> {
+    services
+        .db
+        .read(async |conn| Ok(hook_deliveries::count_by_status(conn).await?))
+        .await
 }
 
 fn require_own(

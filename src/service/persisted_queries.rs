@@ -12,6 +12,7 @@ use serde::Deserialize;
 use super::ServiceError;
 use crate::db::{Database, persisted_queries as repository};
 use crate::domain::{Principal, Role, sha256_hex};
+use crate::sync::{read, write};
 
 /// Documents kept in memory per process; beyond this they are read from the
 /// database.
@@ -193,18 +194,12 @@ impl PersistedQueries {
     }
 
     fn read_cache(&self, hash: &str) -> Option<(Arc<str>, Instant)> {
-        let cached = self
-            .cached
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let cached = read(&self.cached);
         cached.get(hash).cloned()
     }
 
     fn remember(&self, hash: &str, document: Arc<str>) {
-        let mut cached = self
-            .cached
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut cached = write(&self.cached);
         if cached.len() < CACHED_DOCUMENTS || cached.contains_key(hash) {
             cached.insert(hash.to_owned(), (document, Instant::now()));
         }

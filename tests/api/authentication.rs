@@ -143,6 +143,41 @@ on_both_backends! {
         assert_eq!(server.gql(&keycloak(json!(["reviewer"]), now - 5), "{ viewer { roles } }", json!({})).await.status, 401);
     }
 
+    async fn the_workspace_claim_may_be_nested_under_a_namespaced_claim(backend: Backend) {
+        // Auth0 style: one claim named by a URL, its dots part of its name,
+        // holding the tenant and the roles.
+        const NAMESPACE: &str = "https://update-mode.example/claims";
+        let db = TestDatabase::create(backend).await;
+        let settings = Settings {
+            env: vec![
+                ("JWT_WORKSPACE_CLAIM".into(), format!("{NAMESPACE}.tenant")),
+                ("JWT_ROLES_CLAIM".into(), format!("{NAMESPACE}.roles")),
+            ],
+            ..Settings::default()
+        };
+        let server = TestServer::start_on(&db, settings).await;
+        let namespaced = |inside: Value| {
+            let mut claims = without("workspace_id");
+            claims.as_object_mut().unwrap().remove("roles");
+            claims[NAMESPACE] = inside;
+            sign(&claims)
+        };
+        let response = server
+            .gql(&namespaced(json!({ "tenant": WORKSPACE, "roles": ["DEVELOPER"] })), "{ viewer { workspaceId roles } }", json!({}))
+            .await;
+        assert_eq!(response.data()["viewer"], json!({ "workspaceId": WORKSPACE, "roles": ["DEVELOPER"] }));
+
+        // Without the nested claim: the refusal a token without a workspace always got.
+        let refusal = format!("invalid token: the {NAMESPACE}.tenant claim must be a non-empty string");
+        for missing in [namespaced(json!({ "roles": ["DEVELOPER"] })), namespaced(json!({ "tenant": 7 })), admin()] {
+            let response = server.gql(&missing, "{ viewer { workspaceId } }", json!({})).await;
+            assert_eq!(response.status, 401);
+            assert_eq!(response.code(), "UNAUTHENTICATED");
+            assert_eq!(response.error()["message"], refusal);
+            assert_eq!(response.headers["www-authenticate"], "Bearer error=\"invalid_token\"");
+        }
+    }
+
     async fn a_token_without_known_roles_reads_nothing_but_itself(backend: Backend) {
         let (server, _db) = TestServer::start(backend).await;
         create_dsl_program(&server, "Shop").await;
