@@ -31,6 +31,7 @@ macro_rules! named_enum {
 }
 
 mod audit;
+mod capability;
 mod client_key;
 mod error;
 mod event;
@@ -43,6 +44,7 @@ mod update_mode;
 mod version;
 
 pub use audit::{AuditAction, AuditContext, AuditFilter, AuditRecord};
+pub use capability::Capability;
 pub use client_key::{ClientKey, client_key_hash, sha256_hex};
 pub use error::RuleViolation;
 pub use event::{DeliveryStatus, DomainEvent, EventType, EventVersion};

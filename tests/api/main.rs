@@ -6,6 +6,7 @@ mod common;
 
 mod audit_log;
 mod authentication;
+mod capabilities;
 mod console;
 mod dev_mode;
 mod exhaustion;

@@ -677,14 +677,14 @@ pub async fn decide(server: &TestServer, token: &str, version: &str, decision: &
         .data();
 }
 
+pub const RELEASE: &str = "mutation($id: ID!, $g: Int) {
+    releaseVersion(input: { versionId: $id, grayPercentage: $g }) { miniProgramVersion { id } }
+}";
+
 /// Releases a version as a workspace admin: to `gray` percent, or fully.
 pub async fn release(server: &TestServer, version: &str, gray: Option<i32>) {
     server
-        .gql(
-            &admin(),
-            "mutation($id: ID!, $g: Int) { releaseVersion(input: { versionId: $id, grayPercentage: $g }) { miniProgramVersion { id } } }",
-            json!({ "id": version, "g": gray }),
-        )
+        .gql(&admin(), RELEASE, json!({ "id": version, "g": gray }))
         .await
         .data();
 }
