@@ -30,7 +30,7 @@ ${VERSION_FIELDS}`;
 const TABS = [
   ['versions', 'Versions', createVersionsTab],
   ['history', 'History', createHistoryTab],
-  ['launch-preview', 'Launch preview', createLaunchTab, true],
+  ['launch-preview', 'Launch preview', createLaunchTab, 'READ'],
 ];
 
 export function openProgram(main, { id, tab }) {
@@ -44,7 +44,7 @@ export function openProgram(main, { id, tab }) {
   focusHeading(main);
 
   const base = `#/programs/${encodeURIComponent(id)}`;
-  const available = TABS.filter(([, , , adminOnly]) => !adminOnly || session.isAdmin);
+  const available = TABS.filter(([, , , needs]) => !needs || session.may(needs));
   links.replaceChildren(...available.map(([key, label]) => h('li', h('a', { href: `${base}/${key}`, 'data-tab': key }, label))));
 
   const ctx = { id, program: null, reload, views: {} };

@@ -41,7 +41,7 @@ export function createVersionsTab(ctx) {
     announce: (text) => say(liveMessage, text),
     afterChange: () => ctx.reload(),
   });
-  const newVersion = session.canCreateVersions ? newVersionForm() : null;
+  const newVersion = session.may('CREATE_VERSION') ? newVersionForm() : null;
   const el = h('div.versions-tab', modeSection.el,
     h('section', { 'aria-labelledby': 'versions-heading' },
       h('h2#versions-heading', 'Versions'), list, empty),

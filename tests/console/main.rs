@@ -1,8 +1,8 @@
 //! The console in headless Chromium against the real server: signing in,
 //! changing the update mode through the dialog and seeing it live in a
 //! second session, the locked button with its reasons, the Release panel,
-//! and keyboard use. Screenshots of the main screens are saved under
-//! `target/console-screenshots/`.
+//! what each role is offered, and keyboard use. Screenshots of the
+//! main screens are saved under `target/console-screenshots/`.
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -15,6 +15,16 @@ use browser::{Browser, Driver};
 use common::*;
 
 const ESCAPE: &str = "\u{e00c}";
+
+/// The database the browser tests run on: PostgreSQL, the production
+/// database, where `TEST_DATABASE_URL` names one (as in CI), else SQLite.
+fn backend() -> Backend {
+    if cfg!(test_database) {
+        Backend::Postgres
+    } else {
+        Backend::Sqlite
+    }
+}
 
 /// A program with a version released under DEFAULT and one just created.
 async fn program_with_versions(server: &TestServer) -> (String, String, String) {
@@ -63,7 +73,7 @@ async fn an_admin_changes_the_mode_and_another_session_sees_it_live() {
     let Some(driver) = Driver::start().await else {
         return;
     };
-    let (server, _db) = TestServer::start(Backend::Sqlite).await;
+    let (server, _db) = TestServer::start(backend()).await;
     let (program, _, created) = program_with_versions(&server).await;
     create_program(&server, "Partner Mall", "H5", "ALIPAY_PLUS").await;
 
@@ -149,7 +159,7 @@ async fn a_developer_sees_the_locked_button_with_every_reason() {
     let Some(driver) = Driver::start().await else {
         return;
     };
-    let (server, _db) = TestServer::start(Backend::Sqlite).await;
+    let (server, _db) = TestServer::start(backend()).await;
     let partner = create_program(&server, "Partner Mall", "H5", "ALIPAY_PLUS").await;
     let dsl = create_dsl_program(&server, "Mall").await;
 
@@ -200,7 +210,7 @@ async fn a_versions_release_panel_explains_its_mode_and_offers_its_steps() {
     let Some(driver) = Driver::start().await else {
         return;
     };
-    let (server, _db) = TestServer::start(Backend::Sqlite).await;
+    let (server, _db) = TestServer::start(backend()).await;
     let (program, released, created) = program_with_versions(&server).await;
     update_mode(&server, &admin(), &program, "ASYNC")
         .await
@@ -271,7 +281,7 @@ async fn the_console_is_usable_by_keyboard_and_on_a_narrow_screen() {
     let Some(driver) = Driver::start().await else {
         return;
     };
-    let (server, _db) = TestServer::start(Backend::Sqlite).await;
+    let (server, _db) = TestServer::start(backend()).await;
     let (program, _, _) = program_with_versions(&server).await;
 
     let phone = driver.session(&server.url, 360, 780).await;
@@ -330,7 +340,7 @@ async fn a_conflicting_edit_is_explained_and_the_choice_kept() {
     let Some(driver) = Driver::start().await else {
         return;
     };
-    let (server, db) = TestServer::start(Backend::Sqlite).await;
+    let (server, db) = TestServer::start(backend()).await;
     let program = create_dsl_program(&server, "Mall").await;
     let browser = driver.session(&server.url, 1280, 900).await;
     browser.sign_in(&admin()).await;
@@ -366,5 +376,44 @@ async fn a_conflicting_edit_is_explained_and_the_choice_kept() {
         .wait_for_text("#global-update-mode", "Sync", |text| text == "Sync")
         .await;
     assert_eq!(program_state(&server, &program).await["updateMode"], "SYNC");
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_viewer_is_offered_only_what_it_may_do() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let (server, _db) = TestServer::start(backend()).await;
+    let (program, released, _) = program_with_versions(&server).await;
+    let browser = driver.session(&server.url, 1280, 900).await;
+    browser.sign_in(&viewer()).await;
+    let nav = browser.texts("#top-nav a").await;
+    assert_eq!(nav, ["Programs"], "no integrations or client keys");
+    open_program(&browser, &program).await;
+    let tabs = browser.texts(".tabs a").await;
+    assert_eq!(
+        tabs,
+        ["Versions", "History", "Launch preview"],
+        "every reader may preview launches"
+    );
+    assert!(
+        browser.texts(".new-version").await.is_empty(),
+        "no New version form"
+    );
+    let row = release_panel(&browser, &released).await;
+    assert!(
+        browser
+            .texts(&format!("{row} .version-actions"))
+            .await
+            .is_empty(),
+        "no release steps"
+    );
+    browser.open("/console/#/integrations").await;
+    browser
+        .wait_for_text("main h1", "the refusal", |text| {
+            text == "Not available to you"
+        })
+        .await;
     browser.close().await;
 }
