@@ -72,12 +72,6 @@ export function renderClientKeys(main) {
 
   form.addEventListener('submit', (event) => {
     event.preventDefault();
-    say(formError, '');
-    if (!name.value.trim()) {
-      say(formError, 'Enter a name.');
-      name.focus();
-      return;
-    }
     act(submit, formError, async () => {
       const { createClientKey: answer } = await graphql(CREATE, { name: name.value.trim() });
       form.reset();
@@ -85,7 +79,7 @@ export function renderClientKeys(main) {
         h('h2', `Key “${answer.clientKey.name}” created`), secretBox('Client key', answer.key)));
       keyArea.firstChild.focus();
       await load();
-    });
+    }, { name });
   });
 
   load();

@@ -103,14 +103,6 @@ function registerForm(secretArea, onRegistered) {
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     const chosen = [...events.querySelectorAll('input:checked')].map((box) => box.value);
-    const problem = !name.value.trim() ? [name, 'Enter a name.']
-      : !/^https?:\/\/\S+$/i.test(url.value.trim()) ? [url, 'Enter an http or https URL.']
-        : !chosen.length ? [events.querySelector('input'), 'Choose at least one event.'] : null;
-    if (problem) {
-      say(errorEl, problem[1]);
-      problem[0]?.focus();
-      return;
-    }
     act(submit, errorEl, async () => {
       const { registerReleaseIntegration: answer } = await graphql(REGISTER, {
         input: { name: name.value.trim(), url: url.value.trim(), events: chosen },
@@ -122,7 +114,7 @@ function registerForm(secretArea, onRegistered) {
         h('p', 'Give this secret to the partner: it verifies the webhook-signature header of every webhook.'), box));
       secretArea.firstChild.focus();
       onRegistered();
-    });
+    }, { name, url, events });
   });
   return form;
 }

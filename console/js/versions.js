@@ -139,7 +139,7 @@ export function createVersionsTab(ctx) {
     if (!allowed.size) return null;
     const errorEl = h('p.error', { role: 'alert' });
     const parts = [];
-    const run = (button, query, variables, done) => act(button, errorEl, async () => {
+    const run = (button, query, variables, done, fields) => act(button, errorEl, async () => {
       say(button.closest('.release-panel').querySelector('.row-status'), '');
       const data = Object.values(await graphql(`${query}\n${VERSION_FIELDS}`, { input: { versionId: version.id, ...variables } }))[0];
       merge(data.miniProgramVersion, ...(data.offlineVersions || []));
@@ -151,7 +151,7 @@ export function createVersionsTab(ctx) {
         if (!button.isConnected && document.activeElement === document.body) (row.querySelector(`[data-action="${button.dataset.action}"]`) || row.querySelector('.toggle')).focus();
       }
       say(liveMessage, done);
-    });
+    }, fields);
     const button = (action, label, onclick, cls = '') => h(`button${cls}`, { type: 'button', 'data-action': action, onclick: (e) => onclick(e.currentTarget) }, label);
 
     if (allowed.has('SUBMIT_FOR_RELEASE_APPROVAL')) {
@@ -159,26 +159,26 @@ export function createVersionsTab(ctx) {
         (b) => run(b, MUTATIONS.submit, {}, `${version.version} was submitted for release approval.`))));
     }
     if (allowed.has('APPROVE') || allowed.has('REJECT')) {
-      const [commentField, comment] = field('Comment (optional)', h('textarea.decision-comment', { rows: 2, maxLength: 2000 }));
-      const decide = (b, decision, done) => run(b, MUTATIONS.decide, { decision, comment: comment.value.trim() || null }, done);
+      const [commentField, comment] = field('Comment (optional)', h('textarea.decision-comment', { rows: 2 }));
+      const decide = (b, decision, done) => run(b, MUTATIONS.decide, { decision, comment: comment.value.trim() || null }, done, { comment });
       parts.push(h('div.group', commentField, h('div.actions',
         allowed.has('APPROVE') && button('approve', 'Approve', (b) => decide(b, 'APPROVE', `${version.version} was approved.`)),
         allowed.has('REJECT') && button('reject', 'Reject', (b) => decide(b, 'REJECT', `${version.version} was rejected.`), '.danger'))));
     }
     if (allowed.has('RELEASE')) {
-      const least = (version.grayPercentage || 0) + 1;
       const [percentField, percent] = field('Gray release percentage',
-        h('input.gray-percentage', { type: 'number', min: least, max: 99, step: 1, inputMode: 'numeric' }),
-        `${least} to 99 % of devices; a gray release may only grow.`);
+        h('input.gray-percentage', { type: 'number', step: 1, inputMode: 'numeric' }),
+        version.grayPercentage ? `Released to ${version.grayPercentage} % of devices now.` : 'The share of devices, in percent.');
       parts.push(h('div.group', percentField, h('div.actions',
         button('gray-release', 'Gray release', (b) => {
-          const value = Number(percent.value);
-          if (!Number.isInteger(value) || value < least || value > 99) {
-            say(errorEl, `Enter a whole percentage from ${least} to 99.`);
+          // An empty field would read as null, which is a full release.
+          const value = percent.value.trim() === '' ? NaN : Number(percent.value);
+          if (!Number.isInteger(value)) {
+            say(errorEl, 'Enter the percentage as a whole number.');
             percent.focus();
             return;
           }
-          run(b, MUTATIONS.release, { grayPercentage: value }, `${version.version} is released to ${value} % of devices.`);
+          run(b, MUTATIONS.release, { grayPercentage: value }, `${version.version} is released to ${value} % of devices.`, { grayPercentage: percent });
         }),
         button('full-release', 'Full release', (b) => run(b, MUTATIONS.release, { grayPercentage: null }, `${version.version} is released to all devices.`)))));
     }
@@ -191,9 +191,9 @@ export function createVersionsTab(ctx) {
 
   function newVersionForm() {
     const [numberField, number] = field('Version number', h('input.new-version-number', {
-      type: 'text', required: true, autocomplete: 'off', placeholder: 'e.g. 1.5.0', pattern: '\\d+\\.\\d+\\.\\d+',
-    }), 'MAJOR.MINOR.PATCH, greater than every existing version.');
-    const [descField, desc] = field('Description (optional)', h('input.new-version-description', { type: 'text', maxLength: 500 }));
+      type: 'text', required: true, autocomplete: 'off', placeholder: 'e.g. 1.5.0',
+    }), ' ');
+    const [descField, desc] = field('Description (optional)', h('input.new-version-description', { type: 'text' }));
     const errorEl = h('p.error', { role: 'alert' });
     const status = h('p.result', { role: 'status' });
     const submit = h('button', { type: 'submit' }, 'Create version');
@@ -202,11 +202,6 @@ export function createVersionsTab(ctx) {
     form.addEventListener('submit', (event) => {
       event.preventDefault();
       say(status, '');
-      if (!/^\d+\.\d+\.\d+$/.test(number.value.trim())) {
-        say(errorEl, 'Enter the version number as MAJOR.MINOR.PATCH, e.g. 1.5.0.');
-        number.focus();
-        return;
-      }
       act(submit, errorEl, async () => {
         const input = { miniProgramId: ctx.id, version: number.value.trim(), description: desc.value.trim() || null };
         const data = await graphql(`${MUTATIONS.create}\n${VERSION_FIELDS}`, { input });
@@ -214,12 +209,12 @@ export function createVersionsTab(ctx) {
         merge(version);
         form.reset();
         say(status, `Version ${version.version} created in New Version Created; it will execute ${MODE[version.updateMode]}.`);
-      });
+      }, { version: number, description: desc });
     });
     const hintEl = numberField.querySelector('.hint');
     return {
       el: form,
-      hint: (latest) => say(hintEl, `MAJOR.MINOR.PATCH, greater than ${latest || 'every existing version'}.`),
+      hint: (newest) => say(hintEl, newest ? `The newest version is ${newest}.` : 'The first version of this mini program.'),
     };
   }
 

@@ -1,7 +1,8 @@
 //! The console in headless Chromium against the real server: signing in,
 //! changing the update mode through the dialog and seeing it live in a
 //! second session, the locked button with its reasons, the Release panel,
-//! what each role is offered, and keyboard use. Screenshots of the
+//! what each role is offered, the server's refusals shown at their
+//! fields, and keyboard use. Screenshots of the
 //! main screens are saved under `target/console-screenshots/`.
 
 #[path = "../common/mod.rs"]
@@ -415,5 +416,89 @@ async fn a_viewer_is_offered_only_what_it_may_do() {
             text == "Not available to you"
         })
         .await;
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_servers_refusals_are_shown_at_their_fields() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let (server, _db) = TestServer::start(backend()).await;
+    let (program, released, _) = program_with_versions(&server).await;
+    let browser = driver.session(&server.url, 1280, 900).await;
+    browser.sign_in(&admin()).await;
+    open_program(&browser, &program).await;
+
+    // What the API says about a version number, the console shows at the field.
+    for (typed, request) in [("1.1.0", "1.1.0"), ("1.2", "1.2")] {
+        let field = browser.wait_for(".new-version-number").await;
+        field.clear().await.expect("clear");
+        field.send_keys(typed).await.expect("type");
+        browser.click(".new-version button[type=\"submit\"]").await;
+        let refused = server
+            .gql(
+                &admin(),
+                "mutation($input: CreateMiniProgramVersionInput!) { createMiniProgramVersion(input: $input) { miniProgramVersion { id } } }",
+                json!({ "input": { "miniProgramId": program, "version": request } }),
+            )
+            .await;
+        assert_eq!(refused.code(), "BAD_USER_INPUT");
+        assert_eq!(refused.error()["extensions"]["field"], "version");
+        let said = refused.error()["message"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("version: ")
+            .to_owned();
+        let shown = browser
+            .wait_for_text(".new-version .field-error", "the server's reason", |text| {
+                !text.is_empty()
+            })
+            .await;
+        assert_eq!(shown.to_lowercase(), said.to_lowercase(), "{typed}");
+        assert_eq!(
+            browser
+                .attribute(".new-version-number", "aria-invalid")
+                .await
+                .as_deref(),
+            Some("true")
+        );
+        let focused: Value = browser
+            .eval("return document.activeElement.classList.contains('new-version-number')")
+            .await;
+        assert_eq!(focused, true, "the focus goes to the field");
+    }
+    browser.screenshot("version-number-refused").await;
+
+    // A gray share may only grow: the API says so, at the percentage field.
+    let next = create_version(&server, &program, "1.2.0").await;
+    submit(&server, &developer(), &next).await.data();
+    decide(&server, &approver(), &next, "APPROVE").await;
+    release(&server, &next, Some(10)).await;
+    open_program(&browser, &program).await;
+    let row = release_panel(&browser, &next).await;
+    let percent = browser.wait_for(&format!("{row} .gray-percentage")).await;
+    percent.send_keys("5").await.expect("type");
+    browser
+        .click(&format!("{row} [data-action=\"gray-release\"]"))
+        .await;
+    let shown = browser
+        .wait_for_text(
+            &format!("{row} .version-actions .field-error"),
+            "the server's reason",
+            |text| !text.is_empty(),
+        )
+        .await;
+    assert!(
+        shown.starts_with("May only grow") && shown.contains("10%"),
+        "{shown}"
+    );
+    browser.screenshot("gray-share-refused").await;
+    let state = program_state(&server, &program).await;
+    let nodes = state["versions"]["nodes"].as_array().unwrap();
+    let gray = nodes.iter().find(|v| v["id"] == next.as_str()).unwrap();
+    assert_eq!(gray["grayPercentage"], 10, "nothing changed");
+    let full = nodes.iter().find(|v| v["id"] == released.as_str()).unwrap();
+    assert_eq!(full["status"], "FULL_RELEASE");
     browser.close().await;
 }
