@@ -2,7 +2,7 @@
 // deliveries, and registering a new one (its secret is shown once).
 
 import { graphql } from './api.js';
-import { h, field, say, act, timeEl, secretBox, setTitle, focusHeading } from './ui.js';
+import { h, field, say, act, timeEl, showSecretOnce, setTitle, focusHeading } from './ui.js';
 import { HOOK_EVENTS, sentence } from './words.js';
 
 const FIELDS = `id name url events active createdAt
@@ -108,11 +108,12 @@ function registerForm(secretArea, onRegistered) {
         input: { name: name.value.trim(), url: url.value.trim(), events: chosen },
       });
       form.reset();
-      const box = secretBox(`Signing secret of ${answer.integration.name}`, answer.secret);
-      secretArea.replaceChildren(h('div.card.notice', { tabIndex: -1 },
-        h('h2', `${answer.integration.name} is registered`),
-        h('p', 'Give this secret to the partner: it verifies the webhook-signature header of every webhook.'), box));
-      secretArea.firstChild.focus();
+      showSecretOnce(secretArea, {
+        title: `${answer.integration.name} is registered`,
+        intro: 'Give this secret to the partner: it verifies the webhook-signature header of every webhook.',
+        label: `Signing secret of ${answer.integration.name}`,
+        value: answer.secret,
+      });
       onRegistered();
     }, { name, url, events });
   });

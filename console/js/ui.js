@@ -180,8 +180,12 @@ export function confirmDialog({ title, message, confirmLabel }) {
   });
 }
 
-// The server shows a secret once: a read-only field is easy to select and copy.
-export function secretBox(label, value) {
+/**
+ * The card of a secret the server shows once (an integration's signing
+ * secret, a client key): what it is for, the secret to select or copy.
+ * It replaces what `area` shows and takes the focus.
+ */
+export function showSecretOnce(area, { title, intro, label, value }) {
   const input = h('input.secret', { type: 'text', readOnly: true, value });
   const status = h('span.copy-status', { role: 'status' });
   const copy = h('button.secondary', {
@@ -197,8 +201,12 @@ export function secretBox(label, value) {
     },
   }, 'Copy');
   const [wrap] = field(label, input);
-  return h('div.secret-box', { role: 'group' },
-    h('p.strong', 'Copy it now; it is not shown again.'), wrap, h('div.actions', copy, status));
+  const card = h('div.card.notice.secret-card', { tabIndex: -1 },
+    h('h2', title), intro ? h('p', intro) : null,
+    h('div.secret-box', { role: 'group' }, h('p.strong', 'Copy it now; it is not shown again.'), wrap, h('div.actions', copy, status)));
+  area.replaceChildren(card);
+  card.focus();
+  return card;
 }
 
 // After navigation, screen readers start at the new view's heading.

@@ -69,6 +69,15 @@ async fn release_panel(browser: &Browser, version: &str) -> String {
     row
 }
 
+/// The secret that the page shows once.
+async fn shown_secret(browser: &Browser) -> String {
+    browser.wait_for(".secret-card input.secret").await;
+    let value = browser
+        .eval("return document.querySelector('.secret-card input.secret').value")
+        .await;
+    value.as_str().unwrap_or_default().to_owned()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_admin_changes_the_mode_and_another_session_sees_it_live() {
     let Some(driver) = Driver::start().await else {
@@ -500,5 +509,99 @@ async fn the_servers_refusals_are_shown_at_their_fields() {
     assert_eq!(gray["grayPercentage"], 10, "nothing changed");
     let full = nodes.iter().find(|v| v["id"] == released.as_str()).unwrap();
     assert_eq!(full["status"], "FULL_RELEASE");
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_secret_is_shown_once_and_refusals_at_their_fields() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let (server, _db) = TestServer::start(backend()).await;
+    let program = create_dsl_program(&server, "Mall").await;
+    let browser = driver.session(&server.url, 1280, 900).await;
+    browser.sign_in(&admin()).await;
+
+    // An integration: the server refuses an ftp URL at its field, then
+    // shows the signing secret once.
+    browser.open("/console/#/integrations").await;
+    let name = browser
+        .wait_for("#register-heading ~ .field input[type=\"text\"]")
+        .await;
+    name.send_keys("Review desk").await.expect("type");
+    let url = browser.wait_for("input[type=\"url\"]").await;
+    url.send_keys("ftp://partner.example/hooks")
+        .await
+        .expect("type");
+    browser.click("form button[type=\"submit\"]").await;
+    let shown = browser
+        .wait_for_text(
+            "input[type=\"url\"] ~ .field-error",
+            "the server's reason",
+            |text| !text.is_empty(),
+        )
+        .await;
+    assert_eq!(shown, "Must use http or https");
+    url.clear().await.expect("clear");
+    url.send_keys("https://partner.example/hooks")
+        .await
+        .expect("type");
+    browser.click("form button[type=\"submit\"]").await;
+    browser
+        .wait_for_text(".secret-card h2", "the new integration", |text| {
+            text == "Review desk is registered"
+        })
+        .await;
+    let secret = shown_secret(&browser).await;
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    let focused: Value = browser
+        .eval("return document.activeElement.classList.contains('secret-card')")
+        .await;
+    assert_eq!(focused, true, "the card takes the focus");
+    let listed = server
+        .gql(&admin(), "{ releaseIntegrations { name url } }", json!({}))
+        .await;
+    assert_eq!(
+        listed.data()["releaseIntegrations"],
+        json!([{ "name": "Review desk", "url": "https://partner.example/hooks" }])
+    );
+
+    // A client key: a blank name is the server's to refuse; the key shown
+    // once is one that launch requests are answered with.
+    browser.open("/console/#/client-keys").await;
+    browser.click("form button[type=\"submit\"]").await;
+    let shown = browser
+        .wait_for_text(
+            "#client-key-name ~ .field-error",
+            "the server's reason",
+            |text| !text.is_empty(),
+        )
+        .await;
+    assert_eq!(shown, "Must not be blank");
+    browser
+        .wait_for("#client-key-name")
+        .await
+        .send_keys("Android production")
+        .await
+        .expect("type");
+    browser.click("form button[type=\"submit\"]").await;
+    browser
+        .wait_for_text(".secret-card h2", "the new key", |text| {
+            text.contains("Android production")
+        })
+        .await;
+    let key = shown_secret(&browser).await;
+    browser.screenshot("client-key-created").await;
+    let launch = server
+        .http()
+        .get(format!(
+            "{}/v1/launch/{program}?deviceId=device-1",
+            server.url
+        ))
+        .header("x-client-key", &key)
+        .send()
+        .await
+        .expect("a launch answer");
+    assert_eq!(launch.status(), 200, "the key shown is the key");
     browser.close().await;
 }
