@@ -1,10 +1,16 @@
 // The Versions tab: the Update Mode section, the versions with their
 // Release panels and lifecycle actions, and the New version form.
+//
+// The rules are the API's: the order of the versions, which steps a
+// version offers (availableActions), and whether a number or a gray share
+// is acceptable (the server says so, next to the field). Whatever changed,
+// by us or by someone else, is read again rather than patched in here.
 
 import { graphql } from './api.js';
 import { session } from './session.js';
 import { h, field, say, timeEl, act, newId } from './ui.js';
-import { MODE, statusWords } from './words.js';
+import { pagedList } from './list.js';
+import { MODE, plural, statusWords } from './words.js';
 import { createUpdateModeSection } from './update-mode.js';
 
 export const VERSION_FIELDS = `fragment VersionFields on MiniProgramVersion {
@@ -12,31 +18,44 @@ export const VERSION_FIELDS = `fragment VersionFields on MiniProgramVersion {
   createdAt submittedAt decidedAt decidedBy decisionComment releasedAt availableActions
 }`;
 
-const TRANSITION = `{ miniProgramVersion { ...VersionFields } offlineVersions { ...VersionFields } }`;
+const PAGE_SIZE = 50;
+const VERSIONS = `query Versions($id: ID!, $first: Int, $after: String) {
+  miniProgram(id: $id) {
+    versions(first: $first, after: $after) { totalCount pageInfo { hasNextPage endCursor } nodes { ...VersionFields } }
+  }
+}
+${VERSION_FIELDS}`;
+const VERSION = `query Version($id: ID!) { miniProgramVersion(id: $id) { ...VersionFields } }
+${VERSION_FIELDS}`;
+
+const CHANGED = '{ miniProgramVersion { id } offlineVersions { id } }';
 const MUTATIONS = {
   submit: `mutation Submit($input: SubmitVersionInput!) {
-    submitVersionForReleaseApproval(input: $input) { miniProgramVersion { ...VersionFields } } }`,
-  decide: `mutation Decide($input: DecideReleaseInput!) { decideRelease(input: $input) ${TRANSITION} }`,
-  release: `mutation Release($input: ReleaseVersionInput!) { releaseVersion(input: $input) ${TRANSITION} }`,
-  offline: `mutation Offline($input: TakeVersionOfflineInput!) { takeVersionOffline(input: $input) ${TRANSITION} }`,
+    submitVersionForReleaseApproval(input: $input) { miniProgramVersion { id } } }`,
+  decide: `mutation Decide($input: DecideReleaseInput!) { decideRelease(input: $input) ${CHANGED} }`,
+  release: `mutation Release($input: ReleaseVersionInput!) { releaseVersion(input: $input) ${CHANGED} }`,
+  offline: `mutation Offline($input: TakeVersionOfflineInput!) { takeVersionOffline(input: $input) ${CHANGED} }`,
   create: `mutation CreateVersion($input: CreateMiniProgramVersionInput!) {
-    createMiniProgramVersion(input: $input) { miniProgramVersion { ...VersionFields } } }`,
+    createMiniProgramVersion(input: $input) { miniProgramVersion { id version updateMode } } }`,
 };
-
-/** Newest version number first, as the API lists them (1.10.0 before 1.9.0). */
-function compareVersions(a, b) {
-  const pa = a.version.split('.').map(Number);
-  const pb = b.version.split('.').map(Number);
-  for (let i = 0; i < 3; i += 1) if (pa[i] !== pb[i]) return pb[i] - pa[i];
-  return 0;
-}
 
 export function createVersionsTab(ctx) {
   const expanded = new Set();
   const rows = new Map(); // version id -> {li, signature}
   const list = h('ol.versions', { 'aria-labelledby': 'versions-heading' });
+  const count = h('p.count#versions-count', { role: 'status' });
+  const listError = h('p.error', { role: 'alert' });
   const empty = h('p.empty', { hidden: true }, 'This mini program has no versions yet.');
   const liveMessage = document.getElementById('live-message');
+  const versions = pagedList({
+    pageSize: PAGE_SIZE,
+    read: async (after, first) => (await graphql(VERSIONS, { id: ctx.id, first, after })).miniProgram?.versions ?? null,
+    render: () => renderList(),
+    failed: (error) => say(listError, error && `The versions could not be loaded: ${error.message}`),
+    id: 'more-versions',
+    label: 'Load more versions',
+    afterMore: (from) => rows.get(versions.nodes[from]?.id)?.li.querySelector('.toggle')?.focus(),
+  });
   const modeSection = createUpdateModeSection(ctx, {
     announce: (text) => say(liveMessage, text),
     afterChange: () => ctx.reload(),
@@ -44,29 +63,33 @@ export function createVersionsTab(ctx) {
   const newVersion = session.may('CREATE_VERSION') ? newVersionForm() : null;
   const el = h('div.versions-tab', modeSection.el,
     h('section', { 'aria-labelledby': 'versions-heading' },
-      h('h2#versions-heading', 'Versions'), list, empty),
+      h('h2#versions-heading', 'Versions'), count, listError, list, empty, h('div.actions', versions.more)),
     newVersion?.el);
+  let shownProgram = null;
 
-  function merge(...versions) {
-    const all = ctx.program.versions.nodes;
-    for (const version of versions) {
-      const at = all.findIndex((v) => v.id === version.id);
-      if (at >= 0) all[at] = version;
-      else all.push(version);
-    }
-    all.sort(compareVersions);
-    renderList();
+  /**
+   * Reads these versions again, after every read asked for before, and
+   * shows them where the list has them; a version it does not show yet is
+   * placed by reading the list again.
+   */
+  function refresh(ids) {
+    return versions.run(async () => {
+      for (const id of ids) {
+        const { miniProgramVersion: version } = await graphql(VERSION, { id });
+        if (version && !versions.replace(version)) versions.reload();
+      }
+    });
   }
 
   function renderList() {
-    const program = ctx.program;
-    const versions = program.versions.nodes;
+    if (!ctx.program) return;
+    const shown = versions.nodes;
     // Remember where the focus was, to put it back in the rebuilt row.
     const active = document.activeElement;
     const activeRow = active?.closest?.('[data-version-id]');
     const focusKey = activeRow && list.contains(activeRow) && focusSelector(active);
-    const next = versions.map((version) => {
-      const signature = JSON.stringify([version, program.updateModeEditable, expanded.has(version.id)]);
+    const next = shown.map((version) => {
+      const signature = JSON.stringify([version, ctx.program.updateModeEditable, expanded.has(version.id)]);
       const old = rows.get(version.id);
       if (old && old.signature === signature) return old.li;
       const li = renderRow(version);
@@ -74,19 +97,23 @@ export function createVersionsTab(ctx) {
       rows.set(version.id, { li, signature });
       return li;
     });
-    for (const id of rows.keys()) if (!versions.some((v) => v.id === id)) rows.delete(id);
+    for (const id of rows.keys()) if (!shown.some((v) => v.id === id)) rows.delete(id);
     // Node by node rather than replaceChildren: moving a row that holds the
     // focus (someone typing a comment) would drop the focus.
     next.forEach((li, i) => {
       if (list.children[i] !== li) list.insertBefore(li, list.children[i] || null);
     });
     while (list.children.length > next.length) list.lastElementChild.remove();
-    empty.hidden = versions.length > 0;
+    empty.hidden = shown.length > 0;
+    const total = versions.totalCount;
+    say(count, !total ? '' : shown.length < total
+      ? `Showing ${shown.length} of ${plural(total, 'version')}, newest first.`
+      : `${plural(total, 'version')}, newest first.`);
     if (focusKey && !list.contains(document.activeElement)) {
       const row = rows.get(activeRow.dataset.versionId)?.li;
       (row?.querySelector(focusKey) || row?.querySelector('.toggle'))?.focus();
     }
-    newVersion?.hint(versions[0]?.version);
+    newVersion?.hint(shown[0]?.version);
   }
 
   function renderRow(version) {
@@ -112,7 +139,8 @@ export function createVersionsTab(ctx) {
 
   function releasePanel(version) {
     const mode = MODE[version.updateMode];
-    const explanation = version.status === 'NEW_VERSION_CREATED'
+    // PENDING: the version follows the global mode until it is submitted.
+    const explanation = version.updateModeSource === 'PENDING'
       ? `The Update Mode (${mode}) indicates the mode that the version will finally execute. The update mode takes effect with this version after it is submitted for release approval.${
         ctx.program.updateModeEditable ? ' You can still edit it with the Update Mode button.' : ''}`
       : `The Update Mode (${mode}) indicates the mode that is actually released for this version.`;
@@ -141,8 +169,8 @@ export function createVersionsTab(ctx) {
     const parts = [];
     const run = (button, query, variables, done, fields) => act(button, errorEl, async () => {
       say(button.closest('.release-panel').querySelector('.row-status'), '');
-      const data = Object.values(await graphql(`${query}\n${VERSION_FIELDS}`, { input: { versionId: version.id, ...variables } }))[0];
-      merge(data.miniProgramVersion, ...(data.offlineVersions || []));
+      const data = Object.values(await graphql(query, { input: { versionId: version.id, ...variables } }))[0];
+      await refresh([data.miniProgramVersion.id, ...(data.offlineVersions || []).map((v) => v.id)]);
       // The row was rebuilt for its new status: the message and the
       // focus go to the new one.
       const row = rows.get(version.id)?.li;
@@ -204,9 +232,9 @@ export function createVersionsTab(ctx) {
       say(status, '');
       act(submit, errorEl, async () => {
         const input = { miniProgramId: ctx.id, version: number.value.trim(), description: desc.value.trim() || null };
-        const data = await graphql(`${MUTATIONS.create}\n${VERSION_FIELDS}`, { input });
+        const data = await graphql(MUTATIONS.create, { input });
         const version = data.createMiniProgramVersion.miniProgramVersion;
-        merge(version);
+        await versions.reload();
         form.reset();
         say(status, `Version ${version.version} created in New Version Created; it will execute ${MODE[version.updateMode]}.`);
       }, { version: number, description: desc });
@@ -222,22 +250,19 @@ export function createVersionsTab(ctx) {
     el,
     update(program) {
       modeSection.update(program);
-      renderList();
+      // A program read afresh (a change of its mode, a reconnection): its
+      // versions are read again too, since New Version Created ones follow
+      // the mode and events may have been missed.
+      if (program !== shownProgram) {
+        shownProgram = program;
+        versions.reload();
+      } else renderList();
     },
     modeChanged: modeSection.modeChanged,
-    versionChanged(version) {
-      // The event and our own mutation's answer race on two connections; a
-      // version only moves forward, so an event behind what we show is old.
-      const shown = ctx.program?.versions.nodes.find((v) => v.id === version.id);
-      if (!ctx.program || (shown && stage(shown) > stage(version))) return;
-      merge(version);
-    },
+    versionChanged: ({ id }) => refresh([id]),
     leave: modeSection.leave,
   };
 }
-
-const STAGES = ['NEW_VERSION_CREATED', 'PENDING_APPROVAL', 'APPROVED|REJECTED', 'GRAY_RELEASE', 'FULL_RELEASE', 'OFFLINE'];
-const stage = (v) => STAGES.findIndex((s) => s.split('|').includes(v.status)) * 100 + (v.grayPercentage || 0);
 
 function focusSelector(el) {
   if (el.dataset.action) return `[data-action="${el.dataset.action}"]`;

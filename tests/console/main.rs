@@ -12,7 +12,7 @@ mod browser;
 
 use serde_json::{Value, json};
 
-use browser::{Browser, Driver};
+use browser::{Browser, Driver, WAIT};
 use common::*;
 
 const ESCAPE: &str = "\u{e00c}";
@@ -49,6 +49,12 @@ async fn open_program(browser: &Browser, program: &str) {
         .open(&format!("/console/#/programs/{program}"))
         .await;
     browser.wait_for("#update-mode-button").await;
+    // The program has been read once its mode shows.
+    browser
+        .wait_for_text("#global-update-mode", "the program's mode", |text| {
+            !text.is_empty()
+        })
+        .await;
 }
 
 async fn assert_no_horizontal_scrolling(browser: &Browser) {
@@ -176,6 +182,9 @@ async fn a_developer_sees_the_locked_button_with_every_reason() {
     let browser = driver.session(&server.url, 1280, 900).await;
     browser.sign_in(&developer()).await;
     open_program(&browser, &partner).await;
+    browser
+        .wait_for_text("#update-mode-locks", "the reasons", |text| !text.is_empty())
+        .await;
     assert!(
         browser
             .attribute("#update-mode-button", "disabled")
@@ -429,6 +438,75 @@ async fn a_viewer_is_offered_only_what_it_may_do() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_versions_tab_pages_past_fifty_versions() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let (server, _db) = TestServer::start(backend()).await;
+    let program = create_dsl_program(&server, "Mall").await;
+    let mut versions = Vec::new();
+    for minor in 0..55 {
+        versions.push(create_version(&server, &program, &format!("1.{minor}.0")).await);
+    }
+    let browser = driver.session(&server.url, 1280, 900).await;
+    browser.sign_in(&admin()).await;
+    open_program(&browser, &program).await;
+    browser
+        .wait_for_text("#versions-count", "the first page", |text| {
+            text.contains("Showing 50 of 55 versions")
+        })
+        .await;
+    let shown = browser.texts("li.version .version-number").await;
+    assert_eq!(shown.len(), 50);
+    assert_eq!(
+        (shown[0].as_str(), shown[49].as_str()),
+        ("1.54.0", "1.5.0"),
+        "newest first"
+    );
+
+    browser.click("#more-versions").await;
+    browser
+        .wait_for_text("#versions-count", "every version", |text| {
+            text.starts_with("55 versions")
+        })
+        .await;
+    let shown = browser.texts("li.version .version-number").await;
+    assert_eq!(shown.len(), 55);
+    assert_eq!(shown[54], "1.0.0");
+    assert!(
+        browser
+            .attribute("#more-versions", "hidden")
+            .await
+            .is_some(),
+        "no more pages"
+    );
+    let focused: Value = browser
+        .eval(
+            "return document.activeElement.closest('[data-version-id]')?.dataset.versionId ?? null",
+        )
+        .await;
+    assert_eq!(
+        focused,
+        json!(versions[4]),
+        "the focus goes to the first version the page added"
+    );
+
+    // A version created elsewhere takes its place at the top, as the API orders it.
+    let newest = create_version(&server, &program, "1.55.0").await;
+    browser
+        .wait_for(&format!("[data-version-id=\"{newest}\"]"))
+        .await;
+    browser
+        .wait_for_text("#versions-count", "the new count", |text| {
+            text.starts_with("56 versions")
+        })
+        .await;
+    let shown = browser.texts("li.version .version-number").await;
+    assert_eq!((shown.len(), shown[0].as_str()), (56, "1.55.0"));
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_servers_refusals_are_shown_at_their_fields() {
     let Some(driver) = Driver::start().await else {
         return;
@@ -513,7 +591,7 @@ async fn the_servers_refusals_are_shown_at_their_fields() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_new_secret_is_shown_once_and_refusals_at_their_fields() {
+async fn integrations_and_client_keys_through_their_pages() {
     let Some(driver) = Driver::start().await else {
         return;
     };
@@ -564,6 +642,38 @@ async fn a_new_secret_is_shown_once_and_refusals_at_their_fields() {
     assert_eq!(
         listed.data()["releaseIntegrations"],
         json!([{ "name": "Review desk", "url": "https://partner.example/hooks" }])
+    );
+
+    // Its delivery log pages: 21 events, 20 shown, then the rest.
+    for round in 0..21 {
+        let mode = ["ASYNC", "SYNC", "DEFAULT"][round % 3];
+        update_mode(&server, &admin(), &program, mode).await.data();
+    }
+    browser.open("/console/#/programs").await;
+    browser.open("/console/#/integrations").await;
+    let deliveries = || async {
+        let rows = browser
+            .eval("return [...document.querySelectorAll('.deliveries tbody tr')].map((row) => row.textContent)")
+            .await;
+        serde_json::from_value::<Vec<String>>(rows).unwrap()
+    };
+    let first = eventually(WAIT, "the first page of deliveries", || async {
+        Some(deliveries().await).filter(|rows| !rows.is_empty())
+    })
+    .await;
+    assert_eq!(first.len(), 20);
+    browser.click(".integration .load-more").await;
+    let all = eventually(WAIT, "the 21st delivery", || async {
+        Some(deliveries().await).filter(|rows| rows.len() == 21)
+    })
+    .await;
+    assert!(all[20].contains("Update mode changed"), "{}", all[20]);
+    assert!(
+        browser
+            .attribute(".integration .load-more", "hidden")
+            .await
+            .is_some(),
+        "no more pages"
     );
 
     // A client key: a blank name is the server's to refuse; the key shown
