@@ -195,6 +195,19 @@ pub struct Settings {
     pub env: Vec<(String, String)>,
 }
 
+impl Settings {
+    /// The suite's settings plus the variables `env`.
+    pub fn with_env(env: &[(&str, &str)]) -> Settings {
+        Settings {
+            env: env
+                .iter()
+                .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+                .collect(),
+            ..Settings::default()
+        }
+    }
+}
+
 /// A running `update-mode serve` (a process, or a server in the test's own
 /// runtime with plugins of the test's), stopped when dropped.
 pub struct TestServer {

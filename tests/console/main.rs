@@ -1,9 +1,10 @@
 //! The console in headless Chromium against the real server: signing in,
 //! changing the update mode through the dialog and seeing it live in a
 //! second session, the locked button with its reasons, the Release panel,
-//! what each role is offered, the server's refusals shown at their
-//! fields, and keyboard use. Screenshots of the
-//! main screens are saved under `target/console-screenshots/`.
+//! what each role is offered, paging, the server's refusals shown at their
+//! fields, secrets shown once, a refused live connection, and keyboard
+//! use. Screenshots of the main screens are saved under
+//! `target/console-screenshots/`.
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -714,4 +715,48 @@ async fn integrations_and_client_keys_through_their_pages() {
         .expect("a launch answer");
     assert_eq!(launch.status(), 200, "the key shown is the key");
     browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn too_many_live_connections_are_explained_and_retried() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let db = TestDatabase::create(backend()).await;
+    let one = Settings::with_env(&[("SUBSCRIPTION_CONNECTIONS_PER_PRINCIPAL", "1")]);
+    let server = TestServer::start_on(&db, one).await;
+    let program = create_dsl_program(&server, "Mall").await;
+    let first = driver.session(&server.url, 1280, 900).await;
+    first.sign_in(&admin_named("alice")).await;
+    open_program(&first, &program).await;
+    first
+        .wait_for_text("#live-status", "Live", |text| text == "Live")
+        .await;
+
+    // The same user in a second browser: the server refuses the connection
+    // with 4429, and the page says why.
+    let second = driver.session(&server.url, 1280, 900).await;
+    second.sign_in(&admin_named("alice")).await;
+    open_program(&second, &program).await;
+    let detail = second
+        .wait_for_text("#live-detail", "the explanation", |text| {
+            text.contains("too many live connections")
+        })
+        .await;
+    assert!(detail.contains("Retrying in"), "{detail}");
+    assert_eq!(second.text("#live-status").await, "Reconnecting…");
+    second.screenshot("too-many-live-connections").await;
+
+    // Once the first one is gone, a retry gets the connection.
+    first.close().await;
+    second
+        .wait_for_text("#live-status", "Live", |text| text == "Live")
+        .await;
+    update_mode(&server, &admin(), &program, "SYNC")
+        .await
+        .data();
+    second
+        .wait_for_text("#global-update-mode", "Sync", |text| text == "Sync")
+        .await;
+    second.close().await;
 }
