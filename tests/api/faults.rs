@@ -14,7 +14,7 @@ async fn an_unavailable_database_is_survived() {
         eprintln!("skipped: no PostgreSQL binaries under /usr/lib/postgresql");
         return;
     };
-    let db = TestDatabase::on(postgres.url());
+    let db = postgres.database();
     let server = TestServer::start_on(&db, Settings::default()).await;
     let program = create_dsl_program(&server, "Shop").await;
     let ready = || async {

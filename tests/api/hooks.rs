@@ -339,7 +339,7 @@ on_both_backends! {
             notifiers: vec![heard.clone()],
             ..Plugins::default()
         };
-        let server = TestServer::start_with_plugins(&db, settings(&[]), plugins).await;
+        let server = InProcessServer::start(&db, settings(&[]), plugins).await;
         let receiver = Receiver::start().await;
         register_integration(&server, &receiver.url).await;
         let program = create_dsl_program(&server, "Shop").await;
@@ -369,7 +369,7 @@ on_both_backends! {
             guards: vec![Arc::new(Sleepy)],
             ..Plugins::default()
         };
-        let server = TestServer::start_with_plugins(&db, settings(&[("HOOK_GUARD_TIMEOUT_MS", "200")]), plugins).await;
+        let server = InProcessServer::start(&db, settings(&[("HOOK_GUARD_TIMEOUT_MS", "200")]), plugins).await;
         let program = create_dsl_program(&server, "Shop").await;
         let before = program_state(&server, &program).await;
         let response = update_mode(&server, &admin(), &program, "SYNC").await;
@@ -384,7 +384,7 @@ on_both_backends! {
             notifiers: vec![Arc::new(Panicky), heard.clone()],
             ..Plugins::default()
         };
-        let server = TestServer::start_with_plugins(&db, settings(&[("WEBHOOK_MAX_ATTEMPTS", "1")]), plugins).await;
+        let server = InProcessServer::start(&db, settings(&[("WEBHOOK_MAX_ATTEMPTS", "1")]), plugins).await;
         let program = create_dsl_program(&server, "Shop").await;
         for mode in ["ASYNC", "SYNC"] {
             update_mode(&server, &admin(), &program, mode).await.data();
@@ -405,7 +405,7 @@ on_both_backends! {
             notifiers: vec![heard.clone()],
             ..Plugins::default()
         };
-        let server = TestServer::start_with_plugins(&db, settings(&[]), plugins).await;
+        let server = InProcessServer::start(&db, settings(&[]), plugins).await;
         let program = create_dsl_program(&server, "Shop").await;
         let version = create_version(&server, &program, "1.0.0").await;
         update_mode(&server, &admin(), &program, "ASYNC").await.data();

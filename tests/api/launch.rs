@@ -366,7 +366,7 @@ on_both_backends! {
             env: vec![("HOOK_POLL_INTERVAL_MS".into(), "600000".into()), ("LAUNCH_RESYNC_SECONDS".into(), "600".into())],
             ..Settings::default()
         };
-        let server = TestServer::start_with_plugins(&db, quiet, Default::default()).await;
+        let server = InProcessServer::start(&db, quiet, Default::default()).await;
         let key = client_key(&server, &admin()).await;
         let (program, _) = released(&server, "Shop", "ASYNC", "1.0.0").await;
         launch(&server, &key, &program, &[("deviceId", "warm-up")]).await;

@@ -28,14 +28,7 @@ const VERSION_CHANGED: &str = "subscription($id: ID!) {
 /// A server whose settings are the suite's plus `env`.
 async fn server_with(backend: Backend, env: &[(&str, &str)]) -> (TestServer, TestDatabase) {
     let db = TestDatabase::create(backend).await;
-    let settings = Settings {
-        env: env
-            .iter()
-            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
-            .collect(),
-        ..Settings::default()
-    };
-    (TestServer::start_on(&db, settings).await, db)
+    (TestServer::start_on(&db, Settings::with_env(env)).await, db)
 }
 
 on_both_backends! {

@@ -11,7 +11,8 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use super::TestServer;
+use super::server::TestServer;
+use super::wait::eventually;
 
 /// How long a test waits for a message it expects.
 pub const WAIT: Duration = Duration::from_secs(10);
@@ -169,10 +170,6 @@ impl LiveClient {
     pub async fn next_event(&mut self) -> Event {
         next_event(&mut self.socket).await
     }
-
-    pub fn socket(&mut self) -> &mut Socket {
-        &mut self.socket
-    }
 }
 
 /// Waits until the server runs `count` subscriptions (each listening from
@@ -183,7 +180,7 @@ pub async fn wait_for_subscriptions(server: &TestServer, count: u64) {
 
 /// Waits until the server's metrics gauge `name` reads `value`.
 pub async fn wait_for_gauge(server: &TestServer, name: &str, value: u64) {
-    super::eventually(WAIT, name, || async {
+    eventually(WAIT, name, || async {
         let metrics = server
             .http()
             .get(format!("{}/metrics", server.url))

@@ -5,6 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use super::database::TestDatabase;
+
 pub struct OwnPostgres {
     pub port: u16,
     bin: PathBuf,
@@ -50,8 +52,12 @@ impl OwnPostgres {
         Some(server)
     }
 
-    pub fn url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    /// The server's `postgres` database, for a test server to use.
+    pub fn database(&self) -> TestDatabase {
+        TestDatabase::at(format!(
+            "postgres://postgres@127.0.0.1:{}/postgres",
+            self.port
+        ))
     }
 
     pub fn start(&self) {

@@ -6,8 +6,22 @@
 //! use. Screenshots of the main screens are saved under
 //! `target/console-screenshots/`.
 
-#[path = "../common/mod.rs"]
-mod common;
+/// The parts of tests/common/ that drive a server and set up its data.
+#[path = "../common"]
+mod common {
+    pub mod database;
+    pub mod gql;
+    pub mod server;
+    pub mod steps;
+    pub mod tokens;
+    pub mod wait;
+
+    pub use database::*;
+    pub use server::*;
+    pub use steps::*;
+    pub use tokens::*;
+    pub use wait::*;
+}
 
 mod browser;
 
