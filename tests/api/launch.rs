@@ -371,12 +371,7 @@ on_both_backends! {
         let (program, _) = released(&server, "Shop", "ASYNC", "1.0.0").await;
         launch(&server, &key, &program, &[("deviceId", "warm-up")]).await;
         // The dispatcher wakes on the last commit, finds nothing and goes idle.
-        let before = eventually(Duration::from_secs(5), "the background work to settle", || async {
-            let count = server.statements_executed();
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            (server.statements_executed() == count).then_some(count)
-        })
-        .await;
+        let before = server.settled_statements().await;
         for i in 0..200 {
             let device = format!("device-{i}");
             launch(&server, &key, &program, &[("deviceId", &device), ("cachedVersion", "0.9.0")]).await;

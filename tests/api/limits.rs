@@ -293,12 +293,17 @@ async fn shutdown_lets_requests_in_flight_finish() {
     };
     tokio::time::sleep(Duration::from_millis(300)).await;
     server.terminate();
-    tokio::time::sleep(Duration::from_millis(300)).await;
     let address = server.url.trim_start_matches("http://").to_owned();
-    assert!(
-        std::net::TcpStream::connect(&address).is_err(),
-        "new connections are refused while stopping"
-    );
+    eventually(
+        Duration::from_secs(5),
+        "new connections to be refused while stopping",
+        || async {
+            std::net::TcpStream::connect(&address)
+                .is_err()
+                .then_some(())
+        },
+    )
+    .await;
 
     release.0.send(()).unwrap();
     holder.join().unwrap();

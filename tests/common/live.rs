@@ -150,10 +150,30 @@ impl LiveClient {
         }
     }
 
-    /// Nothing arrives for `quiet`.
-    pub async fn expect_silence(&mut self, quiet: Duration) {
-        if let Ok(event) = tokio::time::timeout(quiet, self.next_event()).await {
-            panic!("expected nothing, got {event:?}");
+    /// The next protocol message, whichever subscription it is for; panics
+    /// if the connection closes.
+    pub async fn next_message(&mut self) -> Value {
+        match self.next_event().await {
+            Event::Message(message) => message,
+            Event::Closed(closed) => {
+                panic!("expected a message, the connection closed: {closed:?}")
+            }
+        }
+    }
+
+    /// Reads until the server has pinged `count` times (each ping answered
+    /// as it is read); panics on any message or close before that.
+    pub async fn expect_pings(&mut self, count: usize) {
+        let mut pings = 0;
+        while pings < count {
+            let frame = tokio::time::timeout(WAIT, self.socket.next())
+                .await
+                .expect("a ping in time");
+            match frame {
+                Some(Ok(Message::Ping(_))) => pings += 1,
+                Some(Ok(Message::Pong(_) | Message::Frame(_))) => {}
+                other => panic!("expected only pings, got {other:?}"),
+            }
         }
     }
 

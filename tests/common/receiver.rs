@@ -187,27 +187,32 @@ pub async fn register_integration(server: &TestServer, url: &str) -> (String, St
     )
 }
 
-/// The delivery log of an integration, oldest first.
+/// The whole delivery log of an integration, oldest first.
 pub async fn deliveries(server: &TestServer, integration: &str) -> Vec<Value> {
-    let response = server
-        .gql(
-            &admin(),
-            "{ releaseIntegrations { id deliveries(first: 100) { nodes { eventId eventType status attempts lastError nextAttemptAt deliveredAt } } } }",
-            json!({}),
-        )
-        .await;
-    let integrations = response.data()["releaseIntegrations"]
-        .as_array()
-        .unwrap()
-        .clone();
-    let integration = integrations
-        .into_iter()
-        .find(|i| i["id"] == integration)
-        .expect("the integration");
-    let mut nodes = integration["deliveries"]["nodes"]
-        .as_array()
-        .unwrap()
-        .clone();
-    nodes.reverse();
-    nodes
+    let mut log = Vec::new();
+    let mut after = Value::Null;
+    loop {
+        let response = server
+            .gql(
+                &admin(),
+                "query($after: String) { releaseIntegrations { id deliveries(first: 100, after: $after) {
+                    pageInfo { hasNextPage endCursor }
+                    nodes { eventId eventType status attempts lastError nextAttemptAt deliveredAt }
+                } } }",
+                json!({ "after": after }),
+            )
+            .await;
+        let integrations = response.data()["releaseIntegrations"].as_array().unwrap();
+        let page = &integrations
+            .iter()
+            .find(|i| i["id"] == integration)
+            .expect("the integration")["deliveries"];
+        log.extend(page["nodes"].as_array().unwrap().iter().cloned());
+        if page["pageInfo"]["hasNextPage"] != true {
+            break;
+        }
+        after = page["pageInfo"]["endCursor"].clone();
+    }
+    log.reverse();
+    log
 }
