@@ -39,21 +39,14 @@ async fn post(server: &TestServer, content_type: &str, body: Vec<u8>) -> Gql {
     Gql::read(response).await
 }
 
-/// Waits until a minute has at least 10 seconds left, so that a test's
-/// mutations fall into one rate-limit window.
-async fn early_in_a_minute() {
-    let second = chrono::Timelike::second(&chrono::Utc::now());
-    if second >= 50 {
-        tokio::time::sleep(Duration::from_secs(u64::from(61 - second))).await;
-    }
-}
-
 fn limited(limit: u32) -> Settings {
     Settings::with_env(&[("RATE_LIMIT_MUTATIONS_PER_MINUTE", &limit.to_string())])
 }
 
 /// Sends an update-mode change as the admin and checks that the rate limit
-/// refuses it: HTTP 429, `retryAfterSeconds` and the same in `Retry-After`.
+/// refuses it: HTTP 429, `retryAfterSeconds` (at most two minutes: a burst
+/// weighs on the sliding minute until it has slid out) and the same in
+/// `Retry-After`.
 async fn assert_rate_limited(server: &TestServer, program: &str, mode: &str) {
     let response = server
         .http()
@@ -77,7 +70,7 @@ async fn assert_rate_limited(server: &TestServer, program: &str, mode: &str) {
     let retry = response.error()["extensions"]["retryAfterSeconds"]
         .as_u64()
         .unwrap();
-    assert!((1..=61).contains(&retry), "{retry}");
+    assert!((1..=120).contains(&retry), "{retry}");
     assert_eq!(header, Some(retry.to_string()));
 }
 
@@ -85,7 +78,8 @@ on_both_backends! {
     async fn mutations_are_rate_limited_per_principal(backend: Backend) {
         let db = TestDatabase::create(backend).await;
         let server = TestServer::start_on(&db, limited(4)).await;
-        early_in_a_minute().await;
+        // The limit is a sliding minute: these five mutations fall into one
+        // wherever the clock's minute boundary is.
         let program = create_dsl_program(&server, "Shop").await;
         for mode in ["ASYNC", "SYNC", "DEFAULT"] {
             update_mode(&server, &admin(), &program, mode).await.data();
@@ -351,7 +345,6 @@ async fn the_mutation_limit_is_shared_by_all_processes() {
     let db = TestDatabase::create(Backend::Postgres).await;
     let first = TestServer::start_on(&db, limited(3)).await;
     let second = TestServer::start_on(&db, limited(3)).await;
-    early_in_a_minute().await;
     let program = create_dsl_program(&first, "Shop").await;
     update_mode(&first, &admin(), &program, "ASYNC")
         .await
