@@ -22,7 +22,7 @@ const liveDetail = h('span.live-detail#live-detail');
 let current = null;
 
 async function loadViewer() {
-  const data = await graphql('query Viewer { viewer { subject workspaceId roles } }');
+  const data = await graphql('query Viewer { viewer { subject workspaceId roles capabilities } }');
   session.viewer = data.viewer;
   renderHeader();
 }
@@ -32,7 +32,7 @@ function renderHeader() {
   nav.hidden = who.hidden = !viewer;
   if (!viewer) return;
   const links = [['#/programs', 'Programs']];
-  if (session.isAdmin) links.push(['#/integrations', 'Integrations'], ['#/client-keys', 'Client keys']);
+  if (session.may('MANAGE_INTEGRATIONS')) links.push(['#/integrations', 'Integrations'], ['#/client-keys', 'Client keys']);
   nav.replaceChildren(h('ul', links.map(([href, text]) => h('li', h('a', { href }, text)))));
   who.replaceChildren(
     h('span.who-name', h('span.visually-hidden', 'Signed in as '), viewer.subject),
@@ -97,8 +97,8 @@ const ROUTES = [
   [/^\/programs\/([^/]+)(?:\/(versions|history|launch-preview))?$/, (id, tab = 'versions') => ({
     key: `program:${id}`, params: { id: decodeURIComponent(id), tab }, mount: openProgram,
   })],
-  [/^\/integrations$/, () => ({ key: 'integrations', mount: renderIntegrations, admin: true })],
-  [/^\/client-keys$/, () => ({ key: 'client-keys', mount: renderClientKeys, admin: true })],
+  [/^\/integrations$/, () => ({ key: 'integrations', mount: renderIntegrations, needs: 'MANAGE_INTEGRATIONS' })],
+  [/^\/client-keys$/, () => ({ key: 'client-keys', mount: renderClientKeys, needs: 'MANAGE_INTEGRATIONS' })],
 ];
 
 function route() {
@@ -123,7 +123,7 @@ function route() {
     main.replaceChildren(h('h1', heading), h('p', text, ' ', h('a', { href: '#/programs' }, 'Go to the mini programs.')));
   };
   if (!match) plain('Not found', 'Page not found', 'There is no page at this address.');
-  else if (match.admin && !session.isAdmin) plain('Not allowed', 'Workspace admins only', 'This page is for tenant workspace admins.');
+  else if (match.needs && !session.may(match.needs)) plain('Not allowed', 'Not available to you', 'Your access token does not allow managing integrations and client keys.');
   else {
     current = { key: match.key, ...(match.mount(main, match.params) || {}) };
     return;

@@ -2,7 +2,7 @@
 // A new key is shown once; revoking one asks first, since apps using it stop.
 
 import { graphql } from './api.js';
-import { h, field, say, act, timeEl, secretBox, confirmDialog, setTitle, focusHeading } from './ui.js';
+import { h, field, say, act, timeEl, showSecretOnce, confirmDialog, setTitle, focusHeading } from './ui.js';
 
 const LIST = 'query ClientKeys { clientKeys { id name createdAt revokedAt } }';
 const CREATE = `mutation CreateKey($name: String!) {
@@ -72,20 +72,12 @@ export function renderClientKeys(main) {
 
   form.addEventListener('submit', (event) => {
     event.preventDefault();
-    say(formError, '');
-    if (!name.value.trim()) {
-      say(formError, 'Enter a name.');
-      name.focus();
-      return;
-    }
     act(submit, formError, async () => {
       const { createClientKey: answer } = await graphql(CREATE, { name: name.value.trim() });
       form.reset();
-      keyArea.replaceChildren(h('div.card.notice', { tabIndex: -1 },
-        h('h2', `Key “${answer.clientKey.name}” created`), secretBox('Client key', answer.key)));
-      keyArea.firstChild.focus();
+      showSecretOnce(keyArea, { title: `Key “${answer.clientKey.name}” created`, label: 'Client key', value: answer.key });
       await load();
-    });
+    }, { name });
   });
 
   load();

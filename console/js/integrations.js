@@ -2,12 +2,19 @@
 // deliveries, and registering a new one (its secret is shown once).
 
 import { graphql } from './api.js';
-import { h, field, say, act, timeEl, secretBox, setTitle, focusHeading } from './ui.js';
+import { h, field, say, act, timeEl, showSecretOnce, setTitle, focusHeading } from './ui.js';
+import { pagedList } from './list.js';
 import { HOOK_EVENTS, sentence } from './words.js';
 
-const FIELDS = `id name url events active createdAt
-  deliveries(first: 20) { nodes { eventId eventType status attempts lastError nextAttemptAt deliveredAt } }`;
-const LIST = `query Integrations { releaseIntegrations { ${FIELDS} } }`;
+const PAGE_SIZE = 20;
+const DELIVERIES = `totalCount pageInfo { hasNextPage endCursor }
+  nodes { eventId eventType status attempts lastError nextAttemptAt deliveredAt }`;
+const LIST = `query Integrations($first: Int) { releaseIntegrations {
+  id name url events active createdAt deliveries(first: $first) { ${DELIVERIES} } } }`;
+// There is no query for one integration: the page after a cursor is read
+// for all of them, and this one's taken.
+const MORE_DELIVERIES = `query Deliveries($first: Int, $after: String) {
+  releaseIntegrations { id deliveries(first: $first, after: $after) { ${DELIVERIES} } } }`;
 const REGISTER = `mutation Register($input: RegisterReleaseIntegrationInput!) {
   registerReleaseIntegration(input: $input) { secret integration { id name } } }`;
 const UPDATE = `mutation SetActive($id: ID!, $active: Boolean!) {
@@ -30,7 +37,7 @@ export function renderIntegrations(main) {
 
   async function load() {
     try {
-      const { releaseIntegrations } = await graphql(LIST);
+      const { releaseIntegrations } = await graphql(LIST, { first: PAGE_SIZE });
       say(listError, '');
       list.replaceChildren(...releaseIntegrations.map(card));
       if (!releaseIntegrations.length) list.append(h('p.empty', 'No integration is registered yet.'));
@@ -49,7 +56,23 @@ export function renderIntegrations(main) {
         await load();
       }),
     }, integration.active ? 'Deactivate' : 'Activate');
-    const deliveries = integration.deliveries.nodes;
+    const body = h('tbody');
+    const table = h('div.table-wrap', h('table.stack.deliveries',
+      h('thead', h('tr', ['Event', 'Status', 'Attempts', 'Details', ''].map((t) => h('th', { scope: 'col' }, t)))), body));
+    const none = h('p.empty', 'Nothing was sent to it yet.');
+    const deliveries = pagedList({
+      pageSize: PAGE_SIZE,
+      read: async (after, first) => (await graphql(MORE_DELIVERIES, { first, after })).releaseIntegrations
+        .find((i) => i.id === integration.id)?.deliveries ?? null,
+      render: (nodes) => {
+        body.replaceChildren(...nodes.map((d) => deliveryRow(integration, d, errorEl)));
+        table.hidden = !nodes.length;
+        none.hidden = Boolean(nodes.length);
+      },
+      failed: (error) => say(errorEl, error && `More deliveries could not be loaded: ${error.message}`),
+      label: 'More deliveries',
+    });
+    deliveries.show(integration.deliveries);
     return h('article.card.integration', { 'data-integration-id': integration.id },
       h('h3', integration.name, ' ', h('span.badge', { 'data-state': integration.active ? 'on' : 'off' }, integration.active ? 'Active' : 'Inactive')),
       h('dl.facts',
@@ -57,11 +80,7 @@ export function renderIntegrations(main) {
         h('div', h('dt', 'Events'), h('dd', integration.events.map(sentence).join(', '))),
         h('div', h('dt', 'Registered'), h('dd', timeEl(integration.createdAt)))),
       h('div.actions', toggle), errorEl,
-      h('h4', 'Deliveries'),
-      deliveries.length ? h('div.table-wrap', h('table.stack.deliveries',
-        h('thead', h('tr', ['Event', 'Status', 'Attempts', 'Details', ''].map((t) => h('th', { scope: 'col' }, t)))),
-        h('tbody', deliveries.map((d) => deliveryRow(integration, d, errorEl)))))
-        : h('p.empty', 'Nothing was sent to it yet.'));
+      h('h4', 'Deliveries'), table, none, h('div.actions', deliveries.more));
   }
 
   function deliveryRow(integration, d, errorEl) {
@@ -103,26 +122,19 @@ function registerForm(secretArea, onRegistered) {
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     const chosen = [...events.querySelectorAll('input:checked')].map((box) => box.value);
-    const problem = !name.value.trim() ? [name, 'Enter a name.']
-      : !/^https?:\/\/\S+$/i.test(url.value.trim()) ? [url, 'Enter an http or https URL.']
-        : !chosen.length ? [events.querySelector('input'), 'Choose at least one event.'] : null;
-    if (problem) {
-      say(errorEl, problem[1]);
-      problem[0]?.focus();
-      return;
-    }
     act(submit, errorEl, async () => {
       const { registerReleaseIntegration: answer } = await graphql(REGISTER, {
         input: { name: name.value.trim(), url: url.value.trim(), events: chosen },
       });
       form.reset();
-      const box = secretBox(`Signing secret of ${answer.integration.name}`, answer.secret);
-      secretArea.replaceChildren(h('div.card.notice', { tabIndex: -1 },
-        h('h2', `${answer.integration.name} is registered`),
-        h('p', 'Give this secret to the partner: it verifies the webhook-signature header of every webhook.'), box));
-      secretArea.firstChild.focus();
+      showSecretOnce(secretArea, {
+        title: `${answer.integration.name} is registered`,
+        intro: 'Give this secret to the partner: it verifies the webhook-signature header of every webhook.',
+        label: `Signing secret of ${answer.integration.name}`,
+        value: answer.secret,
+      });
       onRegistered();
-    });
+    }, { name, url, events });
   });
   return form;
 }

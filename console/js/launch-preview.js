@@ -15,7 +15,7 @@ export function createLaunchTab(ctx) {
     'Gray releases reach a stable share of device ids.');
   const [cachedField, cached] = field('Cached version (optional)', h('input#launch-cached', { type: 'text', placeholder: 'e.g. 1.2.0', autocomplete: 'off' }),
     'Leave empty for a first open: nothing is cached.');
-  const [ageField, age] = field('Cache age in seconds (optional)', h('input#launch-age', { type: 'number', min: 0, step: 1, inputMode: 'numeric' }),
+  const [ageField, age] = field('Cache age in seconds (optional)', h('input#launch-age', { type: 'number', step: 1, inputMode: 'numeric' }),
     'Time since the first open or the last update.');
   const errorEl = h('p.error', { role: 'alert' });
   const submit = h('button', { type: 'submit' }, 'Preview');
@@ -30,14 +30,9 @@ export function createLaunchTab(ctx) {
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     say(errorEl, '');
-    if (!device.value.trim()) {
-      say(errorEl, 'Enter a device id.');
-      device.focus();
-      return;
-    }
     const ageValue = age.value.trim() === '' ? null : Number(age.value);
-    if (ageValue !== null && (!Number.isInteger(ageValue) || ageValue < 0)) {
-      say(errorEl, 'The cache age is a whole number of seconds, 0 or more.');
+    if (ageValue !== null && !Number.isInteger(ageValue)) {
+      say(errorEl, 'Enter the cache age as a whole number of seconds.');
       age.focus();
       return;
     }
@@ -57,7 +52,7 @@ export function createLaunchTab(ctx) {
       ];
       result.replaceChildren(h('h3', `Launch answer for device ${device.value.trim()}`),
         h('dl.facts', rows.map(([term, value]) => h('div', h('dt', term), h('dd', value)))));
-    });
+    }, { deviceId: device, cachedVersion: cached, cacheAgeSeconds: age });
   });
   return { el };
 }

@@ -8,7 +8,23 @@ import { session } from './session.js';
 import { toError } from './api.js';
 
 // Codes of problems that pass: the subscription is started again later.
-const PASSING = ['SUBSCRIPTION_INTERRUPTED', 'TOO_MANY_SUBSCRIPTIONS', 'TOO_MANY_CONNECTIONS', 'SERVICE_UNAVAILABLE'];
+const PASSING = ['SUBSCRIPTION_INTERRUPTED', 'TOO_MANY_SUBSCRIPTIONS', 'SERVICE_UNAVAILABLE'];
+
+// Why the server closes a connection (src/http/subscriptions.rs) and how
+// soon to try again: the first wait, doubling per attempt up to `most`.
+// 4401 (token refused or expired) is not here: it ends the session.
+const CLOSES = {
+  4429: {
+    why: 'Live updates are paused: you have too many live connections open on this server (other tabs or devices). Close some to free one.',
+    first: 5000,
+    most: 120000,
+  },
+  4408: { why: 'The live connection did not start in time.', first: 1000, most: 30000 },
+  // The process is stopping; another one is there at once.
+  1001: { why: 'The server is restarting.', first: 500, most: 30000 },
+  1011: { why: 'The server stopped hearing from this browser.', first: 1000, most: 30000 },
+};
+const LOST = { why: 'The live connection was lost.', first: 1000, most: 30000 };
 
 const subs = new Set();
 let socket = null;
@@ -90,8 +106,9 @@ function connect() {
       refusedHandler();
       return;
     }
-    problem = event.reason || '';
-    if (subs.size) retryLater(connect);
+    const closed = CLOSES[event.code] || LOST;
+    problem = closed.why;
+    if (subs.size) retryLater(connect, closed);
     report();
   });
 }
@@ -170,11 +187,13 @@ function start(sub) {
   report();
 }
 
-function retryLater(fn) {
-  const delay = Math.min(30000, 1000 * 2 ** attempt);
+// Spread out by a fifth either way, so that the clients of a restarted
+// server do not all come back in the same instant.
+function retryLater(fn, { first = 1000, most = 30000 } = {}) {
+  const delay = Math.round(Math.min(most, first * 2 ** attempt) * (0.8 + Math.random() * 0.4));
   attempt += 1;
   const base = problem.replace(/ Retrying in \d+ s\.$/, '');
-  if (base) problem = `${base}${/[.!?]$/.test(base) ? '' : '.'} Retrying in ${Math.round(delay / 1000)} s.`;
+  if (base) problem = `${base}${/[.!?]$/.test(base) ? '' : '.'} Retrying in ${Math.max(1, Math.round(delay / 1000))} s.`;
   const timer = setTimeout(() => {
     if (reconnectTimer === timer) reconnectTimer = null;
     fn();

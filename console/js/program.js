@@ -6,31 +6,29 @@ import * as live from './live.js';
 import { session } from './session.js';
 import { h, setTitle, focusHeading, markCurrent } from './ui.js';
 import { TYPE, CHANNEL } from './words.js';
-import { VERSION_FIELDS, createVersionsTab } from './versions.js';
+import { createVersionsTab } from './versions.js';
 import { createHistoryTab } from './history.js';
 import { createLaunchTab } from './launch-preview.js';
 
+// The versions are the Versions tab's, read page by page.
 const QUERY = `query Program($id: ID!) {
-  miniProgram(id: $id) {
-    id name type channel updateMode updateModeEditable updateModeLocks revision
-    versions(first: 50) { totalCount nodes { ...VersionFields } }
-  }
-}
-${VERSION_FIELDS}`;
+  miniProgram(id: $id) { id name type channel updateMode updateModeEditable updateModeLocks revision }
+}`;
 
 const MODE_CHANGED = `subscription UpdateModeChanged($id: ID!) {
   updateModeChanged(miniProgramId: $id) { previousMode mode changedBy changedAt revision }
 }`;
 
+// Which version changed; the tab reads it again, so that what it shows is
+// never older than what it showed (an event may come after our own answer).
 const VERSION_CHANGED = `subscription VersionChanged($id: ID!) {
-  versionChanged(miniProgramId: $id) { ...VersionFields }
-}
-${VERSION_FIELDS}`;
+  versionChanged(miniProgramId: $id) { id }
+}`;
 
 const TABS = [
   ['versions', 'Versions', createVersionsTab],
   ['history', 'History', createHistoryTab],
-  ['launch-preview', 'Launch preview', createLaunchTab, true],
+  ['launch-preview', 'Launch preview', createLaunchTab, 'READ'],
 ];
 
 export function openProgram(main, { id, tab }) {
@@ -44,7 +42,7 @@ export function openProgram(main, { id, tab }) {
   focusHeading(main);
 
   const base = `#/programs/${encodeURIComponent(id)}`;
-  const available = TABS.filter(([, , , adminOnly]) => !adminOnly || session.isAdmin);
+  const available = TABS.filter(([, , , needs]) => !needs || session.may(needs));
   links.replaceChildren(...available.map(([key, label]) => h('li', h('a', { href: `${base}/${key}`, 'data-tab': key }, label))));
 
   const ctx = { id, program: null, reload, views: {} };

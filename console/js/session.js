@@ -1,5 +1,7 @@
 // The signed-in principal. The token lives in sessionStorage: it survives a
 // reload but not the tab, so a forgotten console does not stay signed in.
+// What the user may do is the API's answer (Viewer.capabilities), never a
+// copy of its role rules.
 
 const KEY = 'update-mode.token';
 
@@ -14,14 +16,9 @@ export const session = {
     else sessionStorage.removeItem(KEY);
   },
 
-  hasRole(role) {
-    return Boolean(this.viewer?.roles.includes(role));
-  },
-  get isAdmin() {
-    return this.hasRole('WORKSPACE_ADMIN');
-  },
-  get canCreateVersions() {
-    return this.isAdmin || this.hasRole('DEVELOPER');
+  /** Whether the API lists `capability` (e.g. 'CREATE_VERSION') for the viewer. */
+  may(capability) {
+    return Boolean(this.viewer?.capabilities.includes(capability));
   },
 
   clear() {

@@ -69,9 +69,51 @@ export async function busy(button, action) {
   }
 }
 
-export function act(button, errorEl, action) {
+/**
+ * Runs a button's action; a refusal is shown in `errorEl`, or, when the
+ * server names the input at fault (BAD_USER_INPUT's `field`) and `fields`
+ * has its control, next to that control. The server's rules are checked
+ * by the server: the console shows what it says.
+ */
+export function act(button, errorEl, action, fields = {}) {
   say(errorEl, '');
-  return busy(button, () => action().catch((error) => say(errorEl, error.message)));
+  for (const control of Object.values(fields)) clearFieldError(control);
+  return busy(button, () => action().catch((error) => showError(error, errorEl, fields)));
+}
+
+export function showError(error, errorEl, fields = {}) {
+  const control = error.code === 'BAD_USER_INPUT' ? fields[error.extensions?.field] : null;
+  if (control) fieldError(control, inputMessage(error));
+  else say(errorEl, error.message);
+}
+
+// Next to its field, "grayPercentage: may only grow…" needs no field name.
+function inputMessage(error) {
+  const prefix = `${error.extensions.field}: `;
+  const text = error.message.startsWith(prefix) ? error.message.slice(prefix.length) : error.message;
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+/** Shows `message` under a form control (or group), marks it invalid and focuses it. */
+export function fieldError(control, message) {
+  let el = control.parentElement.querySelector(':scope > .field-error');
+  if (!el) {
+    el = h('p.field-error', { id: newId('error'), role: 'alert' });
+    control.after(el);
+  }
+  say(el, message);
+  const target = control.matches('input, select, textarea') ? control : control.querySelector('input, select, textarea');
+  if (!target) return;
+  target.setAttribute('aria-invalid', 'true');
+  const described = (target.getAttribute('aria-describedby') || '').split(' ').filter(Boolean);
+  if (!described.includes(el.id)) target.setAttribute('aria-describedby', [...described, el.id].join(' '));
+  target.focus();
+}
+
+export function clearFieldError(control) {
+  const el = control.parentElement?.querySelector(':scope > .field-error');
+  if (el) say(el, '');
+  for (const target of [control, ...control.querySelectorAll('[aria-invalid]')]) target.removeAttribute('aria-invalid');
 }
 
 const FOCUSABLE = 'a[href],button:not([disabled]),input:not([disabled]),select:not([disabled]),textarea:not([disabled]),[tabindex]:not([tabindex="-1"])';
@@ -138,8 +180,12 @@ export function confirmDialog({ title, message, confirmLabel }) {
   });
 }
 
-// The server shows a secret once: a read-only field is easy to select and copy.
-export function secretBox(label, value) {
+/**
+ * The card of a secret the server shows once (an integration's signing
+ * secret, a client key): what it is for, the secret to select or copy.
+ * It replaces what `area` shows and takes the focus.
+ */
+export function showSecretOnce(area, { title, intro, label, value }) {
   const input = h('input.secret', { type: 'text', readOnly: true, value });
   const status = h('span.copy-status', { role: 'status' });
   const copy = h('button.secondary', {
@@ -155,8 +201,12 @@ export function secretBox(label, value) {
     },
   }, 'Copy');
   const [wrap] = field(label, input);
-  return h('div.secret-box', { role: 'group' },
-    h('p.strong', 'Copy it now; it is not shown again.'), wrap, h('div.actions', copy, status));
+  const card = h('div.card.notice.secret-card', { tabIndex: -1 },
+    h('h2', title), intro ? h('p', intro) : null,
+    h('div.secret-box', { role: 'group' }, h('p.strong', 'Copy it now; it is not shown again.'), wrap, h('div.actions', copy, status)));
+  area.replaceChildren(card);
+  card.focus();
+  return card;
 }
 
 // After navigation, screen readers start at the new view's heading.

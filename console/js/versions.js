@@ -1,10 +1,16 @@
 // The Versions tab: the Update Mode section, the versions with their
 // Release panels and lifecycle actions, and the New version form.
+//
+// The rules are the API's: the order of the versions, which steps a
+// version offers (availableActions), and whether a number or a gray share
+// is acceptable (the server says so, next to the field). Whatever changed,
+// by us or by someone else, is read again rather than patched in here.
 
 import { graphql } from './api.js';
 import { session } from './session.js';
 import { h, field, say, timeEl, act, newId } from './ui.js';
-import { MODE, statusWords } from './words.js';
+import { pagedList } from './list.js';
+import { MODE, plural, statusWords } from './words.js';
 import { createUpdateModeSection } from './update-mode.js';
 
 export const VERSION_FIELDS = `fragment VersionFields on MiniProgramVersion {
@@ -12,61 +18,78 @@ export const VERSION_FIELDS = `fragment VersionFields on MiniProgramVersion {
   createdAt submittedAt decidedAt decidedBy decisionComment releasedAt availableActions
 }`;
 
-const TRANSITION = `{ miniProgramVersion { ...VersionFields } offlineVersions { ...VersionFields } }`;
+const PAGE_SIZE = 50;
+const VERSIONS = `query Versions($id: ID!, $first: Int, $after: String) {
+  miniProgram(id: $id) {
+    versions(first: $first, after: $after) { totalCount pageInfo { hasNextPage endCursor } nodes { ...VersionFields } }
+  }
+}
+${VERSION_FIELDS}`;
+const VERSION = `query Version($id: ID!) { miniProgramVersion(id: $id) { ...VersionFields } }
+${VERSION_FIELDS}`;
+
+const CHANGED = '{ miniProgramVersion { id } offlineVersions { id } }';
 const MUTATIONS = {
   submit: `mutation Submit($input: SubmitVersionInput!) {
-    submitVersionForReleaseApproval(input: $input) { miniProgramVersion { ...VersionFields } } }`,
-  decide: `mutation Decide($input: DecideReleaseInput!) { decideRelease(input: $input) ${TRANSITION} }`,
-  release: `mutation Release($input: ReleaseVersionInput!) { releaseVersion(input: $input) ${TRANSITION} }`,
-  offline: `mutation Offline($input: TakeVersionOfflineInput!) { takeVersionOffline(input: $input) ${TRANSITION} }`,
+    submitVersionForReleaseApproval(input: $input) { miniProgramVersion { id } } }`,
+  decide: `mutation Decide($input: DecideReleaseInput!) { decideRelease(input: $input) ${CHANGED} }`,
+  release: `mutation Release($input: ReleaseVersionInput!) { releaseVersion(input: $input) ${CHANGED} }`,
+  offline: `mutation Offline($input: TakeVersionOfflineInput!) { takeVersionOffline(input: $input) ${CHANGED} }`,
   create: `mutation CreateVersion($input: CreateMiniProgramVersionInput!) {
-    createMiniProgramVersion(input: $input) { miniProgramVersion { ...VersionFields } } }`,
+    createMiniProgramVersion(input: $input) { miniProgramVersion { id version updateMode } } }`,
 };
-
-/** Newest version number first, as the API lists them (1.10.0 before 1.9.0). */
-function compareVersions(a, b) {
-  const pa = a.version.split('.').map(Number);
-  const pb = b.version.split('.').map(Number);
-  for (let i = 0; i < 3; i += 1) if (pa[i] !== pb[i]) return pb[i] - pa[i];
-  return 0;
-}
 
 export function createVersionsTab(ctx) {
   const expanded = new Set();
   const rows = new Map(); // version id -> {li, signature}
   const list = h('ol.versions', { 'aria-labelledby': 'versions-heading' });
+  const count = h('p.count#versions-count', { role: 'status' });
+  const listError = h('p.error', { role: 'alert' });
   const empty = h('p.empty', { hidden: true }, 'This mini program has no versions yet.');
   const liveMessage = document.getElementById('live-message');
+  const versions = pagedList({
+    pageSize: PAGE_SIZE,
+    read: async (after, first) => (await graphql(VERSIONS, { id: ctx.id, first, after })).miniProgram?.versions ?? null,
+    render: () => renderList(),
+    failed: (error) => say(listError, error && `The versions could not be loaded: ${error.message}`),
+    id: 'more-versions',
+    label: 'Load more versions',
+    afterMore: (from) => rows.get(versions.nodes[from]?.id)?.li.querySelector('.toggle')?.focus(),
+  });
   const modeSection = createUpdateModeSection(ctx, {
     announce: (text) => say(liveMessage, text),
     afterChange: () => ctx.reload(),
   });
-  const newVersion = session.canCreateVersions ? newVersionForm() : null;
+  const newVersion = session.may('CREATE_VERSION') ? newVersionForm() : null;
   const el = h('div.versions-tab', modeSection.el,
     h('section', { 'aria-labelledby': 'versions-heading' },
-      h('h2#versions-heading', 'Versions'), list, empty),
+      h('h2#versions-heading', 'Versions'), count, listError, list, empty, h('div.actions', versions.more)),
     newVersion?.el);
+  let shownProgram = null;
 
-  function merge(...versions) {
-    const all = ctx.program.versions.nodes;
-    for (const version of versions) {
-      const at = all.findIndex((v) => v.id === version.id);
-      if (at >= 0) all[at] = version;
-      else all.push(version);
-    }
-    all.sort(compareVersions);
-    renderList();
+  /**
+   * Reads these versions again, after every read asked for before, and
+   * shows them where the list has them; a version it does not show yet is
+   * placed by reading the list again.
+   */
+  function refresh(ids) {
+    return versions.run(async () => {
+      for (const id of ids) {
+        const { miniProgramVersion: version } = await graphql(VERSION, { id });
+        if (version && !versions.replace(version)) versions.reload();
+      }
+    });
   }
 
   function renderList() {
-    const program = ctx.program;
-    const versions = program.versions.nodes;
+    if (!ctx.program) return;
+    const shown = versions.nodes;
     // Remember where the focus was, to put it back in the rebuilt row.
     const active = document.activeElement;
     const activeRow = active?.closest?.('[data-version-id]');
     const focusKey = activeRow && list.contains(activeRow) && focusSelector(active);
-    const next = versions.map((version) => {
-      const signature = JSON.stringify([version, program.updateModeEditable, expanded.has(version.id)]);
+    const next = shown.map((version) => {
+      const signature = JSON.stringify([version, ctx.program.updateModeEditable, expanded.has(version.id)]);
       const old = rows.get(version.id);
       if (old && old.signature === signature) return old.li;
       const li = renderRow(version);
@@ -74,19 +97,23 @@ export function createVersionsTab(ctx) {
       rows.set(version.id, { li, signature });
       return li;
     });
-    for (const id of rows.keys()) if (!versions.some((v) => v.id === id)) rows.delete(id);
+    for (const id of rows.keys()) if (!shown.some((v) => v.id === id)) rows.delete(id);
     // Node by node rather than replaceChildren: moving a row that holds the
     // focus (someone typing a comment) would drop the focus.
     next.forEach((li, i) => {
       if (list.children[i] !== li) list.insertBefore(li, list.children[i] || null);
     });
     while (list.children.length > next.length) list.lastElementChild.remove();
-    empty.hidden = versions.length > 0;
+    empty.hidden = shown.length > 0;
+    const total = versions.totalCount;
+    say(count, !total ? '' : shown.length < total
+      ? `Showing ${shown.length} of ${plural(total, 'version')}, newest first.`
+      : `${plural(total, 'version')}, newest first.`);
     if (focusKey && !list.contains(document.activeElement)) {
       const row = rows.get(activeRow.dataset.versionId)?.li;
       (row?.querySelector(focusKey) || row?.querySelector('.toggle'))?.focus();
     }
-    newVersion?.hint(versions[0]?.version);
+    newVersion?.hint(shown[0]?.version);
   }
 
   function renderRow(version) {
@@ -112,7 +139,8 @@ export function createVersionsTab(ctx) {
 
   function releasePanel(version) {
     const mode = MODE[version.updateMode];
-    const explanation = version.status === 'NEW_VERSION_CREATED'
+    // PENDING: the version follows the global mode until it is submitted.
+    const explanation = version.updateModeSource === 'PENDING'
       ? `The Update Mode (${mode}) indicates the mode that the version will finally execute. The update mode takes effect with this version after it is submitted for release approval.${
         ctx.program.updateModeEditable ? ' You can still edit it with the Update Mode button.' : ''}`
       : `The Update Mode (${mode}) indicates the mode that is actually released for this version.`;
@@ -139,10 +167,10 @@ export function createVersionsTab(ctx) {
     if (!allowed.size) return null;
     const errorEl = h('p.error', { role: 'alert' });
     const parts = [];
-    const run = (button, query, variables, done) => act(button, errorEl, async () => {
+    const run = (button, query, variables, done, fields) => act(button, errorEl, async () => {
       say(button.closest('.release-panel').querySelector('.row-status'), '');
-      const data = Object.values(await graphql(`${query}\n${VERSION_FIELDS}`, { input: { versionId: version.id, ...variables } }))[0];
-      merge(data.miniProgramVersion, ...(data.offlineVersions || []));
+      const data = Object.values(await graphql(query, { input: { versionId: version.id, ...variables } }))[0];
+      await refresh([data.miniProgramVersion.id, ...(data.offlineVersions || []).map((v) => v.id)]);
       // The row was rebuilt for its new status: the message and the
       // focus go to the new one.
       const row = rows.get(version.id)?.li;
@@ -151,7 +179,7 @@ export function createVersionsTab(ctx) {
         if (!button.isConnected && document.activeElement === document.body) (row.querySelector(`[data-action="${button.dataset.action}"]`) || row.querySelector('.toggle')).focus();
       }
       say(liveMessage, done);
-    });
+    }, fields);
     const button = (action, label, onclick, cls = '') => h(`button${cls}`, { type: 'button', 'data-action': action, onclick: (e) => onclick(e.currentTarget) }, label);
 
     if (allowed.has('SUBMIT_FOR_RELEASE_APPROVAL')) {
@@ -159,26 +187,26 @@ export function createVersionsTab(ctx) {
         (b) => run(b, MUTATIONS.submit, {}, `${version.version} was submitted for release approval.`))));
     }
     if (allowed.has('APPROVE') || allowed.has('REJECT')) {
-      const [commentField, comment] = field('Comment (optional)', h('textarea.decision-comment', { rows: 2, maxLength: 2000 }));
-      const decide = (b, decision, done) => run(b, MUTATIONS.decide, { decision, comment: comment.value.trim() || null }, done);
+      const [commentField, comment] = field('Comment (optional)', h('textarea.decision-comment', { rows: 2 }));
+      const decide = (b, decision, done) => run(b, MUTATIONS.decide, { decision, comment: comment.value.trim() || null }, done, { comment });
       parts.push(h('div.group', commentField, h('div.actions',
         allowed.has('APPROVE') && button('approve', 'Approve', (b) => decide(b, 'APPROVE', `${version.version} was approved.`)),
         allowed.has('REJECT') && button('reject', 'Reject', (b) => decide(b, 'REJECT', `${version.version} was rejected.`), '.danger'))));
     }
     if (allowed.has('RELEASE')) {
-      const least = (version.grayPercentage || 0) + 1;
       const [percentField, percent] = field('Gray release percentage',
-        h('input.gray-percentage', { type: 'number', min: least, max: 99, step: 1, inputMode: 'numeric' }),
-        `${least} to 99 % of devices; a gray release may only grow.`);
+        h('input.gray-percentage', { type: 'number', step: 1, inputMode: 'numeric' }),
+        version.grayPercentage ? `Released to ${version.grayPercentage} % of devices now.` : 'The share of devices, in percent.');
       parts.push(h('div.group', percentField, h('div.actions',
         button('gray-release', 'Gray release', (b) => {
-          const value = Number(percent.value);
-          if (!Number.isInteger(value) || value < least || value > 99) {
-            say(errorEl, `Enter a whole percentage from ${least} to 99.`);
+          // An empty field would read as null, which is a full release.
+          const value = percent.value.trim() === '' ? NaN : Number(percent.value);
+          if (!Number.isInteger(value)) {
+            say(errorEl, 'Enter the percentage as a whole number.');
             percent.focus();
             return;
           }
-          run(b, MUTATIONS.release, { grayPercentage: value }, `${version.version} is released to ${value} % of devices.`);
+          run(b, MUTATIONS.release, { grayPercentage: value }, `${version.version} is released to ${value} % of devices.`, { grayPercentage: percent });
         }),
         button('full-release', 'Full release', (b) => run(b, MUTATIONS.release, { grayPercentage: null }, `${version.version} is released to all devices.`)))));
     }
@@ -191,9 +219,9 @@ export function createVersionsTab(ctx) {
 
   function newVersionForm() {
     const [numberField, number] = field('Version number', h('input.new-version-number', {
-      type: 'text', required: true, autocomplete: 'off', placeholder: 'e.g. 1.5.0', pattern: '\\d+\\.\\d+\\.\\d+',
-    }), 'MAJOR.MINOR.PATCH, greater than every existing version.');
-    const [descField, desc] = field('Description (optional)', h('input.new-version-description', { type: 'text', maxLength: 500 }));
+      type: 'text', required: true, autocomplete: 'off', placeholder: 'e.g. 1.5.0',
+    }), ' ');
+    const [descField, desc] = field('Description (optional)', h('input.new-version-description', { type: 'text' }));
     const errorEl = h('p.error', { role: 'alert' });
     const status = h('p.result', { role: 'status' });
     const submit = h('button', { type: 'submit' }, 'Create version');
@@ -202,24 +230,19 @@ export function createVersionsTab(ctx) {
     form.addEventListener('submit', (event) => {
       event.preventDefault();
       say(status, '');
-      if (!/^\d+\.\d+\.\d+$/.test(number.value.trim())) {
-        say(errorEl, 'Enter the version number as MAJOR.MINOR.PATCH, e.g. 1.5.0.');
-        number.focus();
-        return;
-      }
       act(submit, errorEl, async () => {
         const input = { miniProgramId: ctx.id, version: number.value.trim(), description: desc.value.trim() || null };
-        const data = await graphql(`${MUTATIONS.create}\n${VERSION_FIELDS}`, { input });
+        const data = await graphql(MUTATIONS.create, { input });
         const version = data.createMiniProgramVersion.miniProgramVersion;
-        merge(version);
+        await versions.reload();
         form.reset();
         say(status, `Version ${version.version} created in New Version Created; it will execute ${MODE[version.updateMode]}.`);
-      });
+      }, { version: number, description: desc });
     });
     const hintEl = numberField.querySelector('.hint');
     return {
       el: form,
-      hint: (latest) => say(hintEl, `MAJOR.MINOR.PATCH, greater than ${latest || 'every existing version'}.`),
+      hint: (newest) => say(hintEl, newest ? `The newest version is ${newest}.` : 'The first version of this mini program.'),
     };
   }
 
@@ -227,22 +250,19 @@ export function createVersionsTab(ctx) {
     el,
     update(program) {
       modeSection.update(program);
-      renderList();
+      // A program read afresh (a change of its mode, a reconnection): its
+      // versions are read again too, since New Version Created ones follow
+      // the mode and events may have been missed.
+      if (program !== shownProgram) {
+        shownProgram = program;
+        versions.reload();
+      } else renderList();
     },
     modeChanged: modeSection.modeChanged,
-    versionChanged(version) {
-      // The event and our own mutation's answer race on two connections; a
-      // version only moves forward, so an event behind what we show is old.
-      const shown = ctx.program?.versions.nodes.find((v) => v.id === version.id);
-      if (!ctx.program || (shown && stage(shown) > stage(version))) return;
-      merge(version);
-    },
+    versionChanged: ({ id }) => refresh([id]),
     leave: modeSection.leave,
   };
 }
-
-const STAGES = ['NEW_VERSION_CREATED', 'PENDING_APPROVAL', 'APPROVED|REJECTED', 'GRAY_RELEASE', 'FULL_RELEASE', 'OFFLINE'];
-const stage = (v) => STAGES.findIndex((s) => s.split('|').includes(v.status)) * 100 + (v.grayPercentage || 0);
 
 function focusSelector(el) {
   if (el.dataset.action) return `[data-action="${el.dataset.action}"]`;

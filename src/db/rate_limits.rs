@@ -49,3 +49,23 @@ pub async fn count_mutation(
     }
     Ok(count)
 }
+
+/// How many mutations `principal` made in the minute starting at
+/// `window_start` (0 when none, or when that minute was cleared out).
+pub async fn count_in(
+    conn: &mut Conn<'_>,
+    principal: &str,
+    window_start: DateTime<Utc>,
+) -> Result<i32, StorageError> {
+    let window_start = window_start.naive_utc();
+    let count: Option<i32> = on_backend!(conn, |conn| {
+        mutation_rate_windows::table
+            .filter(mutation_rate_windows::principal.eq(principal))
+            .filter(mutation_rate_windows::window_start.eq(window_start))
+            .select(mutation_rate_windows::count)
+            .first(conn)
+            .await
+            .optional()?
+    });
+    Ok(count.unwrap_or(0))
+}

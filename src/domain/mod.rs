@@ -46,6 +46,7 @@ macro_rules! named_enum {
 }
 
 mod audit;
+mod capability;
 mod client_key;
 mod error;
 mod event;
@@ -58,6 +59,7 @@ mod update_mode;
 mod version;
 
 pub use audit::{AuditAction, AuditContext, AuditFilter, AuditRecord, Audited};
+pub use capability::Capability;
 pub use client_key::{ClientKey, client_key_hash, sha256_hex};
 pub use error::RuleViolation;
 pub use event::{DeliveryStatus, DomainEvent, EventData, EventType, EventVersion};

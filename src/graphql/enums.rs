@@ -137,3 +137,28 @@ pub enum LaunchAction {
     /// Start the cached package, download the target in the background.
     AsyncDownload,
 }
+
+/// A kind of request that the caller's roles allow; see `Viewer.capabilities`.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "domain::Capability")]
+pub enum Capability {
+    /// Read the workspace: its programs, versions, history, launch answers.
+    Read,
+    /// `createMiniProgram`
+    CreateMiniProgram,
+    /// `updateMode` and `setUpdateTimers`, where the program allows it (see
+    /// `MiniProgram.updateModeLocks`).
+    ChangeUpdateMode,
+    /// `createMiniProgramVersion`
+    CreateVersion,
+    /// `submitVersionForReleaseApproval`
+    SubmitVersion,
+    /// `decideRelease`
+    DecideRelease,
+    /// `releaseVersion` and `takeVersionOffline`
+    Release,
+    /// Release integrations, their deliveries, and client keys.
+    ManageIntegrations,
+    /// `auditLog`
+    ReadAuditLog,
+}

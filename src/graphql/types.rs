@@ -7,8 +7,8 @@ use async_graphql::{Context, ID, Object, SimpleObject};
 use super::caller;
 use super::connection::{ListConnection, TotalCount, connection, page_cost};
 use super::enums::{
-    MiniProgramChannel, MiniProgramType, Role, UpdateMode, UpdateModeLock, UpdateModeSource,
-    VersionAction, VersionStatus,
+    Capability, MiniProgramChannel, MiniProgramType, Role, UpdateMode, UpdateModeLock,
+    UpdateModeSource, VersionAction, VersionStatus,
 };
 use super::listing::Listing;
 use super::scalars::DateTime;
@@ -33,6 +33,15 @@ impl Viewer {
     /// The roles of the token that this API knows.
     async fn roles(&self) -> Vec<Role> {
         self.0.roles.iter().map(|&role| role.into()).collect()
+    }
+
+    /// What the caller's roles allow, by the same rules that authorize each
+    /// request, so that a client offers only what it may do. A capability
+    /// does not promise that every request of its kind succeeds: the
+    /// program or version may not allow it (see `updateModeLocks` and
+    /// `availableActions`).
+    async fn capabilities(&self) -> Vec<Capability> {
+        self.0.capabilities().into_iter().map(Into::into).collect()
     }
 }
 

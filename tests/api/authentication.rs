@@ -174,7 +174,15 @@ on_both_backends! {
             assert_eq!(response.status, 401);
             assert_eq!(response.code(), "UNAUTHENTICATED");
             assert_eq!(response.error()["message"], refusal);
-            assert_eq!(response.headers["www-authenticate"], "Bearer error=\"invalid_token\"");
+            let challenged = server
+                .http()
+                .post(format!("{}/graphql", server.url))
+                .bearer_auth(&missing)
+                .json(&json!({ "query": "{ viewer { workspaceId } }" }))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(challenged.headers()["www-authenticate"], "Bearer error=\"invalid_token\"");
         }
     }
 

@@ -111,16 +111,6 @@ async fn request(stream: &mut TcpStream, path: &str) -> String {
     }
 }
 
-fn with_env(env: &[(&str, &str)]) -> Settings {
-    Settings {
-        env: env
-            .iter()
-            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
-            .collect(),
-        ..Settings::default()
-    }
-}
-
 on_both_backends! {
     async fn a_fragment_fan_out_is_refused_at_once_and_health_stays_fast(backend: Backend) {
         let db = TestDatabase::create(backend).await;
@@ -169,7 +159,7 @@ on_both_backends! {
 
     async fn slow_headers_are_cut_off_and_health_stays_fast(backend: Backend) {
         let db = TestDatabase::create(backend).await;
-        let server = TestServer::start_on(&db, with_env(&[("HTTP_HEADER_TIMEOUT_SECONDS", "1")])).await;
+        let server = TestServer::start_on(&db, Settings::with_env(&[("HTTP_HEADER_TIMEOUT_SECONDS", "1")])).await;
         let address = address(&server);
         // Eight slow-loris connections: one sends nothing, one stops mid-header,
         // the others trickle a byte every 100 ms and never end their headers.
@@ -218,7 +208,7 @@ on_both_backends! {
         let db = TestDatabase::create(backend).await;
         let server = TestServer::start_on(
             &db,
-            with_env(&[("HTTP_HEADER_TIMEOUT_SECONDS", "1"), ("HTTP_IDLE_TIMEOUT_SECONDS", "3")]),
+            Settings::with_env(&[("HTTP_HEADER_TIMEOUT_SECONDS", "1"), ("HTTP_IDLE_TIMEOUT_SECONDS", "3")]),
         )
         .await;
         let address = address(&server);
@@ -238,7 +228,7 @@ on_both_backends! {
 
     async fn connections_past_the_cap_wait_until_one_closes(backend: Backend) {
         let db = TestDatabase::create(backend).await;
-        let server = TestServer::start_on(&db, with_env(&[("MAX_CONNECTIONS", "2")])).await;
+        let server = TestServer::start_on(&db, Settings::with_env(&[("MAX_CONNECTIONS", "2")])).await;
         let address = address(&server);
         let mut first = TcpStream::connect(&address).await.unwrap();
         let mut second = TcpStream::connect(&address).await.unwrap();
@@ -268,7 +258,7 @@ on_both_backends! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_over_limit_streamed_body_gets_its_413() {
     let db = TestDatabase::create(Backend::Sqlite).await;
-    let server = TestServer::start_on(&db, with_env(&[("MAX_BODY_BYTES", "4096")])).await;
+    let server = TestServer::start_on(&db, Settings::with_env(&[("MAX_BODY_BYTES", "4096")])).await;
     let mut body = br#"{"query":"{ viewer { subject } }","variables":{"pad":""#.to_vec();
     body.extend(std::iter::repeat_n(b'x', 256 * 1024));
     body.extend(br#""}}"#);

@@ -279,9 +279,13 @@ on_both_backends! {
             )
             .await;
         assert_eq!(response.data()["updateReleaseIntegration"]["integration"], json!({ "active": false, "url": "https://partner.example/v2" }));
+        // Deliveries are queued in the change's transaction: an inactive
+        // integration has none queued, so nothing new can ever be sent to it.
         update_mode(&server, &admin(), &program, "DEFAULT").await.data();
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        assert_eq!(receiver.received().len(), 2, "an inactive integration gets nothing new");
+        let log = deliveries(&server, &id).await;
+        assert_eq!(log.len(), 2, "an inactive integration gets nothing new: {log:?}");
+        assert!(log.iter().all(|entry| entry["status"] == "DELIVERED"));
+        assert_eq!(receiver.received().len(), 2);
 
         let intruder = token(OTHER_WORKSPACE, &["WORKSPACE_ADMIN"]);
         let response = server
@@ -339,7 +343,7 @@ on_both_backends! {
             notifiers: vec![heard.clone()],
             ..Plugins::default()
         };
-        let server = TestServer::start_with_plugins(&db, settings(&[]), plugins).await;
+        let server = InProcessServer::start(&db, settings(&[]), plugins).await;
         let receiver = Receiver::start().await;
         register_integration(&server, &receiver.url).await;
         let program = create_dsl_program(&server, "Shop").await;
@@ -369,7 +373,7 @@ on_both_backends! {
             guards: vec![Arc::new(Sleepy)],
             ..Plugins::default()
         };
-        let server = TestServer::start_with_plugins(&db, settings(&[("HOOK_GUARD_TIMEOUT_MS", "200")]), plugins).await;
+        let server = InProcessServer::start(&db, settings(&[("HOOK_GUARD_TIMEOUT_MS", "200")]), plugins).await;
         let program = create_dsl_program(&server, "Shop").await;
         let before = program_state(&server, &program).await;
         let response = update_mode(&server, &admin(), &program, "SYNC").await;
@@ -384,7 +388,7 @@ on_both_backends! {
             notifiers: vec![Arc::new(Panicky), heard.clone()],
             ..Plugins::default()
         };
-        let server = TestServer::start_with_plugins(&db, settings(&[("WEBHOOK_MAX_ATTEMPTS", "1")]), plugins).await;
+        let server = InProcessServer::start(&db, settings(&[("WEBHOOK_MAX_ATTEMPTS", "1")]), plugins).await;
         let program = create_dsl_program(&server, "Shop").await;
         for mode in ["ASYNC", "SYNC"] {
             update_mode(&server, &admin(), &program, mode).await.data();
@@ -405,7 +409,7 @@ on_both_backends! {
             notifiers: vec![heard.clone()],
             ..Plugins::default()
         };
-        let server = TestServer::start_with_plugins(&db, settings(&[]), plugins).await;
+        let server = InProcessServer::start(&db, settings(&[]), plugins).await;
         let program = create_dsl_program(&server, "Shop").await;
         let version = create_version(&server, &program, "1.0.0").await;
         update_mode(&server, &admin(), &program, "ASYNC").await.data();
@@ -437,7 +441,7 @@ async fn two_processes_deliver_each_event_exactly_once() {
     let first = TestServer::start_on(&db, settings(&[("HOOK_POLL_INTERVAL_MS", "100")])).await;
     let second = TestServer::start_on(&db, settings(&[("HOOK_POLL_INTERVAL_MS", "100")])).await;
     let receiver = Receiver::start().await;
-    let (_, secret) = register_integration(&first, &receiver.url).await;
+    let (integration, secret) = register_integration(&first, &receiver.url).await;
     let mut programs = Vec::new();
     for i in 0..4 {
         programs.push(create_dsl_program(&first, &format!("Program {i}")).await);
@@ -457,13 +461,41 @@ async fn two_processes_deliver_each_event_exactly_once() {
         }
     });
     futures_util::future::join_all(chains).await;
-    let delivered = receiver.wait_for(24).await;
-    // Time for a duplicate to show up, were there one.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    receiver.wait_for(24).await;
+    // A delivery is claimed, and its attempt counted, before it is sent:
+    // once every one is recorded as delivered (the receiver has a request
+    // a moment before its sender records the answer), each was claimed
+    // once, by one process, and none can be sent again.
+    let log = eventually(
+        Duration::from_secs(10),
+        "every delivery to be recorded",
+        || async {
+            let log = deliveries(&first, &integration).await;
+            log.iter()
+                .all(|entry| entry["status"] == "DELIVERED")
+                .then_some(log)
+        },
+    )
+    .await;
+    assert_eq!(log.len(), 24);
+    for entry in &log {
+        assert_eq!(
+            (&entry["status"], &entry["attempts"]),
+            (&json!("DELIVERED"), &json!(1)),
+            "{entry}"
+        );
+    }
+    // And nothing else is on its way: one more event per program, each
+    // sent only after the program's earlier ones, arrives as the only news.
+    for (i, program) in programs.iter().enumerate() {
+        let server = if i % 2 == 0 { &second } else { &first };
+        update_mode(server, &token, program, "SYNC").await.data();
+    }
+    receiver.wait_for(28).await;
     let received = receiver.received();
-    assert_eq!(received.len(), 24, "no event was sent twice");
-    let ids: BTreeSet<String> = delivered.iter().map(Received::webhook_id).collect();
-    assert_eq!(ids.len(), 24);
+    assert_eq!(received.len(), 28, "no event was sent twice");
+    let ids: BTreeSet<String> = received.iter().map(Received::webhook_id).collect();
+    assert_eq!(ids.len(), 28);
     for program in &programs {
         let seen: Vec<Value> = received
             .iter()
@@ -471,16 +503,14 @@ async fn two_processes_deliver_each_event_exactly_once() {
             .filter(|body| body["data"]["miniProgramId"] == json!(program))
             .map(|body| body["data"]["updateMode"].clone())
             .collect();
-        assert_eq!(
-            seen,
-            modes
-                .iter()
-                .cycle()
-                .take(6)
-                .map(|m| json!(m))
-                .collect::<Vec<_>>(),
-            "commit order for {program}"
-        );
+        let expected: Vec<Value> = modes
+            .iter()
+            .cycle()
+            .take(6)
+            .chain(["SYNC"].iter())
+            .map(|m| json!(m))
+            .collect();
+        assert_eq!(seen, expected, "commit order for {program}");
     }
 }
 

@@ -366,17 +366,12 @@ on_both_backends! {
             env: vec![("HOOK_POLL_INTERVAL_MS".into(), "600000".into()), ("LAUNCH_RESYNC_SECONDS".into(), "600".into())],
             ..Settings::default()
         };
-        let server = TestServer::start_with_plugins(&db, quiet, Default::default()).await;
+        let server = InProcessServer::start(&db, quiet, Default::default()).await;
         let key = client_key(&server, &admin()).await;
         let (program, _) = released(&server, "Shop", "ASYNC", "1.0.0").await;
         launch(&server, &key, &program, &[("deviceId", "warm-up")]).await;
         // The dispatcher wakes on the last commit, finds nothing and goes idle.
-        let before = eventually(Duration::from_secs(5), "the background work to settle", || async {
-            let count = server.statements_executed();
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            (server.statements_executed() == count).then_some(count)
-        })
-        .await;
+        let before = server.settled_statements().await;
         for i in 0..200 {
             let device = format!("device-{i}");
             launch(&server, &key, &program, &[("deviceId", &device), ("cachedVersion", "0.9.0")]).await;

@@ -19,14 +19,11 @@ const ONE: &str = "query($id: ID!) { miniProgram(id: $id) {
     released: versions(first: 2, status: [FULL_RELEASE, GRAY_RELEASE, OFFLINE]) { totalCount nodes { version } }
 } }";
 
-async fn counted_server(backend: Backend) -> (TestServer, TestDatabase) {
+async fn counted_server(backend: Backend) -> (InProcessServer, TestDatabase) {
     let db = TestDatabase::create(backend).await;
     // No background polling: every statement counted is the request's.
-    let settings = Settings {
-        env: vec![("HOOK_POLL_INTERVAL_MS".into(), "600000".into())],
-        ..Settings::default()
-    };
-    let server = TestServer::start_with_plugins(&db, settings, Default::default()).await;
+    let settings = Settings::with_env(&[("HOOK_POLL_INTERVAL_MS", "600000")]);
+    let server = InProcessServer::start(&db, settings, Default::default()).await;
     (server, db)
 }
 

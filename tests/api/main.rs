@@ -1,11 +1,39 @@
 //! Black-box tests of the API: the real server over HTTP, on SQLite and on
 //! PostgreSQL.
 
-#[path = "../common/mod.rs"]
-mod common;
+/// The whole harness of tests/common/, one module per job.
+#[path = "../common"]
+mod common {
+    pub mod database;
+    pub mod gql;
+    pub mod identity_provider;
+    pub mod in_process;
+    pub mod live;
+    pub mod own_postgres;
+    pub mod process;
+    pub mod receiver;
+    pub mod server;
+    pub mod steps;
+    pub mod tokens;
+    pub mod wait;
+
+    pub use database::*;
+    pub use gql::*;
+    pub use in_process::*;
+    pub use process::*;
+    pub use receiver::*;
+    pub use server::*;
+    pub use steps::*;
+    pub use tokens::*;
+    pub use wait::*;
+
+    /// The workspace of the tenant isolation tests' other tenant.
+    pub const OTHER_WORKSPACE: &str = "globex";
+}
 
 mod audit_log;
 mod authentication;
+mod capabilities;
 mod console;
 mod dev_mode;
 mod exhaustion;

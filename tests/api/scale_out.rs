@@ -234,7 +234,29 @@ async fn three_processes_on_one_database_behave_as_one_service() {
     assert_eq!(listed["id"], integration.as_str());
     let total = listed["deliveries"]["totalCount"].as_u64().unwrap() as usize;
     let delivered = receiver.wait_for(total).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // A delivery is claimed, and its attempt counted, before it is sent:
+    // once every one is recorded as delivered (the receiver has a request
+    // a moment before its sender records the answer), each was claimed
+    // once, by one process, and none is on its way a second time.
+    let log = eventually(
+        Duration::from_secs(10),
+        "every delivery to be recorded",
+        || async {
+            let log = deliveries(&servers[2], &integration).await;
+            log.iter()
+                .all(|entry| entry["status"] == "DELIVERED")
+                .then_some(log)
+        },
+    )
+    .await;
+    assert_eq!(log.len(), total);
+    for entry in &log {
+        assert_eq!(
+            (&entry["status"], &entry["attempts"]),
+            (&json!("DELIVERED"), &json!(1)),
+            "{entry}"
+        );
+    }
     let delivered_now = receiver.delivered();
     assert_eq!(delivered_now.len(), total, "no event delivered twice");
     let ids: BTreeSet<String> = delivered.iter().map(Received::webhook_id).collect();

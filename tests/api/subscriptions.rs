@@ -28,14 +28,7 @@ const VERSION_CHANGED: &str = "subscription($id: ID!) {
 /// A server whose settings are the suite's plus `env`.
 async fn server_with(backend: Backend, env: &[(&str, &str)]) -> (TestServer, TestDatabase) {
     let db = TestDatabase::create(backend).await;
-    let settings = Settings {
-        env: env
-            .iter()
-            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
-            .collect(),
-        ..Settings::default()
-    };
-    (TestServer::start_on(&db, settings).await, db)
+    (TestServer::start_on(&db, Settings::with_env(env)).await, db)
 }
 
 on_both_backends! {
@@ -96,7 +89,19 @@ on_both_backends! {
         }
         heard.sort();
         assert_eq!(heard, [("1.0.0".to_owned(), "OFFLINE".to_owned()), ("1.1.0".to_owned(), "FULL_RELEASE".to_owned())]);
-        live.expect_silence(Duration::from_millis(300)).await;
+        // Nothing more was sent: the next message of each subscription is
+        // that of a later change.
+        update_mode(&server, &admin(), &program, "DEFAULT").await.data();
+        let later = create_version(&server, &program, "1.2.0").await;
+        let mut next: Vec<(String, String)> = Vec::new();
+        for _ in 0..2 {
+            let message = live.next_message().await;
+            let data = &message["payload"]["data"];
+            let what = data["updateModeChanged"]["mode"].as_str().or(data["versionChanged"]["id"].as_str());
+            next.push((message["id"].as_str().unwrap().to_owned(), what.unwrap_or_default().to_owned()));
+        }
+        next.sort();
+        assert_eq!(next, [("modes".to_owned(), "DEFAULT".to_owned()), ("versions".to_owned(), later)]);
     }
 
     async fn a_refused_change_is_never_heard(backend: Backend) {
@@ -121,7 +126,11 @@ on_both_backends! {
         let change = live.next_data("modes").await["updateModeChanged"].clone();
         assert_eq!((change["previousMode"].as_str(), change["mode"].as_str()), (Some("DEFAULT"), Some("SYNC")));
         assert_eq!(change["revision"], 2);
-        live.expect_silence(Duration::from_millis(300)).await;
+        // Nor afterwards: the next message is the next accepted change.
+        update_mode(&server, &admin(), &program, "ASYNC").await.data();
+        let change = live.next_data("modes").await["updateModeChanged"].clone();
+        assert_eq!((change["previousMode"].as_str(), change["mode"].as_str()), (Some("SYNC"), Some("ASYNC")));
+        assert_eq!(change["revision"], 3);
     }
 
     async fn nothing_of_another_workspace_is_heard(backend: Backend) {
@@ -140,7 +149,11 @@ on_both_backends! {
         // Ours committed first: had it leaked, it would have come first.
         let heard = outsider.next_data("own").await["updateModeChanged"].clone();
         assert_eq!(heard["mode"], "ASYNC");
-        outsider.expect_silence(Duration::from_millis(300)).await;
+        // Nor after it: the next message is their next change, not ours.
+        update_mode(&server, &admin(), &ours, "ASYNC").await.data();
+        update_mode(&server, &other_admin, &theirs, "SYNC").await.data();
+        let heard = outsider.next_data("own").await["updateModeChanged"].clone();
+        assert_eq!((heard["previousMode"].as_str(), heard["mode"].as_str()), (Some("ASYNC"), Some("SYNC")));
     }
 
     async fn bad_tokens_close_the_connection_with_4401(backend: Backend) {
@@ -264,14 +277,14 @@ on_both_backends! {
         let mut awake = LiveClient::connect(&server, &viewer()).await;
         awake.subscribe("1", MODE_CHANGED, json!({ "id": program })).await;
         wait_for_subscriptions(&server, 1).await;
-        awake.expect_silence(Duration::from_millis(3500)).await;
+        // Past two ping intervals, answering each ping, with nothing else sent.
+        awake.expect_pings(3).await;
         update_mode(&server, &admin(), &program, "SYNC").await.data();
         assert_eq!(awake.next_data("1").await["updateModeChanged"]["mode"], "SYNC");
         // One that stops reading answers no ping, and is closed as dead.
         drop(awake);
         let mut asleep = LiveClient::connect(&server, &viewer()).await;
         wait_for_gauge(&server, "update_mode_live_connections", 1).await;
-        tokio::time::sleep(Duration::from_millis(3500)).await;
         wait_for_gauge(&server, "update_mode_live_connections", 0).await;
         assert!(server.log().contains("stopped answering pings"));
         // Its last frame says why, unless its late pongs hit the closed socket first.

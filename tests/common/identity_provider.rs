@@ -9,7 +9,10 @@ use base64::Engine as _;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
-use super::{Gql, TestServer, UPDATE_MODE, serve_in_background};
+use super::gql::Gql;
+use super::receiver::serve_in_background;
+use super::server::TestServer;
+use super::steps::UPDATE_MODE;
 
 pub fn fixture(name: &str) -> String {
     format!("{}/tests/fixtures/keys/{name}", env!("CARGO_MANIFEST_DIR"))
@@ -141,9 +144,13 @@ pub async fn assert_refused(server: &TestServer, program_id: &str, authorization
     if let Some(value) = &authorization {
         request = request.header("Authorization", value);
     }
-    let response = Gql::read(request.send().await.unwrap()).await;
+    let response = request.send().await.unwrap();
+    let challenge = response.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let response = Gql::read(response).await;
     assert_eq!(response.status, 401, "{authorization:?}: {}", response.body);
-    let challenge = response.headers["www-authenticate"].to_str().unwrap();
     assert!(challenge.starts_with("Bearer"), "{challenge}");
     assert_eq!(response.code(), "UNAUTHENTICATED", "{authorization:?}");
     assert!(response.body.get("data").is_none());

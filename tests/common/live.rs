@@ -11,7 +11,8 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use super::TestServer;
+use super::server::TestServer;
+use super::wait::eventually;
 
 /// How long a test waits for a message it expects.
 pub const WAIT: Duration = Duration::from_secs(10);
@@ -149,10 +150,30 @@ impl LiveClient {
         }
     }
 
-    /// Nothing arrives for `quiet`.
-    pub async fn expect_silence(&mut self, quiet: Duration) {
-        if let Ok(event) = tokio::time::timeout(quiet, self.next_event()).await {
-            panic!("expected nothing, got {event:?}");
+    /// The next protocol message, whichever subscription it is for; panics
+    /// if the connection closes.
+    pub async fn next_message(&mut self) -> Value {
+        match self.next_event().await {
+            Event::Message(message) => message,
+            Event::Closed(closed) => {
+                panic!("expected a message, the connection closed: {closed:?}")
+            }
+        }
+    }
+
+    /// Reads until the server has pinged `count` times (each ping answered
+    /// as it is read); panics on any message or close before that.
+    pub async fn expect_pings(&mut self, count: usize) {
+        let mut pings = 0;
+        while pings < count {
+            let frame = tokio::time::timeout(WAIT, self.socket.next())
+                .await
+                .expect("a ping in time");
+            match frame {
+                Some(Ok(Message::Ping(_))) => pings += 1,
+                Some(Ok(Message::Pong(_) | Message::Frame(_))) => {}
+                other => panic!("expected only pings, got {other:?}"),
+            }
         }
     }
 
@@ -169,10 +190,6 @@ impl LiveClient {
     pub async fn next_event(&mut self) -> Event {
         next_event(&mut self.socket).await
     }
-
-    pub fn socket(&mut self) -> &mut Socket {
-        &mut self.socket
-    }
 }
 
 /// Waits until the server runs `count` subscriptions (each listening from
@@ -183,7 +200,7 @@ pub async fn wait_for_subscriptions(server: &TestServer, count: u64) {
 
 /// Waits until the server's metrics gauge `name` reads `value`.
 pub async fn wait_for_gauge(server: &TestServer, name: &str, value: u64) {
-    super::eventually(WAIT, name, || async {
+    eventually(WAIT, name, || async {
         let metrics = server
             .http()
             .get(format!("{}/metrics", server.url))

@@ -5,6 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use super::database::TestDatabase;
+
 pub struct OwnPostgres {
     pub port: u16,
     bin: PathBuf,
@@ -12,13 +14,19 @@ pub struct OwnPostgres {
 }
 
 impl OwnPostgres {
-    /// None when no PostgreSQL binaries are installed.
+    /// None, with the reason printed, when no PostgreSQL server binaries
+    /// are installed; in CI (`CI` set) their absence is a failure, so that
+    /// the tests that need them never pass there without running.
     pub fn create() -> Option<OwnPostgres> {
-        let bin = std::fs::read_dir("/usr/lib/postgresql")
-            .ok()?
-            .filter_map(Result::ok)
-            .map(|entry| entry.path().join("bin"))
-            .find(|bin| bin.join("initdb").exists())?;
+        let Some(bin) = server_binaries() else {
+            let message = "skipped: no PostgreSQL server binaries (initdb, pg_ctl) under /usr/lib/postgresql/*/bin";
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "{message}; CI must have them (apt-get install postgresql)"
+            );
+            eprintln!("{message}");
+            return None;
+        };
         let data = tempfile::tempdir().expect("temp dir");
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -50,8 +58,12 @@ impl OwnPostgres {
         Some(server)
     }
 
-    pub fn url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    /// The server's `postgres` database, for a test server to use.
+    pub fn database(&self) -> TestDatabase {
+        TestDatabase::at(format!(
+            "postgres://postgres@127.0.0.1:{}/postgres",
+            self.port
+        ))
     }
 
     pub fn start(&self) {
@@ -127,6 +139,15 @@ impl Drop for OwnPostgres {
             Command::new(&stop).args(args).output()
         };
     }
+}
+
+/// The `bin` folder of an installed PostgreSQL server that has both tools.
+fn server_binaries() -> Option<PathBuf> {
+    std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(Result::ok)
+        .map(|entry| entry.path().join("bin"))
+        .find(|bin| bin.join("initdb").exists() && bin.join("pg_ctl").exists())
 }
 
 fn is_root() -> bool {

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use fantoccini::elements::Element;
+use fantoccini::error::CmdError;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 
@@ -135,7 +137,7 @@ impl Browser {
         self.wait_for("#sign-out").await;
     }
 
-    pub async fn wait_for(&self, css: &str) -> fantoccini::elements::Element {
+    pub async fn wait_for(&self, css: &str) -> Element {
         self.client
             .wait()
             .at_most(WAIT)
@@ -144,24 +146,45 @@ impl Browser {
             .unwrap_or_else(|error| panic!("{css} did not appear: {error}"))
     }
 
+    /// Finds the element and runs `op` on it; again, with the element
+    /// found anew, if the page replaced it in between (live updates and
+    /// reads re-render rows at any time).
+    async fn on_element<T, F, Fut>(&self, css: &str, what: &str, op: F) -> T
+    where
+        F: Fn(Element) -> Fut,
+        Fut: Future<Output = Result<T, CmdError>>,
+    {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            match op(self.wait_for(css).await).await {
+                Ok(value) => return value,
+                Err(error)
+                    if error.is_stale_element_reference()
+                        && tokio::time::Instant::now() < deadline => {}
+                Err(error) => panic!("cannot {what} {css}: {error}"),
+            }
+        }
+    }
+
     pub async fn click(&self, css: &str) {
-        self.wait_for(css)
-            .await
-            .click()
-            .await
-            .unwrap_or_else(|error| panic!("cannot click {css}: {error}"));
+        self.on_element(css, "click", |element| async move { element.click().await })
+            .await;
     }
 
     pub async fn text(&self, css: &str) -> String {
-        self.wait_for(css).await.text().await.expect("text")
+        self.on_element(css, "read the text of", |element| async move {
+            element.text().await
+        })
+        .await
     }
 
+    /// The texts of every element that matches, read at one instant.
     pub async fn texts(&self, css: &str) -> Vec<String> {
-        let mut texts = Vec::new();
-        for element in self.client.find_all(Locator::Css(css)).await.expect("find") {
-            texts.push(element.text().await.expect("text"));
-        }
-        texts
+        let script = format!(
+            "return [...document.querySelectorAll({})].map((el) => el.innerText.trim())",
+            Value::from(css)
+        );
+        serde_json::from_value(self.eval(&script).await).expect("texts")
     }
 
     /// Waits until the element's text satisfies `check`; its last text.
@@ -189,11 +212,10 @@ impl Browser {
     }
 
     pub async fn attribute(&self, css: &str, name: &str) -> Option<String> {
-        self.wait_for(css)
-            .await
-            .attr(name)
-            .await
-            .expect("attribute")
+        self.on_element(css, "read an attribute of", |element| async move {
+            element.attr(name).await
+        })
+        .await
     }
 
     pub async fn eval(&self, script: &str) -> Value {

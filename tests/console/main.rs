@@ -1,20 +1,46 @@
 //! The console in headless Chromium against the real server: signing in,
 //! changing the update mode through the dialog and seeing it live in a
 //! second session, the locked button with its reasons, the Release panel,
-//! and keyboard use. Screenshots of the main screens are saved under
+//! what each role is offered, paging, the server's refusals shown at their
+//! fields, secrets shown once, a refused live connection, and keyboard
+//! use. Screenshots of the main screens are saved under
 //! `target/console-screenshots/`.
 
-#[path = "../common/mod.rs"]
-mod common;
+/// The parts of tests/common/ that drive a server and set up its data.
+#[path = "../common"]
+mod common {
+    pub mod database;
+    pub mod gql;
+    pub mod server;
+    pub mod steps;
+    pub mod tokens;
+    pub mod wait;
+
+    pub use database::*;
+    pub use server::*;
+    pub use steps::*;
+    pub use tokens::*;
+    pub use wait::*;
+}
 
 mod browser;
 
 use serde_json::{Value, json};
 
-use browser::{Browser, Driver};
+use browser::{Browser, Driver, WAIT};
 use common::*;
 
 const ESCAPE: &str = "\u{e00c}";
+
+/// The database the browser tests run on: PostgreSQL, the production
+/// database, where `TEST_DATABASE_URL` names one (as in CI), else SQLite.
+fn backend() -> Backend {
+    if cfg!(test_database) {
+        Backend::Postgres
+    } else {
+        Backend::Sqlite
+    }
+}
 
 /// A program with a version released under DEFAULT and one just created.
 async fn program_with_versions(server: &TestServer) -> (String, String, String) {
@@ -38,6 +64,12 @@ async fn open_program(browser: &Browser, program: &str) {
         .open(&format!("/console/#/programs/{program}"))
         .await;
     browser.wait_for("#update-mode-button").await;
+    // The program has been read once its mode shows.
+    browser
+        .wait_for_text("#global-update-mode", "the program's mode", |text| {
+            !text.is_empty()
+        })
+        .await;
 }
 
 async fn assert_no_horizontal_scrolling(browser: &Browser) {
@@ -58,12 +90,21 @@ async fn release_panel(browser: &Browser, version: &str) -> String {
     row
 }
 
+/// The secret that the page shows once.
+async fn shown_secret(browser: &Browser) -> String {
+    browser.wait_for(".secret-card input.secret").await;
+    let value = browser
+        .eval("return document.querySelector('.secret-card input.secret').value")
+        .await;
+    value.as_str().unwrap_or_default().to_owned()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_admin_changes_the_mode_and_another_session_sees_it_live() {
     let Some(driver) = Driver::start().await else {
         return;
     };
-    let (server, _db) = TestServer::start(Backend::Sqlite).await;
+    let (server, _db) = TestServer::start(backend()).await;
     let (program, _, created) = program_with_versions(&server).await;
     create_program(&server, "Partner Mall", "H5", "ALIPAY_PLUS").await;
 
@@ -149,13 +190,16 @@ async fn a_developer_sees_the_locked_button_with_every_reason() {
     let Some(driver) = Driver::start().await else {
         return;
     };
-    let (server, _db) = TestServer::start(Backend::Sqlite).await;
+    let (server, _db) = TestServer::start(backend()).await;
     let partner = create_program(&server, "Partner Mall", "H5", "ALIPAY_PLUS").await;
     let dsl = create_dsl_program(&server, "Mall").await;
 
     let browser = driver.session(&server.url, 1280, 900).await;
     browser.sign_in(&developer()).await;
     open_program(&browser, &partner).await;
+    browser
+        .wait_for_text("#update-mode-locks", "the reasons", |text| !text.is_empty())
+        .await;
     assert!(
         browser
             .attribute("#update-mode-button", "disabled")
@@ -200,7 +244,7 @@ async fn a_versions_release_panel_explains_its_mode_and_offers_its_steps() {
     let Some(driver) = Driver::start().await else {
         return;
     };
-    let (server, _db) = TestServer::start(Backend::Sqlite).await;
+    let (server, _db) = TestServer::start(backend()).await;
     let (program, released, created) = program_with_versions(&server).await;
     update_mode(&server, &admin(), &program, "ASYNC")
         .await
@@ -271,7 +315,7 @@ async fn the_console_is_usable_by_keyboard_and_on_a_narrow_screen() {
     let Some(driver) = Driver::start().await else {
         return;
     };
-    let (server, _db) = TestServer::start(Backend::Sqlite).await;
+    let (server, _db) = TestServer::start(backend()).await;
     let (program, _, _) = program_with_versions(&server).await;
 
     let phone = driver.session(&server.url, 360, 780).await;
@@ -330,7 +374,7 @@ async fn a_conflicting_edit_is_explained_and_the_choice_kept() {
     let Some(driver) = Driver::start().await else {
         return;
     };
-    let (server, db) = TestServer::start(Backend::Sqlite).await;
+    let (server, db) = TestServer::start(backend()).await;
     let program = create_dsl_program(&server, "Mall").await;
     let browser = driver.session(&server.url, 1280, 900).await;
     browser.sign_in(&admin()).await;
@@ -367,4 +411,366 @@ async fn a_conflicting_edit_is_explained_and_the_choice_kept() {
         .await;
     assert_eq!(program_state(&server, &program).await["updateMode"], "SYNC");
     browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_viewer_is_offered_only_what_it_may_do() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let (server, _db) = TestServer::start(backend()).await;
+    let (program, released, _) = program_with_versions(&server).await;
+    let browser = driver.session(&server.url, 1280, 900).await;
+    browser.sign_in(&viewer()).await;
+    let nav = browser.texts("#top-nav a").await;
+    assert_eq!(nav, ["Programs"], "no integrations or client keys");
+    open_program(&browser, &program).await;
+    let tabs = browser.texts(".tabs a").await;
+    assert_eq!(
+        tabs,
+        ["Versions", "History", "Launch preview"],
+        "every reader may preview launches"
+    );
+    assert!(
+        browser.texts(".new-version").await.is_empty(),
+        "no New version form"
+    );
+    let row = release_panel(&browser, &released).await;
+    assert!(
+        browser
+            .texts(&format!("{row} .version-actions"))
+            .await
+            .is_empty(),
+        "no release steps"
+    );
+    browser.open("/console/#/integrations").await;
+    browser
+        .wait_for_text("main h1", "the refusal", |text| {
+            text == "Not available to you"
+        })
+        .await;
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_versions_tab_pages_past_fifty_versions() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let (server, _db) = TestServer::start(backend()).await;
+    let program = create_dsl_program(&server, "Mall").await;
+    let mut versions = Vec::new();
+    for minor in 0..55 {
+        versions.push(create_version(&server, &program, &format!("1.{minor}.0")).await);
+    }
+    let browser = driver.session(&server.url, 1280, 900).await;
+    browser.sign_in(&admin()).await;
+    open_program(&browser, &program).await;
+    browser
+        .wait_for_text("#versions-count", "the first page", |text| {
+            text.contains("Showing 50 of 55 versions")
+        })
+        .await;
+    let shown = browser.texts("li.version .version-number").await;
+    assert_eq!(shown.len(), 50);
+    assert_eq!(
+        (shown[0].as_str(), shown[49].as_str()),
+        ("1.54.0", "1.5.0"),
+        "newest first"
+    );
+
+    browser.click("#more-versions").await;
+    browser
+        .wait_for_text("#versions-count", "every version", |text| {
+            text.starts_with("55 versions")
+        })
+        .await;
+    let shown = browser.texts("li.version .version-number").await;
+    assert_eq!(shown.len(), 55);
+    assert_eq!(shown[54], "1.0.0");
+    assert!(
+        browser
+            .attribute("#more-versions", "hidden")
+            .await
+            .is_some(),
+        "no more pages"
+    );
+    let focused: Value = browser
+        .eval(
+            "return document.activeElement.closest('[data-version-id]')?.dataset.versionId ?? null",
+        )
+        .await;
+    assert_eq!(
+        focused,
+        json!(versions[4]),
+        "the focus goes to the first version the page added"
+    );
+
+    // A version created elsewhere takes its place at the top, as the API orders it.
+    let newest = create_version(&server, &program, "1.55.0").await;
+    browser
+        .wait_for(&format!("[data-version-id=\"{newest}\"]"))
+        .await;
+    browser
+        .wait_for_text("#versions-count", "the new count", |text| {
+            text.starts_with("56 versions")
+        })
+        .await;
+    let shown = browser.texts("li.version .version-number").await;
+    assert_eq!((shown.len(), shown[0].as_str()), (56, "1.55.0"));
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_servers_refusals_are_shown_at_their_fields() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let (server, _db) = TestServer::start(backend()).await;
+    let (program, released, _) = program_with_versions(&server).await;
+    let browser = driver.session(&server.url, 1280, 900).await;
+    browser.sign_in(&admin()).await;
+    open_program(&browser, &program).await;
+
+    // What the API says about a version number, the console shows at the field.
+    for (typed, request) in [("1.1.0", "1.1.0"), ("1.2", "1.2")] {
+        let field = browser.wait_for(".new-version-number").await;
+        field.clear().await.expect("clear");
+        field.send_keys(typed).await.expect("type");
+        browser.click(".new-version button[type=\"submit\"]").await;
+        let refused = server
+            .gql(
+                &admin(),
+                "mutation($input: CreateMiniProgramVersionInput!) { createMiniProgramVersion(input: $input) { miniProgramVersion { id } } }",
+                json!({ "input": { "miniProgramId": program, "version": request } }),
+            )
+            .await;
+        assert_eq!(refused.code(), "BAD_USER_INPUT");
+        assert_eq!(refused.error()["extensions"]["field"], "version");
+        let said = refused.error()["message"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("version: ")
+            .to_owned();
+        let shown = browser
+            .wait_for_text(".new-version .field-error", "the server's reason", |text| {
+                !text.is_empty()
+            })
+            .await;
+        assert_eq!(shown.to_lowercase(), said.to_lowercase(), "{typed}");
+        assert_eq!(
+            browser
+                .attribute(".new-version-number", "aria-invalid")
+                .await
+                .as_deref(),
+            Some("true")
+        );
+        let focused: Value = browser
+            .eval("return document.activeElement.classList.contains('new-version-number')")
+            .await;
+        assert_eq!(focused, true, "the focus goes to the field");
+    }
+    browser.screenshot("version-number-refused").await;
+
+    // A gray share may only grow: the API says so, at the percentage field.
+    let next = create_version(&server, &program, "1.2.0").await;
+    submit(&server, &developer(), &next).await.data();
+    decide(&server, &approver(), &next, "APPROVE").await;
+    release(&server, &next, Some(10)).await;
+    open_program(&browser, &program).await;
+    let row = release_panel(&browser, &next).await;
+    let percent = browser.wait_for(&format!("{row} .gray-percentage")).await;
+    percent.send_keys("5").await.expect("type");
+    browser
+        .click(&format!("{row} [data-action=\"gray-release\"]"))
+        .await;
+    let shown = browser
+        .wait_for_text(
+            &format!("{row} .version-actions .field-error"),
+            "the server's reason",
+            |text| !text.is_empty(),
+        )
+        .await;
+    assert!(
+        shown.starts_with("May only grow") && shown.contains("10%"),
+        "{shown}"
+    );
+    browser.screenshot("gray-share-refused").await;
+    let state = program_state(&server, &program).await;
+    let nodes = state["versions"]["nodes"].as_array().unwrap();
+    let gray = nodes.iter().find(|v| v["id"] == next.as_str()).unwrap();
+    assert_eq!(gray["grayPercentage"], 10, "nothing changed");
+    let full = nodes.iter().find(|v| v["id"] == released.as_str()).unwrap();
+    assert_eq!(full["status"], "FULL_RELEASE");
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn integrations_and_client_keys_through_their_pages() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let (server, _db) = TestServer::start(backend()).await;
+    let program = create_dsl_program(&server, "Mall").await;
+    let browser = driver.session(&server.url, 1280, 900).await;
+    browser.sign_in(&admin()).await;
+
+    // An integration: the server refuses an ftp URL at its field, then
+    // shows the signing secret once.
+    browser.open("/console/#/integrations").await;
+    let name = browser
+        .wait_for("#register-heading ~ .field input[type=\"text\"]")
+        .await;
+    name.send_keys("Review desk").await.expect("type");
+    let url = browser.wait_for("input[type=\"url\"]").await;
+    url.send_keys("ftp://partner.example/hooks")
+        .await
+        .expect("type");
+    browser.click("form button[type=\"submit\"]").await;
+    let shown = browser
+        .wait_for_text(
+            "input[type=\"url\"] ~ .field-error",
+            "the server's reason",
+            |text| !text.is_empty(),
+        )
+        .await;
+    assert_eq!(shown, "Must use http or https");
+    url.clear().await.expect("clear");
+    url.send_keys("https://partner.example/hooks")
+        .await
+        .expect("type");
+    browser.click("form button[type=\"submit\"]").await;
+    browser
+        .wait_for_text(".secret-card h2", "the new integration", |text| {
+            text == "Review desk is registered"
+        })
+        .await;
+    let secret = shown_secret(&browser).await;
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    let focused: Value = browser
+        .eval("return document.activeElement.classList.contains('secret-card')")
+        .await;
+    assert_eq!(focused, true, "the card takes the focus");
+    let listed = server
+        .gql(&admin(), "{ releaseIntegrations { name url } }", json!({}))
+        .await;
+    assert_eq!(
+        listed.data()["releaseIntegrations"],
+        json!([{ "name": "Review desk", "url": "https://partner.example/hooks" }])
+    );
+
+    // Its delivery log pages: 21 events, 20 shown, then the rest.
+    for round in 0..21 {
+        let mode = ["ASYNC", "SYNC", "DEFAULT"][round % 3];
+        update_mode(&server, &admin(), &program, mode).await.data();
+    }
+    browser.open("/console/#/programs").await;
+    browser.open("/console/#/integrations").await;
+    let deliveries = || async {
+        let rows = browser
+            .eval("return [...document.querySelectorAll('.deliveries tbody tr')].map((row) => row.textContent)")
+            .await;
+        serde_json::from_value::<Vec<String>>(rows).unwrap()
+    };
+    let first = eventually(WAIT, "the first page of deliveries", || async {
+        Some(deliveries().await).filter(|rows| !rows.is_empty())
+    })
+    .await;
+    assert_eq!(first.len(), 20);
+    browser.click(".integration .load-more").await;
+    let all = eventually(WAIT, "the 21st delivery", || async {
+        Some(deliveries().await).filter(|rows| rows.len() == 21)
+    })
+    .await;
+    assert!(all[20].contains("Update mode changed"), "{}", all[20]);
+    assert!(
+        browser
+            .attribute(".integration .load-more", "hidden")
+            .await
+            .is_some(),
+        "no more pages"
+    );
+
+    // A client key: a blank name is the server's to refuse; the key shown
+    // once is one that launch requests are answered with.
+    browser.open("/console/#/client-keys").await;
+    browser.click("form button[type=\"submit\"]").await;
+    let shown = browser
+        .wait_for_text(
+            "#client-key-name ~ .field-error",
+            "the server's reason",
+            |text| !text.is_empty(),
+        )
+        .await;
+    assert_eq!(shown, "Must not be blank");
+    browser
+        .wait_for("#client-key-name")
+        .await
+        .send_keys("Android production")
+        .await
+        .expect("type");
+    browser.click("form button[type=\"submit\"]").await;
+    browser
+        .wait_for_text(".secret-card h2", "the new key", |text| {
+            text.contains("Android production")
+        })
+        .await;
+    let key = shown_secret(&browser).await;
+    browser.screenshot("client-key-created").await;
+    let launch = server
+        .http()
+        .get(format!(
+            "{}/v1/launch/{program}?deviceId=device-1",
+            server.url
+        ))
+        .header("x-client-key", &key)
+        .send()
+        .await
+        .expect("a launch answer");
+    assert_eq!(launch.status(), 200, "the key shown is the key");
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn too_many_live_connections_are_explained_and_retried() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let db = TestDatabase::create(backend()).await;
+    let one = Settings::with_env(&[("SUBSCRIPTION_CONNECTIONS_PER_PRINCIPAL", "1")]);
+    let server = TestServer::start_on(&db, one).await;
+    let program = create_dsl_program(&server, "Mall").await;
+    let first = driver.session(&server.url, 1280, 900).await;
+    first.sign_in(&admin_named("alice")).await;
+    open_program(&first, &program).await;
+    first
+        .wait_for_text("#live-status", "Live", |text| text == "Live")
+        .await;
+
+    // The same user in a second browser: the server refuses the connection
+    // with 4429, and the page says why.
+    let second = driver.session(&server.url, 1280, 900).await;
+    second.sign_in(&admin_named("alice")).await;
+    open_program(&second, &program).await;
+    let detail = second
+        .wait_for_text("#live-detail", "the explanation", |text| {
+            text.contains("too many live connections")
+        })
+        .await;
+    assert!(detail.contains("Retrying in"), "{detail}");
+    assert_eq!(second.text("#live-status").await, "Reconnecting…");
+    second.screenshot("too-many-live-connections").await;
+
+    // Once the first one is gone, a retry gets the connection.
+    first.close().await;
+    second
+        .wait_for_text("#live-status", "Live", |text| text == "Live")
+        .await;
+    update_mode(&server, &admin(), &program, "SYNC")
+        .await
+        .data();
+    second
+        .wait_for_text("#global-update-mode", "Sync", |text| text == "Sync")
+        .await;
+    second.close().await;
 }
