@@ -4,7 +4,7 @@ use async_graphql::ParseRequestError;
 use async_graphql::parser::types::OperationType;
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 
-use axum::extract::{FromRef, FromRequestParts, State};
+use axum::extract::{FromRef, FromRequestParts, RawQuery, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -35,9 +35,13 @@ pub async fn execute(
     _: JsonBody,
     Authenticated(principal): Authenticated,
     request_id: RequestIdHeader,
+    RawQuery(query_string): RawQuery,
     request: GraphQLRequest<BadRequest>,
 ) -> Response {
     let mut request = request.into_inner();
+    if method == Method::GET && request.operation_name.is_none() {
+        request.operation_name = operation_name_of(query_string.as_deref());
+    }
     let span = tracing::Span::current();
     span.record("subject", principal.subject.as_str());
     span.record("workspace", principal.workspace_id.as_str());
@@ -133,6 +137,16 @@ fn answered(mut response: async_graphql::Response, operation: Option<String>) ->
         outcome,
     });
     answer
+}
+
+/// The `operationName` parameter of a GET request, which GraphQL over HTTP
+/// names in camel case as a POST body does, while async-graphql's GET
+/// reader takes only `operation_name`.
+fn operation_name_of(query_string: Option<&str>) -> Option<String> {
+    url::form_urlencoded::parse(query_string?.as_bytes())
+        .find(|(name, _)| name == "operationName")
+        .map(|(_, value)| value.into_owned())
+        .filter(|name| !name.is_empty())
 }
 
 fn timed_out(timeout: Duration) -> Response {

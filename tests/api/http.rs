@@ -29,6 +29,29 @@ on_both_backends! {
         let response = Gql::read(response).await;
         assert_eq!(response.data()["miniProgram"], json!({ "name": "Shop", "updateMode": "DEFAULT" }));
 
+        // `operationName` picks one of several operations, as over POST.
+        let several = format!("query Name {{ miniProgram(id: \"{program}\") {{ name }} }} query Mode {{ miniProgram(id: \"{program}\") {{ updateMode }} }}");
+        for (name, expected) in [("Name", json!({ "name": "Shop" })), ("Mode", json!({ "updateMode": "DEFAULT" }))] {
+            let response = server
+                .http()
+                .get(format!("{}/graphql", server.url))
+                .query(&[("query", several.as_str()), ("operationName", name)])
+                .bearer_auth(admin())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(Gql::read(response).await.data()["miniProgram"], expected, "{name}");
+        }
+        let response = server
+            .http()
+            .get(format!("{}/graphql", server.url))
+            .query(&[("query", several.as_str()), ("operationName", "Missing")])
+            .bearer_auth(admin())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(Gql::read(response).await.code(), "BAD_REQUEST");
+
         let mutation = format!(
             "mutation {{ updateMode(input: {{ miniProgramId: \"{program}\", mode: SYNC }}) {{ changed }} }}"
         );
