@@ -90,10 +90,17 @@ pub async fn log_request(
     );
     let started = Instant::now();
     let (parts, body) = request.into_parts();
-    let (body, rest) = Capped::new(body, body_limit);
-    let request = Request::from_parts(parts, Body::new(body));
+    // A body known to be empty (every GET, the launch endpoint's included)
+    // has nothing to bound or drain, and passes as it is.
+    let (body, rest) = if body.size_hint().exact() == Some(0) {
+        (body, None)
+    } else {
+        let (capped, rest) = Capped::new(body, body_limit);
+        (Body::new(capped), Some(rest))
+    };
+    let request = Request::from_parts(parts, body);
     let mut response = next.run(request).instrument(span.clone()).await;
-    if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
+    if let Some(rest) = rest.filter(|_| response.status() == StatusCode::PAYLOAD_TOO_LARGE) {
         drain(&rest).await;
     }
     let status = response.status().as_u16();
