@@ -5,6 +5,7 @@
 #[path = "../common"]
 mod common {
     pub mod database;
+    pub mod gate;
     pub mod gql;
     pub mod identity_provider;
     pub mod in_process;
@@ -18,6 +19,7 @@ mod common {
     pub mod wait;
 
     pub use database::*;
+    pub use gate::*;
     pub use gql::*;
     pub use in_process::*;
     pub use process::*;
@@ -39,6 +41,7 @@ mod dev_mode;
 mod exhaustion;
 mod faults;
 mod fuzz;
+mod gates;
 mod hooks;
 mod http;
 mod launch;
@@ -49,6 +52,8 @@ mod migrations;
 mod mini_programs;
 mod persisted_queries;
 mod public_keys;
+mod rollback;
+mod rollouts;
 mod scale_out;
 mod subscriptions;
 mod tenancy;
