@@ -118,7 +118,7 @@ on_both_backends! {
             (Verdict::Stall(Duration::from_secs(5)), "in time"),
         ];
         for (verdict, reason) in refusals {
-            gate.answer_next(&[verdict.clone()]);
+            gate.answer_next(std::slice::from_ref(&verdict));
             let refused = server.gql(&admin(), RELEASE, json!({ "id": version, "g": 10 })).await;
             assert_eq!(refused.code(), "HOOK_REJECTED", "{verdict:?}: {}", refused.body);
             assert_eq!(refused.error()["extensions"]["hook"], "Crash monitor");

@@ -206,7 +206,8 @@ on_both_backends! {
         let (server, _db) = TestServer::start(backend).await;
         let (program, version) = approved_version(&server, "Mall", "1.0.0").await;
         let before = program_state(&server, &program).await;
-        let refusals: Vec<(String, Vec<(i32, i32)>, &str, Option<&str>)> = vec![
+        type Refusal = (String, Vec<(i32, i32)>, &'static str, Option<&'static str>);
+        let refusals: Vec<Refusal> = vec![
             (developer(), vec![(10, 0), (100, 0)], "FORBIDDEN", None),
             (approver(), vec![(10, 0), (100, 0)], "FORBIDDEN", None),
             (token(OTHER_WORKSPACE, &["WORKSPACE_ADMIN"]), vec![(10, 0), (100, 0)], "NOT_FOUND", None),
@@ -227,6 +228,7 @@ on_both_backends! {
                 assert_eq!(refused.error()["extensions"]["field"], *field);
             }
         }
+        assert_eq!(program_state(&server, &program).await, before);
         let created = create_version(&server, &program, "1.1.0").await;
         let before = program_state(&server, &program).await;
         let refused = start_rollout(&server, &admin(), &created, &[(10, 0), (100, 0)]).await;
