@@ -58,6 +58,7 @@ pub(super) struct MiniProgramRow {
     pub async_update_seconds: i32,
     pub sync_update_seconds: i32,
     pub policy_revision: i32,
+    pub minimum_version: Option<String>,
 }
 
 impl TryFrom<MiniProgramRow> for MiniProgram {
@@ -80,10 +81,23 @@ impl TryFrom<MiniProgramRow> for MiniProgram {
                 async_update_seconds: row.async_update_seconds,
                 sync_update_seconds: row.sync_update_seconds,
             },
+            minimum_version: row
+                .minimum_version
+                .as_deref()
+                .map(version_number)
+                .transpose()?,
             created_at: utc(row.created_at),
             updated_at: utc(row.updated_at),
         })
     }
+}
+
+/// A version number as stored in text.
+pub(super) fn version_number(text: &str) -> Result<VersionNumber, StorageError> {
+    VersionNumber::parse(text).map_err(|_| StorageError::Corrupt {
+        what: "version number",
+        value: text.to_owned(),
+    })
 }
 
 /// The lowercased form that name searches compare against.

@@ -16,6 +16,7 @@ diesel::table! {
         async_update_seconds -> Integer,
         sync_update_seconds -> Integer,
         policy_revision -> Integer,
+        minimum_version -> Nullable<Text>,
     }
 }
 

@@ -36,6 +36,7 @@ named_enum! {
         RollBackRelease => "ROLL_BACK_RELEASE",
         RegisterReleaseGate => "REGISTER_RELEASE_GATE",
         DeleteReleaseGate => "DELETE_RELEASE_GATE",
+        SetMinimumVersion => "SET_MINIMUM_VERSION",
     }
 }
 
@@ -96,6 +97,7 @@ impl Audited for MiniProgram {
             "revision": self.revision,
             "asyncUpdateSeconds": self.timers.async_update_seconds,
             "syncUpdateSeconds": self.timers.sync_update_seconds,
+            "minimumVersion": self.minimum_version.map(|version| version.to_string()),
         })
     }
 }

@@ -55,6 +55,7 @@ mod integration;
 mod launch;
 mod lifecycle;
 mod mini_program;
+mod minimum_version;
 mod principal;
 mod rollout;
 mod update_mode;
@@ -82,6 +83,7 @@ pub use mini_program::{
     MiniProgram, MiniProgramChannel, MiniProgramType, NewMiniProgram, ProgramFilter,
     validate_program_name,
 };
+pub use minimum_version::{MinimumVersionDecision, decide_minimum_version};
 pub use principal::{Principal, Role};
 pub use rollout::{
     RequestedStep, Rollout, RolloutStatus, RolloutStep, gray_share, plan_rollout, validate_reason,

@@ -37,6 +37,7 @@ pub enum AuditAction {
     RollBackRelease,
     RegisterReleaseGate,
     DeleteReleaseGate,
+    SetMinimumVersion,
 }
 
 /// Narrows the audit log; every field given must match.

@@ -115,6 +115,14 @@ impl MiniProgram {
             .collect())
     }
 
+    /// No device may start an older version: one that has an older version
+    /// cached downloads the target first. Null: no floor.
+    async fn minimum_version(&self) -> Option<String> {
+        self.program
+            .minimum_version
+            .map(|version| version.to_string())
+    }
+
     /// Raised by one on every accepted change of the program; pass it as
     /// `expectedRevision` so that a stale edit is refused rather than lost.
     async fn revision(&self) -> i32 {

@@ -32,6 +32,7 @@ struct LaunchAnswer<'a> {
     async_update_seconds: i32,
     sync_update_seconds: i32,
     gray_release: bool,
+    minimum_version: Option<String>,
     policy_revision: i32,
 }
 
@@ -45,6 +46,7 @@ impl<'a> LaunchAnswer<'a> {
             async_update_seconds: decision.timers.async_update_seconds,
             sync_update_seconds: decision.timers.sync_update_seconds,
             gray_release: decision.gray_release,
+            minimum_version: decision.minimum_version.map(|version| version.to_string()),
             policy_revision: decision.policy_revision,
         }
     }

@@ -50,6 +50,7 @@ mod limits;
 mod listing;
 mod migrations;
 mod mini_programs;
+mod minimum_version;
 mod persisted_queries;
 mod public_keys;
 mod rollback;
