@@ -68,6 +68,26 @@ diesel::table! {
 }
 
 diesel::table! {
+    scheduled_update_mode_changes (id) {
+        id -> Text,
+        mini_program_id -> Text,
+        workspace_id -> Text,
+        mode -> Text,
+        starts_at -> Timestamp,
+        ends_at -> Nullable<Timestamp>,
+        status -> Text,
+        revert_to -> Nullable<Text>,
+        started_revision -> Nullable<Integer>,
+        created_by -> Text,
+        note -> Nullable<Text>,
+        created_at -> Timestamp,
+        due_at -> Nullable<Timestamp>,
+        lease_owner -> Nullable<Text>,
+        lease_expires_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     release_gates (id) {
         id -> Text,
         workspace_id -> Text,
@@ -197,4 +217,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     rollouts,
     release_gates,
     version_replacements,
+    scheduled_update_mode_changes,
 );

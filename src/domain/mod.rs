@@ -60,6 +60,7 @@ mod principal;
 mod rollout;
 mod update_mode;
 mod version;
+mod window;
 
 pub use audit::{AuditAction, AuditContext, AuditFilter, AuditRecord, Audited};
 pub use capability::Capability;
@@ -95,4 +96,7 @@ pub use update_mode::{
 pub use version::{
     MiniProgramVersion, ReleaseDecisionRecord, VersionNumber, VersionStatus,
     check_new_version_number, check_submission, validate_description,
+};
+pub use window::{
+    Ending, RequestedWindow, ScheduledChangeStatus, ScheduledUpdateModeChange, plan_window,
 };

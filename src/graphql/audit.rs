@@ -38,6 +38,11 @@ pub enum AuditAction {
     RegisterReleaseGate,
     DeleteReleaseGate,
     SetMinimumVersion,
+    ScheduleUpdateMode,
+    CancelScheduledUpdateMode,
+    /// A window's start or end that the server applied by itself, done as
+    /// the window's creator.
+    ApplyScheduledUpdateMode,
 }
 
 /// Narrows the audit log; every field given must match.

@@ -59,4 +59,5 @@ mod scale_out;
 mod subscriptions;
 mod tenancy;
 mod update_mode;
+mod update_mode_windows;
 mod versions;
