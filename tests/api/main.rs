@@ -45,6 +45,7 @@ mod gates;
 mod hooks;
 mod http;
 mod launch;
+mod launch_signing;
 mod lifecycle;
 mod limits;
 mod listing;
