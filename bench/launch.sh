@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Launch endpoint benchmark: throughput and latency of GET /v1/launch/{id}
 # against the same server's trivial endpoint (/healthz), interleaved rounds,
-# medians reported; peak memory; start-to-ready time. See bench/README.md.
+# medians reported; peak memory; start-to-ready time. A second process on
+# the same database signs its answers (LAUNCH_SIGNING_KEY_FILE), and each
+# round measures it too: signed vs unsigned in one run. See bench/README.md.
 #
 #   bench/launch.sh                      # SQLite in a temp folder
 #   DATABASE_URL=postgres://... bench/launch.sh
@@ -28,7 +30,7 @@ cargo build --release --quiet
 binary=target/release/update-mode
 
 work=$(mktemp -d)
-trap 'kill "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill "$server" ${signed_server:-} 2>/dev/null || true; rm -rf "$work"' EXIT
 export JWT_SECRET=bench-secret-bench-secret-bench-secret-0123
 export DATABASE_URL=${DATABASE_URL:-sqlite://$work/bench.db}
 export LISTEN_ADDR=127.0.0.1:$PORT RUST_LOG=warn
@@ -57,23 +59,32 @@ for number in 1.0.0 1.1.0; do
   graphql "{\"query\":\"mutation { releaseVersion(input: { versionId: \\\"$version\\\", grayPercentage: $gray }) { miniProgramVersion { status } } }\"}" > /dev/null
 done
 key=$(graphql '{"query":"mutation { createClientKey(input: { name: \"bench\" }) { key } }"}' | field 'd["data"]["createClientKey"]["key"]')
+# The signing process starts once the data exists: it reads its snapshot at start.
+SIGNED_PORT=$((PORT + 1))
+openssl genpkey -algorithm ed25519 -out "$work/launch.key.pem" 2> /dev/null
+LISTEN_ADDR=127.0.0.1:$SIGNED_PORT LAUNCH_SIGNING_KEY_FILE=$work/launch.key.pem SKIP_MIGRATIONS=true \
+  "${server_cpu[@]}" "$binary" serve > "$work/signed.log" 2>&1 &
+signed_server=$!
+until curl -sf "http://127.0.0.1:$SIGNED_PORT/readyz" > /dev/null; do sleep 0.005; done
 launch_path=/v1/launch/$program
 export CLIENT_KEY=$key
 
 rss() { awk '/VmRSS/ { print $2 }' "/proc/$server/status"; }
 peak() { awk '/VmHWM/ { print $2 }' "/proc/$server/status"; }
-# run PATH [LAUNCH_PATH]: the launch path makes wrk.lua ask for launches.
+# run PATH [LAUNCH_PATH [PORT]]: the launch path makes wrk.lua ask for launches.
 run() {
   LAUNCH_PATH=${2:-} "${wrk_cpu[@]}" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency \
-    -s bench/wrk.lua "http://127.0.0.1:$PORT$1" | grep '^RESULT'
+    -s bench/wrk.lua "http://127.0.0.1:${3:-$PORT}$1" | grep '^RESULT'
 }
 
 # Warm-up, not reported.
 LAUNCH_PATH=$launch_path wrk -t1 -c"$CONNECTIONS" -d2s -s bench/wrk.lua "http://127.0.0.1:$PORT$launch_path" > /dev/null
+LAUNCH_PATH=$launch_path wrk -t1 -c"$CONNECTIONS" -d2s -s bench/wrk.lua "http://127.0.0.1:$SIGNED_PORT$launch_path" > /dev/null
 : > "$work/results"
 for round in $(seq 1 "$ROUNDS"); do
   echo "ceiling $round $(run /healthz)" | tee -a "$work/results"
   echo "launch $round $(run "$launch_path" "$launch_path")" | tee -a "$work/results"
+  echo "signed $round $(run "$launch_path" "$launch_path" "$SIGNED_PORT")" | tee -a "$work/results"
 done
 
 median() {
@@ -83,12 +94,15 @@ failures=$(grep -o 'failures=[0-9]*' "$work/results" | cut -d= -f2 | awk '{ s +=
 socket_errors=$(grep -o 'socket_errors=[0-9]*' "$work/results" | cut -d= -f2 | awk '{ s += $1 } END { print s + 0 }')
 ceiling=$(median ceiling rps)
 launch=$(median launch rps)
+signed=$(median signed rps)
 echo
 echo "database:            ${DATABASE_URL%%://*}, pinned: $PIN"
 echo "start to ready:      ${ready_ms} ms"
 echo "ceiling (/healthz):  ${ceiling} req/s, p50 $(median ceiling p50_us) us, p99 $(median ceiling p99_us) us"
 echo "launch:              ${launch} req/s, p50 $(median launch p50_us) us, p99 $(median launch p99_us) us"
 echo "launch / ceiling:    $(python3 -c "print(round($launch / $ceiling, 2))")"
+echo "signed launch:       ${signed} req/s, p50 $(median signed p50_us) us, p99 $(median signed p99_us) us"
+echo "signed / unsigned:   $(python3 -c "print(round($signed / $launch, 2))")"
 echo "RSS after runs:      $(( $(rss) / 1024 )) MiB (peak $(( $(peak) / 1024 )) MiB)"
 echo "non-200 answers:     $failures, socket errors: $socket_errors (any makes the run void)"
 

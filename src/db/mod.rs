@@ -23,6 +23,8 @@ use futures_util::FutureExt;
 mod connection;
 #[macro_use]
 mod dialect;
+#[macro_use]
+mod leases;
 
 pub mod audit_log;
 pub mod client_keys;

@@ -1,13 +1,10 @@
 //! The `rollouts` table: rollout plans, and the leases under which one
 //! process at a time applies a plan's due step.
 
-use std::time::Duration;
-
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
-use super::dialect::Dialect;
 use super::rows::{RolloutRow, now, utc};
 use super::schema::rollouts;
 use super::{Conn, StorageError, Tx};
@@ -87,48 +84,13 @@ pub async fn latest(
     Ok(latest)
 }
 
-/// Takes the lease on up to `limit` running plans whose next step is due,
-/// for `owner` and the length of `lease`: the ids taken.
-pub async fn claim_due(
-    tx: &mut Tx<'_>,
-    owner: &str,
-    lease: Duration,
-    limit: i64,
-) -> Result<Vec<String>, StorageError> {
-    let at = now();
-    let until = at + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
-    Ok(on_backend!(tx, |conn| {
-        let ids = conn.lock_due_rollouts(at, limit).await?;
-        if !ids.is_empty() {
-            diesel::update(rollouts::table.filter(rollouts::id.eq_any(&ids)))
-                .set((
-                    rollouts::lease_owner.eq(owner),
-                    rollouts::lease_expires_at.eq(until),
-                ))
-                .execute(conn)
-                .await?;
-        }
-        ids
-    }))
-}
-
-/// A plan whose lease `owner` holds (or held last, if no one took it over).
-pub async fn claimed(
-    conn: &mut Conn<'_>,
-    id: &str,
-    owner: &str,
-) -> Result<Option<Rollout>, StorageError> {
-    let row: Option<RolloutRow> = on_backend!(conn, |conn| {
-        rollouts::table
-            .find(id)
-            .filter(rollouts::lease_owner.eq(owner))
-            .select(RolloutRow::as_select())
-            .first(conn)
-            .await
-            .optional()?
-    });
-    row.map(Rollout::try_from).transpose()
-}
+leased_work!(
+    rollouts,
+    lock_due_rollouts,
+    RolloutRow,
+    Rollout,
+    "running plans whose next step"
+);
 
 /// When the next step of any running plan that no process holds is due.
 pub async fn next_due(conn: &mut Conn<'_>) -> Result<Option<DateTime<Utc>>, StorageError> {

@@ -1,13 +1,10 @@
 //! The `scheduled_update_mode_changes` table: update-mode windows, and the
 //! leases under which one process at a time applies a window's start or end.
 
-use std::time::Duration;
-
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
-use super::dialect::Dialect;
 use super::rows::{WindowRow, now, utc};
 use super::schema::scheduled_update_mode_changes as windows;
 use super::{Conn, StorageError, Tx};
@@ -82,48 +79,13 @@ pub async fn find(
     row.map(ScheduledUpdateModeChange::try_from).transpose()
 }
 
-/// Takes the lease on up to `limit` windows whose start or end is due, for
-/// `owner` and the length of `lease`: the ids taken.
-pub async fn claim_due(
-    tx: &mut Tx<'_>,
-    owner: &str,
-    lease: Duration,
-    limit: i64,
-) -> Result<Vec<String>, StorageError> {
-    let at = now();
-    let until = at + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
-    Ok(on_backend!(tx, |conn| {
-        let ids = conn.lock_due_windows(at, limit).await?;
-        if !ids.is_empty() {
-            diesel::update(windows::table.filter(windows::id.eq_any(&ids)))
-                .set((
-                    windows::lease_owner.eq(owner),
-                    windows::lease_expires_at.eq(until),
-                ))
-                .execute(conn)
-                .await?;
-        }
-        ids
-    }))
-}
-
-/// A window whose lease `owner` holds (or held last, if no one took it over).
-pub async fn claimed(
-    conn: &mut Conn<'_>,
-    id: &str,
-    owner: &str,
-) -> Result<Option<ScheduledUpdateModeChange>, StorageError> {
-    let row: Option<WindowRow> = on_backend!(conn, |conn| {
-        windows::table
-            .find(id)
-            .filter(windows::lease_owner.eq(owner))
-            .select(WindowRow::as_select())
-            .first(conn)
-            .await
-            .optional()?
-    });
-    row.map(ScheduledUpdateModeChange::try_from).transpose()
-}
+leased_work!(
+    windows,
+    lock_due_windows,
+    WindowRow,
+    ScheduledUpdateModeChange,
+    "update-mode windows whose start or end"
+);
 
 /// When the next start or end of a window that no process holds is due.
 pub async fn next_due(conn: &mut Conn<'_>) -> Result<Option<DateTime<Utc>>, StorageError> {

@@ -2,7 +2,7 @@
 //! may start, set among versions that were released and never above the
 //! current full release, so that a device always has something to get.
 
-use super::update_mode::program_locks;
+use super::update_mode::require_editable;
 use super::{MiniProgram, RuleViolation, VersionNumber};
 
 /// What to do with a request to set (or clear) the floor.
@@ -28,18 +28,7 @@ pub fn decide_minimum_version(
     released: &[VersionNumber],
     full_release: Option<VersionNumber>,
 ) -> Result<MinimumVersionDecision, RuleViolation> {
-    let locks = program_locks(program);
-    if !locks.is_empty() {
-        return Err(RuleViolation::UpdateModeLocked(locks));
-    }
-    if let Some(expected) = expected_revision
-        && expected != program.revision
-    {
-        return Err(RuleViolation::StaleRevision {
-            expected,
-            current: program.revision,
-        });
-    }
+    require_editable(program, expected_revision)?;
     let version = requested.map(VersionNumber::parse).transpose()?;
     if let Some(version) = version {
         if !released.contains(&version) {

@@ -56,7 +56,7 @@ pub fn update_mode_locks(principal: &Principal, program: &MiniProgram) -> Vec<Up
 }
 
 /// The locks that come from the program itself, whoever asks.
-pub(super) fn program_locks(program: &MiniProgram) -> Vec<UpdateModeLock> {
+fn program_locks(program: &MiniProgram) -> Vec<UpdateModeLock> {
     let mut locks = Vec::new();
     if program.program_type != MiniProgramType::Dsl {
         locks.push(UpdateModeLock::NotDsl);
@@ -65,6 +65,28 @@ pub(super) fn program_locks(program: &MiniProgram) -> Vec<UpdateModeLock> {
         locks.push(UpdateModeLock::AlipayPlusChannel);
     }
     locks
+}
+
+/// A change of what the program tells devices at launch (its mode, its
+/// floor, a window) needs its update mode to be editable and, when the
+/// caller names the revision it saw, that revision to be current.
+pub(super) fn require_editable(
+    program: &MiniProgram,
+    expected_revision: Option<i32>,
+) -> Result<(), RuleViolation> {
+    let locks = program_locks(program);
+    if !locks.is_empty() {
+        return Err(RuleViolation::UpdateModeLocked(locks));
+    }
+    if let Some(expected) = expected_revision
+        && expected != program.revision
+    {
+        return Err(RuleViolation::StaleRevision {
+            expected,
+            current: program.revision,
+        });
+    }
+    Ok(())
 }
 
 /// What a change of the global update mode did, read in its transaction.
@@ -97,18 +119,7 @@ pub fn decide_update_mode_change(
     mode: UpdateMode,
     expected_revision: Option<i32>,
 ) -> Result<UpdateModeDecision, RuleViolation> {
-    let locks = program_locks(program);
-    if !locks.is_empty() {
-        return Err(RuleViolation::UpdateModeLocked(locks));
-    }
-    if let Some(expected) = expected_revision
-        && expected != program.revision
-    {
-        return Err(RuleViolation::StaleRevision {
-            expected,
-            current: program.revision,
-        });
-    }
+    require_editable(program, expected_revision)?;
     if program.update_mode == mode {
         return Ok(UpdateModeDecision::Unchanged);
     }

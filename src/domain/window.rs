@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::update_mode::program_locks;
+use super::update_mode::require_editable;
 use super::{MiniProgram, RuleViolation, UpdateMode, UpdateModeChange};
 
 named_enum! {
@@ -125,10 +125,7 @@ pub fn plan_window(
     now: DateTime<Utc>,
     pending: &[ScheduledUpdateModeChange],
 ) -> Result<(), RuleViolation> {
-    let locks = program_locks(program);
-    if !locks.is_empty() {
-        return Err(RuleViolation::UpdateModeLocked(locks));
-    }
+    require_editable(program, None)?;
     if requested.starts_at <= now {
         return Err(RuleViolation::invalid_input(
             "startsAt",
