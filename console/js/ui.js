@@ -52,6 +52,23 @@ export function formatDate(iso) {
 }
 export const timeEl = (iso) => h('time', { dateTime: iso }, formatDate(iso));
 
+// To the second and with the zone, for moments that are minutes away.
+const momentFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'long' });
+export const momentEl = (iso) => {
+  const date = new Date(iso);
+  return h('time', { dateTime: iso }, Number.isNaN(date.getTime()) ? iso : momentFormat.format(date));
+};
+
+/** An SVG element: attributes as given (no properties), children as h() takes them. */
+export function svg(tag, attrs, ...children) {
+  const el = document.createElementNS('http://www.w3.org/2000/svg', tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value !== null && value !== undefined && value !== false) el.setAttribute(key, value);
+  }
+  append(el, children);
+  return el;
+}
+
 /**
  * Runs an async action with its button disabled, so a double click sends
  * one request. Disabling drops the focus to <body>; it is given back.
