@@ -1,6 +1,6 @@
-// The Versions tab: the Update Mode section, the versions with their
-// Release panels (lifecycle actions, rollout plan), and the New version
-// form.
+// The Versions tab: the Update Mode section, Roll back, the versions with
+// their Release panels (lifecycle actions, rollout plan), and the New
+// version form.
 //
 // The rules are the API's: the order of the versions, which steps a
 // version offers (availableActions), and whether a number or a gray share
@@ -14,10 +14,11 @@ import { pagedList } from './list.js';
 import { MODE, plural, statusWords } from './words.js';
 import { createUpdateModeSection } from './update-mode.js';
 import { ROLLOUT_FIELDS, ROLLOUT_MUTATIONS, defaultDraft, isActive, rolloutEditor, rolloutProgress } from './rollout.js';
+import { createRollback, offlineReasonEl } from './rollback.js';
 
 export const VERSION_FIELDS = `fragment VersionFields on MiniProgramVersion {
   id version description status updateMode updateModeSource grayPercentage
-  createdAt submittedAt decidedAt decidedBy decisionComment releasedAt availableActions
+  createdAt submittedAt decidedAt decidedBy decisionComment releasedAt availableActions offlineReason
   ${ROLLOUT_FIELDS}
 }`;
 
@@ -65,9 +66,15 @@ export function createVersionsTab(ctx) {
     afterChange: () => ctx.reload(),
   });
   const newVersion = session.may('CREATE_VERSION') ? newVersionForm() : null;
+  const rollback = session.may('RELEASE') ? createRollback(ctx, {
+    done: async (ids, message) => {
+      await refresh(ids);
+      say(liveMessage, message);
+    },
+  }) : null;
   const el = h('div.versions-tab', modeSection.el,
     h('section', { 'aria-labelledby': 'versions-heading' },
-      h('h2#versions-heading', 'Versions'), count, listError, list, empty, h('div.actions', versions.more)),
+      h('h2#versions-heading', 'Versions'), rollback?.el, count, listError, list, empty, h('div.actions', versions.more)),
     newVersion?.el);
   let shownProgram = null;
 
@@ -118,6 +125,7 @@ export function createVersionsTab(ctx) {
       (row?.querySelector(focusKey) || row?.querySelector('.toggle'))?.focus();
     }
     newVersion?.hint(shown[0]?.version);
+    rollback?.update(shown, shown.length >= total);
   }
 
   function renderRow(version) {
@@ -138,6 +146,7 @@ export function createVersionsTab(ctx) {
         h('span.badge', { 'data-status': version.status }, statusWords(version)),
         h('span.version-desc', version.description || ''),
         toggle),
+      offlineReasonEl(version),
       h('div.release-panel', { id: panelId, hidden: !isOpen }, isOpen ? releasePanel(version) : null));
   }
 
@@ -155,6 +164,7 @@ export function createVersionsTab(ctx) {
         [version.decidedBy, version.decidedAt ? [', ', timeEl(version.decidedAt)] : '']],
       version.decisionComment && ['Comment', version.decisionComment],
       version.releasedAt && ['Released', timeEl(version.releasedAt)],
+      version.offlineReason && ['Rolled back because', version.offlineReason],
     ].filter(Boolean);
     return [
       h('dl.facts',
