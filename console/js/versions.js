@@ -190,11 +190,14 @@ export function createVersionsTab(ctx) {
       onAnswer?.();
       await refresh([data.miniProgramVersion.id, ...(data.offlineVersions || []).map((v) => v.id)]);
       // The row was rebuilt for its new status: the message and the
-      // focus go to the new one.
+      // focus go to the new one (rather than to the toggle that the
+      // rebuild falls back on when the focused control is gone).
       const row = rows.get(version.id)?.li;
       if (row) {
         say(row.querySelector('.row-status'), done);
-        if (!button.isConnected && document.activeElement === document.body) (row.querySelector(`[data-action="${focus}"]`) || row.querySelector('.toggle')).focus();
+        const toggle = row.querySelector('.toggle');
+        const lost = document.activeElement === document.body || document.activeElement === toggle;
+        if (!button.isConnected && lost) (row.querySelector(`[data-action="${focus}"]`) || toggle).focus();
       }
       say(liveMessage, done);
     }, fields);
