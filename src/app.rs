@@ -22,6 +22,7 @@ use crate::config::{
 use crate::db::{Database, DatabaseLocation};
 use crate::domain::Role;
 use crate::graphql::QueryLimits;
+use crate::hooks::gates::ReleaseGates;
 use crate::hooks::webhooks::WebhookSender;
 use crate::hooks::{DispatchSettings, Dispatcher, GuardHook, HookRegistry, NotifyHook};
 use crate::http::{
@@ -31,6 +32,7 @@ use crate::http::{
 };
 use crate::launch::{LaunchLimiter, LaunchPolicies, follow_changes};
 use crate::live::{LiveEvents, follow_outbox};
+use crate::scheduler::Scheduler;
 use crate::service::Services;
 use crate::service::demo::{self, DEMO_WORKSPACE};
 use crate::service::persisted_queries::{AllowList, PersistedQueries};
@@ -71,6 +73,7 @@ pub struct Server {
     router: RouterSettings,
     shutdown_grace: Duration,
     dispatcher: Dispatcher,
+    scheduler: Scheduler,
     /// On PostgreSQL: the snapshot to keep in step, and where to listen.
     follower: Option<(Arc<LaunchPolicies>, String, Duration)>,
     services: Services,
@@ -100,9 +103,14 @@ pub async fn start(settings: ServerSettings, plugins: Plugins) -> Result<Server,
         registry = registry.with_notifier(notifier);
     }
     let launch = Arc::new(LaunchPolicies::load(db.clone()).await?);
+    let allow_private = hooks.webhook_allow_private_targets.unwrap_or(dev_mode);
     let services = Services {
         db: db.clone(),
         hooks: Arc::new(registry),
+        gates: ReleaseGates::new(WebhookSender::new(
+            hooks.release_gate_timeout,
+            allow_private,
+        )?),
         launch: launch.clone(),
         live: Arc::new(LiveEvents::default()),
     };
@@ -112,13 +120,17 @@ pub async fn start(settings: ServerSettings, plugins: Plugins) -> Result<Server,
         }
         DatabaseLocation::Sqlite(_) => None,
     };
-    let allow_private = hooks.webhook_allow_private_targets.unwrap_or(dev_mode);
     let webhooks = WebhookSender::new(hooks.webhook_timeout, allow_private)?;
     let dispatcher = Dispatcher::new(
         db.clone(),
         services.hooks.clone(),
         webhooks,
         dispatch_settings(hooks),
+    );
+    let scheduler = Scheduler::new(
+        services.clone(),
+        hooks.release_gate_timeout,
+        hooks.scheduler_poll_interval,
     );
 
     let dev_issuer = TokenIssuer::new(&jwt).filter(|_| dev_mode);
@@ -201,6 +213,7 @@ pub async fn start(settings: ServerSettings, plugins: Plugins) -> Result<Server,
         },
         shutdown_grace: api.shutdown_grace,
         dispatcher,
+        scheduler,
         follower,
         services,
         stopping,
@@ -226,6 +239,7 @@ impl Server {
     ) -> std::io::Result<()> {
         tracing::info!(address = %self.address, "listening");
         let dispatcher = tokio::spawn(self.dispatcher.run());
+        let scheduler = tokio::spawn(self.scheduler.run());
         let key_refresh = tokio::spawn(self.state.verifier.key_ring().refresh_periodically());
         let launch_keys = tokio::spawn(self.state.launch_limiter.clone().forget_idle_keys());
         let metrics_upkeep = tokio::spawn(self.state.metrics.clone().run_upkeep_periodically());
@@ -265,8 +279,11 @@ impl Server {
                 Ok(())
             }
         };
-        // Deliveries in flight are taken over after their lease: at least once.
+        // Deliveries in flight are taken over after their lease: at least
+        // once. A rollout step in flight either committed or is applied by
+        // whichever process claims it after its lease: exactly once.
         dispatcher.abort();
+        scheduler.abort();
         key_refresh.abort();
         launch_keys.abort();
         metrics_upkeep.abort();

@@ -173,6 +173,14 @@ pub struct HookSettings {
     /// through other processes.
     #[arg(long = "hook-poll-interval-ms", env = "HOOK_POLL_INTERVAL_MS", default_value = "1000", global = true, value_name = "DURATION", value_parser = millis(..))]
     pub hook_poll_interval: Duration,
+    /// How long a release gate may take to answer; past it the change is
+    /// refused (fail closed).
+    #[arg(long = "release-gate-timeout-ms", env = "RELEASE_GATE_TIMEOUT_MS", default_value = "3000", global = true, value_name = "DURATION", value_parser = millis(1..))]
+    pub release_gate_timeout: Duration,
+    /// The longest the scheduler waits before looking for rollout steps
+    /// that fell due through other processes.
+    #[arg(long = "scheduler-poll-interval-ms", env = "SCHEDULER_POLL_INTERVAL_MS", default_value = "1000", global = true, value_name = "DURATION", value_parser = millis(1..))]
+    pub scheduler_poll_interval: Duration,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -473,6 +481,8 @@ mod tests {
         assert_eq!(hooks.webhook_timeout, Duration::from_secs(10));
         assert_eq!(hooks.hook_lease, Duration::from_secs(60));
         assert_eq!(hooks.hook_poll_interval, Duration::from_secs(1));
+        assert_eq!(hooks.release_gate_timeout, Duration::from_secs(3));
+        assert_eq!(hooks.scheduler_poll_interval, Duration::from_secs(1));
         assert_eq!(launch.launch_cache_max_age, Duration::ZERO);
         assert_eq!(launch.launch_resync, Duration::from_secs(60));
         assert_eq!(api.request_timeout, Duration::from_secs(10));

@@ -169,6 +169,15 @@ impl From<RuleViolation> for ApiError {
             RuleViolation::InvalidTransition { status, .. } => {
                 Self::in_answer("INVALID_TRANSITION", message).with("status", status.as_str())
             }
+            RuleViolation::RolloutInForce { status } => {
+                Self::in_answer("CONFLICT", message).with("rolloutStatus", status.as_str())
+            }
+            RuleViolation::RolloutNotInStatus { status, .. } => {
+                Self::in_answer("INVALID_TRANSITION", message)
+                    .with("rolloutStatus", status.as_str())
+            }
+            RuleViolation::NothingReleased => Self::in_answer("INVALID_TRANSITION", message),
+            RuleViolation::ChangedMeanwhile => Self::in_answer("CONFLICT", message),
         }
     }
 }

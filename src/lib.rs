@@ -12,6 +12,7 @@ pub mod hooks;
 pub mod http;
 pub mod launch;
 pub mod live;
+pub mod scheduler;
 mod send_body;
 pub mod service;
 pub mod sync;

@@ -8,8 +8,10 @@
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, TransactionManager};
 
+use chrono::NaiveDateTime;
+
 use super::rows::{IntegrationRow, MiniProgramRow};
-use super::schema::{mini_programs, release_integrations};
+use super::schema::{mini_programs, release_integrations, rollouts};
 use super::{Conn, SqliteConnection};
 
 /// Keeps only the first pending delivery of each (target, program) pair, so
@@ -54,6 +56,22 @@ macro_rules! claim_sql {
     };
 }
 
+#[diesel::dsl::auto_type]
+fn due_rollouts(at: NaiveDateTime, limit: i64) -> _ {
+    let running: &'static str = crate::domain::RolloutStatus::Running.as_str();
+    rollouts::table
+        .filter(rollouts::status.eq(running))
+        .filter(rollouts::next_advance_at.le(at))
+        .filter(
+            rollouts::lease_expires_at
+                .is_null()
+                .or(rollouts::lease_expires_at.le(at)),
+        )
+        .order(rollouts::next_advance_at.asc())
+        .limit(limit)
+        .select(rollouts::id)
+}
+
 /// A backend's connection, with what it does its own way.
 pub(super) trait Dialect: AsyncConnection + Send {
     fn as_conn(&mut self) -> Conn<'_>;
@@ -89,6 +107,14 @@ pub(super) trait Dialect: AsyncConnection + Send {
         workspace_id: &str,
         id: &str,
     ) -> impl Future<Output = QueryResult<Option<IntegrationRow>>> + Send;
+
+    /// The ids of running plans whose next step is due at `at` and that no
+    /// process holds, locked until the transaction ends.
+    fn lock_due_rollouts(
+        &mut self,
+        at: NaiveDateTime,
+        limit: i64,
+    ) -> impl Future<Output = QueryResult<Vec<String>>> + Send;
 }
 
 #[diesel::dsl::auto_type]
@@ -154,6 +180,19 @@ impl Dialect for AsyncPgConnection {
             .await
             .optional()
     }
+
+    /// Plans another process is claiming are skipped, not waited for.
+    async fn lock_due_rollouts(
+        &mut self,
+        at: NaiveDateTime,
+        limit: i64,
+    ) -> QueryResult<Vec<String>> {
+        due_rollouts(at, limit)
+            .for_update()
+            .skip_locked()
+            .load(self)
+            .await
+    }
 }
 
 impl Dialect for SqliteConnection {
@@ -209,5 +248,14 @@ impl Dialect for SqliteConnection {
             .first(self)
             .await
             .optional()
+    }
+
+    /// The `IMMEDIATE` transaction already holds the database's write lock.
+    async fn lock_due_rollouts(
+        &mut self,
+        at: NaiveDateTime,
+        limit: i64,
+    ) -> QueryResult<Vec<String>> {
+        due_rollouts(at, limit).load(self).await
     }
 }

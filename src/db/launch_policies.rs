@@ -33,7 +33,16 @@ pub async fn changed(tx: &mut Tx<'_>, change: PolicyChange) -> Result<(), Storag
 }
 
 type ProgramColumns = (String, String, String, i32, i32, i32);
-type ReleasedColumns = (String, String, i32, i32, i32, Option<String>, Option<i32>);
+type ReleasedColumns = (
+    String,
+    String,
+    i32,
+    i32,
+    i32,
+    Option<String>,
+    Option<i32>,
+    Option<String>,
+);
 
 /// The policies of every program, or of one.
 pub async fn load(
@@ -53,10 +62,14 @@ pub async fn load(
                 ))
                 .into_boxed();
             let mut released = mini_program_versions::table
-                .filter(mini_program_versions::status.eq_any([
-                    VersionStatus::FullRelease.as_str(),
-                    VersionStatus::GrayRelease.as_str(),
-                ]))
+                .filter(
+                    mini_program_versions::status
+                        .eq_any([
+                            VersionStatus::FullRelease.as_str(),
+                            VersionStatus::GrayRelease.as_str(),
+                        ])
+                        .or(mini_program_versions::offline_reason.is_not_null()),
+                )
                 .select((
                     mini_program_versions::mini_program_id,
                     mini_program_versions::status,
@@ -65,6 +78,7 @@ pub async fn load(
                     mini_program_versions::patch,
                     mini_program_versions::update_mode,
                     mini_program_versions::gray_percentage,
+                    mini_program_versions::offline_reason,
                 ))
                 .into_boxed();
             if let Some(id) = program_id {
@@ -89,22 +103,29 @@ pub async fn load(
                         },
                         full: None,
                         gray: None,
+                        rolled_back: Vec::new(),
                         revision,
                     },
                 ))
             },
         )
         .collect::<Result<_, StorageError>>()?;
-    for (program_id, status, major, minor, patch, mode, gray_percentage) in released {
+    for (program_id, status, major, minor, patch, mode, gray_percentage, offline_reason) in released
+    {
         let Some(policy) = policies.get_mut(&program_id) else {
             continue;
         };
+        let number = VersionNumber {
+            major,
+            minor,
+            patch,
+        };
+        if offline_reason.is_some() {
+            policy.rolled_back.push(number);
+            continue;
+        }
         let target = ReleasedTarget {
-            number: VersionNumber {
-                major,
-                minor,
-                patch,
-            },
+            number,
             update_mode: parse(
                 "update mode",
                 mode.as_deref().unwrap_or_default(),

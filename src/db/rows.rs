@@ -6,13 +6,14 @@ use diesel::prelude::*;
 
 use super::StorageError;
 use super::schema::{
-    hook_deliveries, hook_events, mini_program_versions, mini_programs, release_integrations,
-    update_mode_changes,
+    hook_deliveries, hook_events, mini_program_versions, mini_programs, release_gates,
+    release_integrations, rollouts, update_mode_changes,
 };
 use crate::domain::{
     DeliveryStatus, EventType, MiniProgram, MiniProgramChannel, MiniProgramType,
-    MiniProgramVersion, ReleaseDecisionRecord, ReleaseIntegration, UpdateMode, UpdateModeChange,
-    UpdateTimers, VersionNumber, VersionStatus,
+    MiniProgramVersion, ReleaseDecisionRecord, ReleaseGate, ReleaseIntegration, Rollout,
+    RolloutStatus, RolloutStep, UpdateMode, UpdateModeChange, UpdateTimers, VersionNumber,
+    VersionStatus,
 };
 use crate::hooks::event::StoredEvent;
 
@@ -108,6 +109,7 @@ pub(super) struct VersionRow {
     pub decided_by: Option<String>,
     pub decision_comment: Option<String>,
     pub released_at: Option<NaiveDateTime>,
+    pub offline_reason: Option<String>,
 }
 
 /// A version row with its program's global mode, as every version query reads it.
@@ -144,6 +146,7 @@ pub(super) fn version_from_row(
         submitted_at: row.submitted_at.map(utc),
         gray_percentage: row.gray_percentage,
         released_at: row.released_at.map(utc),
+        offline_reason: row.offline_reason,
     })
 }
 
@@ -256,6 +259,99 @@ impl TryFrom<IntegrationRow> for ReleaseIntegration {
             created_at: utc(row.created_at),
             updated_at: utc(row.updated_at),
         })
+    }
+}
+
+#[derive(Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = rollouts, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+#[diesel(treat_none_as_null = true)]
+pub(super) struct RolloutRow {
+    pub id: String,
+    pub version_id: String,
+    pub mini_program_id: String,
+    pub workspace_id: String,
+    pub status: String,
+    pub steps: String,
+    pub current_step: i32,
+    pub next_advance_at: Option<NaiveDateTime>,
+    pub paused_reason: Option<String>,
+    pub started_by: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl RolloutRow {
+    pub(super) fn of(rollout: &Rollout) -> Result<Self, StorageError> {
+        Ok(RolloutRow {
+            id: rollout.id.clone(),
+            version_id: rollout.version_id.clone(),
+            mini_program_id: rollout.mini_program_id.clone(),
+            workspace_id: rollout.workspace_id.clone(),
+            status: rollout.status.as_str().to_owned(),
+            steps: serde_json::to_string(&rollout.steps).map_err(|error| {
+                StorageError::Corrupt {
+                    what: "rollout steps",
+                    value: error.to_string(),
+                }
+            })?,
+            current_step: i32::try_from(rollout.current_step).unwrap_or(i32::MAX),
+            next_advance_at: rollout.next_advance_at.map(|at| at.naive_utc()),
+            paused_reason: rollout.paused_reason.clone(),
+            started_by: rollout.started_by.clone(),
+            created_at: rollout.created_at.naive_utc(),
+            updated_at: rollout.updated_at.naive_utc(),
+        })
+    }
+}
+
+impl TryFrom<RolloutRow> for Rollout {
+    type Error = StorageError;
+
+    fn try_from(row: RolloutRow) -> Result<Self, StorageError> {
+        let steps: Vec<RolloutStep> =
+            serde_json::from_str(&row.steps).map_err(|_| StorageError::Corrupt {
+                what: "rollout steps",
+                value: row.steps.clone(),
+            })?;
+        Ok(Rollout {
+            status: parse("rollout status", &row.status, RolloutStatus::from_name)?,
+            steps,
+            current_step: usize::try_from(row.current_step).unwrap_or(0),
+            id: row.id,
+            version_id: row.version_id,
+            mini_program_id: row.mini_program_id,
+            workspace_id: row.workspace_id,
+            next_advance_at: row.next_advance_at.map(utc),
+            paused_reason: row.paused_reason,
+            started_by: row.started_by,
+            created_at: utc(row.created_at),
+            updated_at: utc(row.updated_at),
+        })
+    }
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = release_gates, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub(super) struct GateRow {
+    pub id: String,
+    pub workspace_id: String,
+    pub name: String,
+    pub url: String,
+    pub active: bool,
+    pub secret: String,
+    pub created_at: NaiveDateTime,
+}
+
+impl From<GateRow> for ReleaseGate {
+    fn from(row: GateRow) -> Self {
+        ReleaseGate {
+            id: row.id,
+            workspace_id: row.workspace_id,
+            name: row.name,
+            url: row.url,
+            active: row.active,
+            created_at: utc(row.created_at),
+        }
     }
 }
 

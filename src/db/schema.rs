@@ -36,6 +36,45 @@ diesel::table! {
         decided_by -> Nullable<Text>,
         decision_comment -> Nullable<Text>,
         released_at -> Nullable<Timestamp>,
+        offline_reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    version_replacements (version_id) {
+        version_id -> Text,
+        replaced_version_id -> Text,
+    }
+}
+
+diesel::table! {
+    rollouts (id) {
+        id -> Text,
+        version_id -> Text,
+        mini_program_id -> Text,
+        workspace_id -> Text,
+        status -> Text,
+        steps -> Text,
+        current_step -> Integer,
+        next_advance_at -> Nullable<Timestamp>,
+        paused_reason -> Nullable<Text>,
+        started_by -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        lease_owner -> Nullable<Text>,
+        lease_expires_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    release_gates (id) {
+        id -> Text,
+        workspace_id -> Text,
+        name -> Text,
+        url -> Text,
+        active -> Bool,
+        secret -> Text,
+        created_at -> Timestamp,
     }
 }
 
@@ -71,6 +110,7 @@ diesel::table! {
 
 diesel::joinable!(mini_program_versions -> mini_programs (mini_program_id));
 diesel::joinable!(update_mode_changes -> mini_programs (mini_program_id));
+diesel::joinable!(rollouts -> mini_program_versions (version_id));
 
 diesel::table! {
     release_integrations (id) {
@@ -153,4 +193,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     mutation_rate_windows,
     persisted_queries,
     audit_records,
+    rollouts,
+    release_gates,
+    version_replacements,
 );

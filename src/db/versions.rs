@@ -10,7 +10,7 @@ use diesel::sqlite::Sqlite;
 use diesel_async::RunQueryDsl;
 
 use super::rows::{VersionRow, new_id, now, version_from_row};
-use super::schema::{mini_program_versions, mini_programs};
+use super::schema::{mini_program_versions, mini_programs, version_replacements};
 use super::{Conn, StorageError, Tx, mini_programs as programs};
 use crate::domain::{
     MiniProgram, MiniProgramVersion, ReleaseState, ReleasedVersion, VersionChange, VersionNumber,
@@ -400,6 +400,18 @@ pub async fn by_ids(
     rows.into_iter().map(version_from_row).collect()
 }
 
+/// The full release that `id` replaced when it was fully released.
+pub async fn replaced_by(conn: &mut Conn<'_>, id: &str) -> Result<Option<String>, StorageError> {
+    Ok(on_backend!(conn, |conn| {
+        version_replacements::table
+            .find(id)
+            .select(version_replacements::replaced_version_id)
+            .first::<String>(conn)
+            .await
+            .optional()?
+    }))
+}
+
 /// Creates a version of the program: New Version Created, no mode fixed yet.
 pub async fn insert(
     tx: &mut Tx<'_>,
@@ -422,6 +434,7 @@ pub async fn insert(
         decided_by: None,
         decision_comment: None,
         released_at: None,
+        offline_reason: None,
     };
     on_backend!(tx, |conn| {
         diesel::insert_into(mini_program_versions::table)
@@ -485,9 +498,19 @@ pub async fn apply_change(
                 mini_program_versions::decided_by.eq(&decided_by),
                 mini_program_versions::decision_comment.eq(&decision_comment),
                 mini_program_versions::released_at.eq(released_at),
+                mini_program_versions::offline_reason.eq(&change.offline_reason),
             ))
             .execute(conn)
             .await?;
+        if let Some(replaced) = &change.replaces {
+            diesel::insert_into(version_replacements::table)
+                .values((
+                    version_replacements::version_id.eq(&version.id),
+                    version_replacements::replaced_version_id.eq(&replaced.id),
+                ))
+                .execute(conn)
+                .await?;
+        }
         if !superseded.is_empty() {
             diesel::update(
                 mini_program_versions::table.filter(mini_program_versions::id.eq_any(&superseded)),

@@ -4,7 +4,10 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::{ClientKey, DeliveryRecord, MiniProgram, MiniProgramVersion, ReleaseIntegration};
+use super::{
+    ClientKey, DeliveryRecord, MiniProgram, MiniProgramVersion, ReleaseGate, ReleaseIntegration,
+    Rollout,
+};
 
 named_enum! {
     /// What an accepted mutation did; the names are the GraphQL mutations'.
@@ -24,6 +27,15 @@ named_enum! {
         RedeliverHookEvent => "REDELIVER_HOOK_EVENT",
         CreateClientKey => "CREATE_CLIENT_KEY",
         RevokeClientKey => "REVOKE_CLIENT_KEY",
+        StartRollout => "START_ROLLOUT",
+        PauseRollout => "PAUSE_ROLLOUT",
+        ResumeRollout => "RESUME_ROLLOUT",
+        CancelRollout => "CANCEL_ROLLOUT",
+        /// A step that a rollout plan applied by itself, done as the plan's starter.
+        AdvanceRollout => "ADVANCE_ROLLOUT",
+        RollBackRelease => "ROLL_BACK_RELEASE",
+        RegisterReleaseGate => "REGISTER_RELEASE_GATE",
+        DeleteReleaseGate => "DELETE_RELEASE_GATE",
     }
 }
 
@@ -102,6 +114,7 @@ impl Audited for MiniProgramVersion {
             "grayPercentage": self.gray_percentage,
             "decidedBy": self.decision.as_ref().map(|decision| &decision.decided_by),
             "decisionComment": self.decision.as_ref().and_then(|decision| decision.comment.as_ref()),
+            "offlineReason": self.offline_reason,
         })
     }
 }
@@ -118,6 +131,38 @@ impl Audited for ReleaseIntegration {
             "events": self.events.iter().map(|event| event.as_str()).collect::<Vec<_>>(),
             "active": self.active,
             "updatedAt": self.updated_at.to_rfc3339(),
+        })
+    }
+}
+
+impl Audited for Rollout {
+    const TYPE: &'static str = "Rollout";
+    fn audit_id(&self) -> String {
+        self.id.clone()
+    }
+    fn snapshot(&self) -> Value {
+        json!({
+            "versionId": self.version_id,
+            "status": self.status.as_str(),
+            "steps": self.steps,
+            "currentStep": self.current_step,
+            "nextAdvanceAt": self.next_advance_at.map(|at| at.to_rfc3339()),
+            "pausedReason": self.paused_reason,
+            "startedBy": self.started_by,
+        })
+    }
+}
+
+impl Audited for ReleaseGate {
+    const TYPE: &'static str = "ReleaseGate";
+    fn audit_id(&self) -> String {
+        self.id.clone()
+    }
+    fn snapshot(&self) -> Value {
+        json!({
+            "name": self.name,
+            "url": self.url,
+            "active": self.active,
         })
     }
 }

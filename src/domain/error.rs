@@ -1,4 +1,4 @@
-use super::{UpdateModeLock, VersionNumber, VersionStatus};
+use super::{RolloutStatus, UpdateModeLock, VersionNumber, VersionStatus};
 
 /// A business rule that a requested change would break. Every variant is the
 /// caller's to fix; none of them means the platform failed.
@@ -31,6 +31,19 @@ pub enum RuleViolation {
         status: VersionStatus,
         action: &'static str,
     },
+    #[error(
+        "the version's rollout plan is {status}; a plan in force is paused, resumed or cancelled instead"
+    )]
+    RolloutInForce { status: RolloutStatus },
+    #[error("a rollout plan in status {status} cannot be {action}")]
+    RolloutNotInStatus {
+        status: RolloutStatus,
+        action: &'static str,
+    },
+    #[error("the mini program has no released version to roll back")]
+    NothingReleased,
+    #[error("the version changed while the release gates were asked; try again")]
+    ChangedMeanwhile,
 }
 
 impl RuleViolation {

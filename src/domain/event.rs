@@ -15,6 +15,11 @@ named_enum! {
         VersionRejected => "version.rejected",
         VersionReleased => "version.released",
         VersionOffline => "version.offline",
+        /// A rollout plan stopped advancing: paused by hand, or refused by
+        /// a release gate or a release rule.
+        RolloutPaused => "rollout.paused",
+        /// A rollout plan's last step, the full release, applied.
+        RolloutCompleted => "rollout.completed",
     }
 }
 
@@ -45,12 +50,14 @@ pub struct DomainEvent {
     pub revision: Option<i32>,
     pub version: Option<EventVersion>,
     pub comment: Option<String>,
+    /// Why a rollout plan paused.
+    pub reason: Option<String>,
 }
 
 /// The `data` of an event, as the outbox stores it, webhooks send it and the
 /// live feed reads it: `workspaceId`, `miniProgramId`, `actor`,
 /// `updateMode`, and where they apply `previousMode`, `revision`,
-/// `versionId`, `version`, `status`, `grayPercentage`, `comment`.
+/// `versionId`, `version`, `status`, `grayPercentage`, `comment`, `reason`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EventData {
@@ -72,6 +79,8 @@ pub struct EventData {
     pub gray_percentage: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 impl EventData {
@@ -89,6 +98,7 @@ impl EventData {
             status: version.map(|version| version.status),
             gray_percentage: version.and_then(|version| version.gray_percentage),
             comment: event.comment.clone(),
+            reason: event.reason.clone(),
         }
     }
 }
@@ -121,6 +131,7 @@ impl DomainEvent {
             revision: Some(revision),
             version: None,
             comment: None,
+            reason: None,
         }
     }
 
@@ -160,6 +171,25 @@ impl DomainEvent {
                 gray_percentage: version.gray_percentage,
             }),
             comment,
+            reason: None,
+        }
+    }
+
+    /// The event of a rollout plan of `version` that paused for `reason`,
+    /// or completed.
+    pub fn rollout_stopped(
+        workspace_id: &str,
+        actor: &str,
+        version: &MiniProgramVersion,
+        paused_for: Option<&str>,
+    ) -> Self {
+        DomainEvent {
+            event_type: match paused_for {
+                Some(_) => EventType::RolloutPaused,
+                None => EventType::RolloutCompleted,
+            },
+            reason: paused_for.map(str::to_owned),
+            ..Self::version_reached_status(workspace_id, actor, version)
         }
     }
 }
@@ -189,6 +219,7 @@ mod tests {
                 comment: Some("fine".into()),
             }),
             released_at: None,
+            offline_reason: None,
         }
     }
 
@@ -230,6 +261,19 @@ mod tests {
         let released =
             DomainEvent::version_reached_status("acme", "a", &version(VersionStatus::FullRelease));
         assert_eq!(released.comment, None);
+    }
+
+    #[test]
+    fn rollout_events_name_the_version_and_a_pause_its_reason() {
+        let gray = version(VersionStatus::GrayRelease);
+        let paused = DomainEvent::rollout_stopped("acme", "alice", &gray, Some("gate says no"));
+        assert_eq!(paused.event_type, EventType::RolloutPaused);
+        assert_eq!(paused.reason.as_deref(), Some("gate says no"));
+        assert_eq!(paused.version.unwrap().id, "v1");
+        let full = version(VersionStatus::FullRelease);
+        let completed = DomainEvent::rollout_stopped("acme", "alice", &full, None);
+        assert_eq!(completed.event_type, EventType::RolloutCompleted);
+        assert_eq!(EventData::of(&completed).reason, None);
     }
 
     #[test]

@@ -84,6 +84,9 @@ pub struct LaunchPolicy {
     pub full: Option<ReleasedTarget>,
     /// The gray version and the share of devices it reaches.
     pub gray: Option<(ReleasedTarget, i32)>,
+    /// Versions that a rollback took offline: a device that has one cached
+    /// downloads the target before starting, whatever the mode.
+    pub rolled_back: Vec<VersionNumber>,
     /// Raised whenever any of the above changes.
     pub revision: i32,
 }
@@ -195,6 +198,10 @@ pub fn decide_launch(policy: &LaunchPolicy, request: &LaunchRequest) -> LaunchDe
         (Some(target), Some(cached)) if cached == target.number => LaunchAction::None,
         // The cached version was taken offline: roll back before starting.
         (Some(target), Some(cached)) if cached > target.number => LaunchAction::SyncDownload,
+        // A rolled-back version is never started again.
+        (Some(_), Some(cached)) if policy.rolled_back.contains(&cached) => {
+            LaunchAction::SyncDownload
+        }
         (Some(_), Some(_)) => match update_mode {
             UpdateMode::Sync => LaunchAction::SyncDownload,
             UpdateMode::Async => LaunchAction::AsyncDownload,
@@ -248,6 +255,7 @@ mod tests {
                     p,
                 )
             }),
+            rolled_back: Vec::new(),
             revision: 7,
         }
     }
@@ -277,6 +285,25 @@ mod tests {
         for mode in [UpdateMode::Default, UpdateMode::Async, UpdateMode::Sync] {
             assert_eq!(
                 action(&policy(Some(("1.0.0", mode)), None), None, None),
+                LaunchAction::SyncDownload
+            );
+        }
+    }
+
+    #[test]
+    fn a_rolled_back_cache_is_replaced_before_starting_whatever_the_mode() {
+        for mode in [UpdateMode::Default, UpdateMode::Async, UpdateMode::Sync] {
+            let mut restored = policy(Some(("1.0.0", mode)), None);
+            restored.rolled_back = vec![v("1.1.0")];
+            assert_eq!(
+                action(&restored, Some("1.1.0"), Some(1)),
+                LaunchAction::SyncDownload
+            );
+            // A newer release after the rollback still replaces it at once.
+            let mut newer = policy(Some(("1.2.0", mode)), None);
+            newer.rolled_back = vec![v("1.1.0")];
+            assert_eq!(
+                action(&newer, Some("1.1.0"), Some(1)),
                 LaunchAction::SyncDownload
             );
         }

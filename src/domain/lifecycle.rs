@@ -87,6 +87,11 @@ pub struct VersionChange {
     pub releases: bool,
     /// Versions that this step takes offline.
     pub supersedes: Vec<ReleasedVersion>,
+    /// For a full release: the previous full release, which a rollback of
+    /// this version restores.
+    pub replaces: Option<ReleasedVersion>,
+    /// Set when a rollback takes the version offline: why.
+    pub offline_reason: Option<String>,
 }
 
 impl VersionChange {
@@ -141,6 +146,8 @@ pub fn decide_release(
         decision: Some(comment.map(str::to_owned)),
         releases: false,
         supersedes: Vec::new(),
+        replaces: None,
+        offline_reason: None,
     })
 }
 
@@ -190,15 +197,12 @@ pub fn plan_release(
         .filter(|gray| gray.id != version.id)
         .cloned()
         .collect();
-    if gray_percentage.is_none() {
-        supersedes.extend(
-            state
-                .full
-                .iter()
-                .filter(|full| full.id != version.id)
-                .cloned(),
-        );
-    }
+    let replaces = state
+        .full
+        .as_ref()
+        .filter(|full| gray_percentage.is_none() && full.id != version.id)
+        .cloned();
+    supersedes.extend(replaces.iter().cloned());
     Ok(VersionChange {
         status: if gray_percentage.is_some() {
             VersionStatus::GrayRelease
@@ -209,6 +213,60 @@ pub fn plan_release(
         decision: None,
         releases: true,
         supersedes,
+        replaces,
+        offline_reason: None,
+    })
+}
+
+/// What a rollback takes offline: the program's newest released version,
+/// its gray release if it has one, else its full release.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rollback {
+    pub rolled_back: ReleasedVersion,
+    /// Whether it is the full release, so the one it replaced comes back.
+    pub was_full: bool,
+}
+
+pub fn plan_rollback(state: &ReleaseState) -> Result<Rollback, RuleViolation> {
+    match (&state.gray, &state.full) {
+        (Some(gray), _) => Ok(Rollback {
+            rolled_back: gray.clone(),
+            was_full: false,
+        }),
+        (None, Some(full)) => Ok(Rollback {
+            rolled_back: full.clone(),
+            was_full: true,
+        }),
+        (None, None) => Err(RuleViolation::NothingReleased),
+    }
+}
+
+/// Takes the version a rollback names offline, for `reason`.
+pub fn plan_rolled_back(
+    version: &MiniProgramVersion,
+    reason: String,
+) -> Result<VersionChange, RuleViolation> {
+    Ok(VersionChange {
+        offline_reason: Some(reason),
+        ..plan_offline(version)?
+    })
+}
+
+/// Brings back the full release that a rolled-back full release replaced:
+/// it went offline only because it was replaced, never by a rollback of
+/// its own.
+pub fn plan_restore(version: &MiniProgramVersion) -> Option<VersionChange> {
+    (version.status == VersionStatus::Offline
+        && version.offline_reason.is_none()
+        && version.released_at.is_some())
+    .then(|| VersionChange {
+        status: VersionStatus::FullRelease,
+        gray_percentage: None,
+        decision: None,
+        releases: true,
+        supersedes: Vec::new(),
+        replaces: None,
+        offline_reason: None,
     })
 }
 
@@ -225,6 +283,8 @@ pub fn plan_offline(version: &MiniProgramVersion) -> Result<VersionChange, RuleV
         decision: None,
         releases: false,
         supersedes: Vec::new(),
+        replaces: None,
+        offline_reason: None,
     })
 }
 
@@ -248,6 +308,7 @@ mod tests {
             gray_percentage: gray,
             decision: None,
             released_at: None,
+            offline_reason: None,
         }
     }
 
@@ -403,6 +464,60 @@ mod tests {
         ] {
             assert!(plan_offline(&version(status, "1.0.0", None)).is_err());
         }
+    }
+
+    #[test]
+    fn a_full_release_remembers_the_one_it_replaces() {
+        let approved = version(VersionStatus::Approved, "1.2.0", None);
+        let state = ReleaseState {
+            full: Some(released("1.0.0")),
+            gray: Some(released("1.1.0")),
+        };
+        assert_eq!(
+            plan_release(&approved, None, &state).unwrap().replaces,
+            Some(released("1.0.0"))
+        );
+        assert_eq!(
+            plan_release(&approved, Some(5), &state).unwrap().replaces,
+            None
+        );
+    }
+
+    #[test]
+    fn a_rollback_takes_the_newest_release_and_restores_only_a_replaced_one() {
+        let both = ReleaseState {
+            full: Some(released("1.0.0")),
+            gray: Some(released("1.1.0")),
+        };
+        assert_eq!(
+            plan_rollback(&both).unwrap(),
+            Rollback {
+                rolled_back: released("1.1.0"),
+                was_full: false
+            }
+        );
+        let full = ReleaseState {
+            full: Some(released("1.0.0")),
+            gray: None,
+        };
+        assert!(plan_rollback(&full).unwrap().was_full);
+        assert_eq!(
+            plan_rollback(&ReleaseState::default()),
+            Err(RuleViolation::NothingReleased)
+        );
+        let full_release = version(VersionStatus::FullRelease, "1.0.0", None);
+        let change = plan_rolled_back(&full_release, "crash".into()).unwrap();
+        assert_eq!(change.status, VersionStatus::Offline);
+        assert_eq!(change.offline_reason.as_deref(), Some("crash"));
+        let mut replaced = version(VersionStatus::Offline, "0.9.0", None);
+        assert!(plan_restore(&replaced).is_none(), "never released");
+        replaced.released_at = Some(Utc::now());
+        assert_eq!(
+            plan_restore(&replaced).unwrap().status,
+            VersionStatus::FullRelease
+        );
+        replaced.offline_reason = Some("rolled back before".into());
+        assert!(plan_restore(&replaced).is_none());
     }
 
     #[test]

@@ -50,11 +50,13 @@ mod capability;
 mod client_key;
 mod error;
 mod event;
+mod gate;
 mod integration;
 mod launch;
 mod lifecycle;
 mod mini_program;
 mod principal;
+mod rollout;
 mod update_mode;
 mod version;
 
@@ -63,6 +65,7 @@ pub use capability::Capability;
 pub use client_key::{ClientKey, client_key_hash, sha256_hex};
 pub use error::RuleViolation;
 pub use event::{DeliveryStatus, DomainEvent, EventData, EventType, EventVersion};
+pub use gate::{GateRefusal, ReleaseCheck, ReleaseGate, read_answer};
 pub use integration::{
     DeliveryRecord, ReleaseIntegration, validate_event_selection, validate_webhook_url,
 };
@@ -71,14 +74,18 @@ pub use launch::{
     decide_launch, gray_bucket, in_gray_group,
 };
 pub use lifecycle::{
-    ReleaseDecision, ReleaseState, ReleasedVersion, VersionAction, VersionChange,
-    VersionTransition, available_actions, decide_release, plan_offline, plan_release,
+    ReleaseDecision, ReleaseState, ReleasedVersion, Rollback, VersionAction, VersionChange,
+    VersionTransition, available_actions, decide_release, plan_offline, plan_release, plan_restore,
+    plan_rollback, plan_rolled_back,
 };
 pub use mini_program::{
     MiniProgram, MiniProgramChannel, MiniProgramType, NewMiniProgram, ProgramFilter,
     validate_program_name,
 };
 pub use principal::{Principal, Role};
+pub use rollout::{
+    RequestedStep, Rollout, RolloutStatus, RolloutStep, gray_share, plan_rollout, validate_reason,
+};
 pub use update_mode::{
     UpdateMode, UpdateModeChange, UpdateModeDecision, UpdateModeLock, UpdateModeOutcome,
     UpdateModeSource, decide_update_mode_change, update_mode_locks,

@@ -86,6 +86,9 @@ pub struct MiniProgramVersion {
     pub decision: Option<ReleaseDecisionRecord>,
     /// When the version was first released (gray or full).
     pub released_at: Option<DateTime<Utc>>,
+    /// Why a rollback took the version offline; such a version is never
+    /// served again.
+    pub offline_reason: Option<String>,
 }
 
 /// Who approved or rejected a version, when and why.
@@ -97,6 +100,15 @@ pub struct ReleaseDecisionRecord {
 }
 
 impl MiniProgramVersion {
+    /// The share of devices the version reaches now, 0 to 100.
+    pub fn share(&self) -> i32 {
+        match self.status {
+            VersionStatus::FullRelease => 100,
+            VersionStatus::GrayRelease => self.gray_percentage.unwrap_or(0),
+            _ => 0,
+        }
+    }
+
     /// The mode this version shows: the global mode it will execute until it
     /// is submitted, the mode it was released with from then on.
     pub fn update_mode(&self) -> (UpdateMode, UpdateModeSource) {
@@ -184,6 +196,7 @@ mod tests {
             gray_percentage: None,
             decision: None,
             released_at: None,
+            offline_reason: None,
         }
     }
 

@@ -28,6 +28,15 @@ pub enum AuditAction {
     RedeliverHookEvent,
     CreateClientKey,
     RevokeClientKey,
+    StartRollout,
+    PauseRollout,
+    ResumeRollout,
+    CancelRollout,
+    /// A step that a rollout plan applied by itself, done as the plan's starter.
+    AdvanceRollout,
+    RollBackRelease,
+    RegisterReleaseGate,
+    DeleteReleaseGate,
 }
 
 /// Narrows the audit log; every field given must match.

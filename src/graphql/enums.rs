@@ -115,6 +115,11 @@ pub enum HookEventType {
     VersionRejected,
     VersionReleased,
     VersionOffline,
+    /// A rollout plan stopped advancing (paused by hand, or refused by a
+    /// release gate or a release rule); the event carries the reason.
+    RolloutPaused,
+    /// A rollout plan's last step, the full release, applied.
+    RolloutCompleted,
 }
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]

@@ -13,6 +13,7 @@ mod mutation;
 pub mod nesting;
 mod persisted;
 mod query;
+mod rollouts;
 mod scalars;
 mod subscription;
 mod types;
@@ -36,6 +37,7 @@ pub struct Query(
     audit::AuditQuery,
     integrations::IntegrationQuery,
     launch::LaunchQuery,
+    rollouts::ReleaseControlQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -43,6 +45,7 @@ pub struct Mutation(
     mutation::ProgramMutation,
     integrations::IntegrationMutation,
     launch::LaunchMutation,
+    rollouts::ReleaseControlMutation,
 );
 
 pub use subscription::Subscription;

@@ -11,10 +11,11 @@ use super::enums::{
     UpdateModeSource, VersionAction, VersionStatus,
 };
 use super::listing::Listing;
+use super::rollouts::Rollout;
 use super::scalars::DateTime;
 use crate::domain::{self, Principal, update_mode_locks};
 use crate::service::page::PageRequest;
-use crate::service::{ServiceError, mini_programs, versions};
+use crate::service::{ServiceError, mini_programs, rollouts, versions};
 
 /// The caller, as its token names it.
 pub struct Viewer(pub Principal);
@@ -274,6 +275,19 @@ impl MiniProgramVersion {
     /// When the version was first released, gray or full.
     async fn released_at(&self) -> Option<DateTime> {
         self.0.released_at.map(Into::into)
+    }
+
+    /// Why a rollback took the version offline; such a version is never
+    /// served again.
+    async fn offline_reason(&self) -> Option<&str> {
+        self.0.offline_reason.as_deref()
+    }
+
+    /// The version's latest rollout plan; null if it never had one.
+    async fn rollout(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Rollout>> {
+        let (services, principal) = caller(ctx)?;
+        let mut latest = rollouts::latest(services, principal, &[&self.0]).await?;
+        Ok(latest.remove(&self.0.id).map(Rollout))
     }
 
     /// The lifecycle steps that the caller's roles and the version's status

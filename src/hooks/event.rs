@@ -113,6 +113,7 @@ mod tests {
                 gray_percentage: Some(10),
             }),
             comment: None,
+            reason: None,
         });
         let body: Value = serde_json::from_str(&event.body()).unwrap();
         assert_eq!(body["type"], "version.released");

@@ -7,6 +7,7 @@ pub mod audit_log;
 pub mod client_keys;
 pub mod demo;
 mod error;
+pub mod gates;
 pub mod integrations;
 pub mod launch;
 pub mod live;
@@ -14,6 +15,7 @@ pub mod mini_programs;
 pub mod page;
 pub mod persisted_queries;
 pub mod rate_limit;
+pub mod rollouts;
 pub mod versions;
 
 pub use error::ServiceError;
@@ -23,16 +25,19 @@ use std::sync::Arc;
 use crate::db::{Committed, Database};
 use crate::domain::{AuditAction, AuditContext, Principal};
 use crate::hooks::HookRegistry;
+use crate::hooks::gates::ReleaseGates;
 use crate::launch::LaunchPolicies;
 use crate::live::LiveEvents;
 
 /// What the use cases work with: the database, the hooks that vet and hear
-/// about changes, the launch snapshot that changes must refresh, and the
-/// live events that subscribers hear.
+/// about changes, the release gates asked before a share changes, the
+/// launch snapshot that changes must refresh, and the live events that
+/// subscribers hear.
 #[derive(Clone)]
 pub struct Services {
     pub db: Database,
     pub hooks: Arc<HookRegistry>,
+    pub gates: ReleaseGates,
     pub launch: Arc<LaunchPolicies>,
     pub live: Arc<LiveEvents>,
 }

@@ -37,8 +37,27 @@ impl WebhookSender {
 
     /// One attempt to deliver `event` to `url`; the error says why it failed.
     pub async fn send(&self, url: &str, secret: &str, event: &HookEvent) -> Result<(), String> {
-        let url =
-            url::Url::parse(url).map_err(|_| "the integration's URL is invalid".to_owned())?;
+        let response = self
+            .post_signed(url, secret, &event.id, event.body())
+            .await?;
+        let status = response.status();
+        if status.is_success() {
+            Ok(())
+        } else {
+            Err(format!("the receiver answered HTTP {}", status.as_u16()))
+        }
+    }
+
+    /// POSTs `body` to `url` signed as a Standard Webhook with `secret`,
+    /// unless the URL names an address that is not public.
+    pub async fn post_signed(
+        &self,
+        url: &str,
+        secret: &str,
+        id: &str,
+        body: String,
+    ) -> Result<reqwest::Response, String> {
+        let url = url::Url::parse(url).map_err(|_| "the receiver's URL is invalid".to_owned())?;
         // The resolver only sees host names; literal addresses are checked here.
         if !self.allow_private {
             let literal = match url.host() {
@@ -50,31 +69,23 @@ impl WebhookSender {
                 return Err(target::refusal(ip));
             }
         }
-        let body = event.body();
         let timestamp = chrono::Utc::now().timestamp();
-        let signature = signature::sign(secret, &event.id, timestamp, &body)?;
-        let response = self
-            .client
+        let signature = signature::sign(secret, id, timestamp, &body)?;
+        self.client
             .post(url)
             .header("content-type", "application/json")
-            .header("webhook-id", &event.id)
+            .header("webhook-id", id)
             .header("webhook-timestamp", timestamp.to_string())
             .header("webhook-signature", signature)
             .body(body)
             .send()
             .await
-            .map_err(describe)?;
-        let status = response.status();
-        if status.is_success() {
-            Ok(())
-        } else {
-            Err(format!("the receiver answered HTTP {}", status.as_u16()))
-        }
+            .map_err(describe)
     }
 }
 
 /// The cause of a failed request, innermost first, without the request.
-fn describe(error: reqwest::Error) -> String {
+pub(super) fn describe(error: reqwest::Error) -> String {
     if error.is_timeout() {
         return "the receiver did not answer in time".into();
     }

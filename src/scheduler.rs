@@ -1,0 +1,101 @@
+//! The clock of the platform: applies what falls due by itself (rollout
+//! steps), once across every process on one database. Each process claims
+//! due work under a lease, so a step is applied by one process, and a
+//! process that dies holding a lease leaves it to another once it runs out;
+//! work that fell due while every process was down is applied at the next
+//! start.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use futures_util::future::join_all;
+use tokio::sync::watch;
+
+use crate::db::rollouts;
+use crate::service::Services;
+use crate::service::rollouts::advance;
+
+/// How many due plans one pass claims.
+const BATCH: i64 = 16;
+
+pub struct Scheduler {
+    services: Services,
+    /// How long a claim lasts: longer than a step takes, gates included.
+    lease: Duration,
+    /// The longest the scheduler sleeps without a commit of this process to
+    /// wake it, so that work scheduled through other processes is seen.
+    poll_interval: Duration,
+    /// This process, as lease owner.
+    owner: String,
+    commits: watch::Receiver<u64>,
+}
+
+impl Scheduler {
+    /// `gate_timeout` bounds the slowest part of a step, the gates' answers.
+    pub fn new(services: Services, gate_timeout: Duration, poll_interval: Duration) -> Self {
+        Self {
+            commits: services.hooks.commits(),
+            services,
+            lease: gate_timeout + Duration::from_secs(10),
+            poll_interval,
+            owner: format!("scheduler-{}", uuid::Uuid::now_v7().simple()),
+        }
+    }
+
+    /// Applies due work until the process stops.
+    pub async fn run(mut self) {
+        loop {
+            let (owner, lease) = (&self.owner, self.lease);
+            // A claim appends no event and changes no launch policy.
+            let claimed = self
+                .services
+                .db
+                .write(async |tx| rollouts::claim_due(tx, owner, lease, BATCH).await)
+                .await
+                .map(|committed| committed.into_parts().0);
+            match claimed {
+                Ok(claimed) if !claimed.is_empty() => {
+                    join_all(claimed.iter().map(|id| self.step(id))).await;
+                }
+                Ok(_) => self.idle().await,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot claim due rollout steps");
+                    tokio::time::sleep(self.poll_interval).await;
+                }
+            }
+        }
+    }
+
+    async fn step(&self, id: &str) {
+        match advance(&self.services, &self.owner, id).await {
+            Ok(outcome) => tracing::info!(rollout = id, ?outcome, "due rollout step"),
+            // The lease runs out and the step is tried again.
+            Err(error) => tracing::warn!(rollout = id, ?error, "cannot apply a due rollout step"),
+        }
+    }
+
+    /// Sleeps until the next due step, a commit of this process, or the poll
+    /// interval.
+    async fn idle(&mut self) {
+        let mut wait = self.poll_interval;
+        match self
+            .services
+            .db
+            .read(async |conn| rollouts::next_due(conn).await)
+            .await
+        {
+            Ok(Some(due)) => {
+                let until_due = (due - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+                // A due step that was not claimable is held by another
+                // process; a short pause keeps this loop from spinning.
+                wait = wait.min(until_due.max(Duration::from_millis(20)));
+            }
+            Ok(None) => {}
+            Err(error) => tracing::warn!(%error, "cannot read the next due rollout step"),
+        }
+        tokio::select! {
+            _ = self.commits.changed() => {}
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+}
