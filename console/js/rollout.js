@@ -4,7 +4,7 @@
 // resume and cancel. Which plans are acceptable is the server's to say: it
 // names the step at fault, shown at the steps.
 
-import { h, svg, say, field, createDialog, confirmDialog, momentEl, timeEl, newId } from './ui.js';
+import { h, svg, say, field, locateWithin, createDialog, confirmDialog, momentEl, newId } from './ui.js';
 import { ROLLOUT_STATUS, duration, plural } from './words.js';
 
 export const ROLLOUT_FIELDS = `rollout {
@@ -44,6 +44,17 @@ const step = (percentage, amount, unit) => ({ key: newId('step'), percentage, am
 export function rolloutEditor({ draft, start }) {
   const list = h('ol.rollout-steps');
   const group = h('fieldset.rollout-steps-group', h('legend', 'Steps'), list);
+  // The server counts steps from 0 ("step 1: …" is the second); the
+  // message goes to that step's percentage or hold.
+  locateWithin(group, (message) => {
+    const [, index, rest] = message.match(/^step (\d+): (.*)$/is) || [];
+    const row = index !== undefined && list.querySelector(`:scope > [data-step="${index}"]`);
+    if (!row) return null;
+    const about = /^holdSeconds/.test(rest) ? '.step-hold' : '.step-percentage';
+    const control = (row.querySelector(about) || row.querySelector('.step-percentage')).closest('.field');
+    const text = rest.replace(/^holdSeconds/, 'the hold, in seconds,');
+    return [control, text.charAt(0).toUpperCase() + text.slice(1)];
+  });
   const headingId = newId('plan');
   const summary = h('p.hint.rollout-summary', { role: 'status' });
   const errorEl = h('p.error', { role: 'alert' });
@@ -261,6 +272,6 @@ function stepsTable(rollout) {
         h('th', { scope: 'row' }, `${i + 1}`, isCurrent ? h('span.current-label', ' (now)') : ''),
         h('td', `${s.percentage}\u00a0%`),
         h('td', i === rollout.steps.length - 1 ? '—' : duration(s.holdSeconds)),
-        h('td', s.reachedAt ? timeEl(s.reachedAt) : 'Not yet'));
+        h('td', s.reachedAt ? momentEl(s.reachedAt) : 'Not yet'));
     }))));
 }

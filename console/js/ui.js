@@ -100,8 +100,20 @@ export function act(button, errorEl, action, fields = {}) {
 
 export function showError(error, errorEl, fields = {}) {
   const control = error.code === 'BAD_USER_INPUT' ? fields[error.extensions?.field] : null;
-  if (control) fieldError(control, inputMessage(error));
-  else say(errorEl, error.message);
+  if (!control) return say(errorEl, error.message);
+  const message = inputMessage(error);
+  const [at, text] = locators.get(control)?.(message) || [control, message];
+  fieldError(at, text);
+}
+
+const locators = new WeakMap();
+/**
+ * For a group of controls that the server names as one field (a plan's
+ * "steps"): locate(message) gives the control within it that the message
+ * is about and what to say there, or null for the group itself.
+ */
+export function locateWithin(group, locate) {
+  locators.set(group, locate);
 }
 
 // Next to its field, "grayPercentage: may only grow…" needs no field name.
@@ -130,6 +142,7 @@ export function fieldError(control, message) {
 export function clearFieldError(control) {
   const el = control.parentElement?.querySelector(':scope > .field-error');
   if (el) say(el, '');
+  for (const inner of control.querySelectorAll('.field-error')) say(inner, '');
   for (const target of [control, ...control.querySelectorAll('[aria-invalid]')]) target.removeAttribute('aria-invalid');
 }
 
