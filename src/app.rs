@@ -30,7 +30,7 @@ use crate::http::{
     MutationLimit, OpenConnections, PerConnection, RequestTimeout, RouterSettings, Stopping,
     SubscriptionLimits, router,
 };
-use crate::launch::{LaunchLimiter, LaunchPolicies, follow_changes};
+use crate::launch::{LaunchLimiter, LaunchPolicies, LaunchSigner, follow_changes};
 use crate::live::{LiveEvents, follow_outbox};
 use crate::scheduler::Scheduler;
 use crate::service::Services;
@@ -88,6 +88,7 @@ pub async fn start(settings: ServerSettings, plugins: Plugins) -> Result<Server,
     let jwt = jwt_settings(&settings.database, &settings.auth)?;
     let verifier = TokenVerifier::load(&jwt).await?;
     let allow_list = allow_list(&settings.api)?;
+    let launch_signer = launch_signer(&settings.launch)?;
     let db = connect(&settings.database)?;
     if settings.serve.skip_migrations {
         tracing::info!("skipping migrations");
@@ -199,6 +200,7 @@ pub async fn start(settings: ServerSettings, plugins: Plugins) -> Result<Server,
         launch_limiter: Arc::new(LaunchLimiter::new(
             settings.launch.launch_rate_limit_per_minute,
         )),
+        launch_signer,
         request_timeout: RequestTimeout(api.request_timeout),
         body_limit: BodyLimit(api.max_body_bytes),
         persisted_queries,
@@ -292,6 +294,26 @@ impl Server {
             follower.abort();
         }
         served
+    }
+}
+
+/// The signer of launch answers, when a key is configured; a previous key
+/// alone is a mistake, refused before anything starts.
+fn launch_signer(launch: &LaunchSettings) -> Result<Option<Arc<LaunchSigner>>, StartError> {
+    match (
+        &launch.launch_signing_key_file,
+        &launch.launch_signing_previous_key_file,
+    ) {
+        (Some(current), previous) => Ok(Some(Arc::new(LaunchSigner::load(
+            current,
+            previous.as_deref(),
+        )?))),
+        (None, Some(_)) => Err(
+            "LAUNCH_SIGNING_PREVIOUS_KEY_FILE is set without LAUNCH_SIGNING_KEY_FILE: \
+             a rotation needs the new key"
+                .into(),
+        ),
+        (None, None) => Ok(None),
     }
 }
 

@@ -201,6 +201,24 @@ pub struct LaunchSettings {
     /// behind the change notifications.
     #[arg(long = "launch-resync-seconds", env = "LAUNCH_RESYNC_SECONDS", default_value = "60", global = true, value_name = "DURATION", value_parser = seconds(1..))]
     pub launch_resync: Duration,
+    /// An Ed25519 private key (PKCS#8 PEM) that signs every launch answer
+    /// (`x-launch-signature`); unset: answers are not signed.
+    #[arg(
+        long,
+        env = "LAUNCH_SIGNING_KEY_FILE",
+        global = true,
+        value_name = "PATH"
+    )]
+    pub launch_signing_key_file: Option<std::path::PathBuf>,
+    /// The signing key being rotated away from: still published in
+    /// `/v1/launch/keys`, no longer used to sign.
+    #[arg(
+        long,
+        env = "LAUNCH_SIGNING_PREVIOUS_KEY_FILE",
+        global = true,
+        value_name = "PATH"
+    )]
+    pub launch_signing_previous_key_file: Option<std::path::PathBuf>,
 }
 
 /// Limits that keep one request from costing the service more than it should.

@@ -178,6 +178,13 @@ impl From<RuleViolation> for ApiError {
             }
             RuleViolation::NothingReleased => Self::in_answer("INVALID_TRANSITION", message),
             RuleViolation::ChangedMeanwhile => Self::in_answer("CONFLICT", message),
+            RuleViolation::WindowNotPending { status } => {
+                Self::in_answer("INVALID_TRANSITION", message)
+                    .with("scheduledChangeStatus", status.as_str())
+            }
+            RuleViolation::WindowOverlaps { id } => {
+                Self::in_answer("CONFLICT", message).with("scheduledChangeId", id)
+            }
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The clock of the platform: applies what falls due by itself (rollout
-//! steps), once across every process on one database. Each process claims
+//! steps, the starts and ends of update-mode windows), once across every
+//! process on one database. Each process claims
 //! due work under a lease, so a step is applied by one process, and a
 //! process that dies holding a lease leaves it to another once it runs out;
 //! work that fell due while every process was down is applied at the next
@@ -11,9 +12,10 @@ use chrono::Utc;
 use futures_util::future::join_all;
 use tokio::sync::watch;
 
-use crate::db::rollouts;
+use crate::db::{rollouts, scheduled_update_modes as windows};
 use crate::service::Services;
 use crate::service::rollouts::advance;
+use crate::service::update_mode_windows::apply_due;
 
 /// How many due plans one pass claims.
 const BATCH: i64 = 16;
@@ -50,16 +52,21 @@ impl Scheduler {
             let claimed = self
                 .services
                 .db
-                .write(async |tx| rollouts::claim_due(tx, owner, lease, BATCH).await)
+                .write(async |tx| {
+                    let steps = rollouts::claim_due(tx, owner, lease, BATCH).await?;
+                    let windows = windows::claim_due(tx, owner, lease, BATCH).await?;
+                    Ok::<_, crate::db::StorageError>((steps, windows))
+                })
                 .await
                 .map(|committed| committed.into_parts().0);
             match claimed {
-                Ok(claimed) if !claimed.is_empty() => {
-                    join_all(claimed.iter().map(|id| self.step(id))).await;
+                Ok((steps, windows)) if !steps.is_empty() || !windows.is_empty() => {
+                    join_all(steps.iter().map(|id| self.step(id))).await;
+                    join_all(windows.iter().map(|id| self.window(id))).await;
                 }
                 Ok(_) => self.idle().await,
                 Err(error) => {
-                    tracing::warn!(%error, "cannot claim due rollout steps");
+                    tracing::warn!(%error, "cannot claim due work");
                     tokio::time::sleep(self.poll_interval).await;
                 }
             }
@@ -74,16 +81,30 @@ impl Scheduler {
         }
     }
 
-    /// Sleeps until the next due step, a commit of this process, or the poll
-    /// interval.
+    async fn window(&self, id: &str) {
+        match apply_due(&self.services, &self.owner, id).await {
+            Ok(applied) => tracing::info!(window = id, applied, "due update-mode window"),
+            // The lease runs out and the window is tried again.
+            Err(error) => {
+                tracing::warn!(window = id, ?error, "cannot apply a due update-mode window")
+            }
+        }
+    }
+
+    /// Sleeps until the next due work, a commit of this process, or the
+    /// poll interval.
     async fn idle(&mut self) {
         let mut wait = self.poll_interval;
-        match self
+        let next = self
             .services
             .db
-            .read(async |conn| rollouts::next_due(conn).await)
-            .await
-        {
+            .read(async |conn| {
+                let step = rollouts::next_due(conn).await?;
+                let window = windows::next_due(conn).await?;
+                Ok::<_, crate::db::StorageError>(step.into_iter().chain(window).min())
+            })
+            .await;
+        match next {
             Ok(Some(due)) => {
                 let until_due = (due - Utc::now()).to_std().unwrap_or(Duration::ZERO);
                 // A due step that was not claimable is held by another
@@ -91,7 +112,7 @@ impl Scheduler {
                 wait = wait.min(until_due.max(Duration::from_millis(20)));
             }
             Ok(None) => {}
-            Err(error) => tracing::warn!(%error, "cannot read the next due rollout step"),
+            Err(error) => tracing::warn!(%error, "cannot read when work is next due"),
         }
         tokio::select! {
             _ = self.commits.changed() => {}

@@ -11,7 +11,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, TransactionM
 use chrono::NaiveDateTime;
 
 use super::rows::{IntegrationRow, MiniProgramRow};
-use super::schema::{mini_programs, release_integrations, rollouts};
+use super::schema::{mini_programs, release_integrations, rollouts, scheduled_update_mode_changes};
 use super::{Conn, SqliteConnection};
 
 /// Keeps only the first pending delivery of each (target, program) pair, so
@@ -72,6 +72,20 @@ fn due_rollouts(at: NaiveDateTime, limit: i64) -> _ {
         .select(rollouts::id)
 }
 
+#[diesel::dsl::auto_type]
+fn due_windows(at: NaiveDateTime, limit: i64) -> _ {
+    scheduled_update_mode_changes::table
+        .filter(scheduled_update_mode_changes::due_at.le(at))
+        .filter(
+            scheduled_update_mode_changes::lease_expires_at
+                .is_null()
+                .or(scheduled_update_mode_changes::lease_expires_at.le(at)),
+        )
+        .order(scheduled_update_mode_changes::due_at.asc())
+        .limit(limit)
+        .select(scheduled_update_mode_changes::id)
+}
+
 /// A backend's connection, with what it does its own way.
 pub(super) trait Dialect: AsyncConnection + Send {
     fn as_conn(&mut self) -> Conn<'_>;
@@ -111,6 +125,14 @@ pub(super) trait Dialect: AsyncConnection + Send {
     /// The ids of running plans whose next step is due at `at` and that no
     /// process holds, locked until the transaction ends.
     fn lock_due_rollouts(
+        &mut self,
+        at: NaiveDateTime,
+        limit: i64,
+    ) -> impl Future<Output = QueryResult<Vec<String>>> + Send;
+
+    /// The ids of update-mode windows whose start or end is due at `at`
+    /// and that no process holds, locked until the transaction ends.
+    fn lock_due_windows(
         &mut self,
         at: NaiveDateTime,
         limit: i64,
@@ -193,6 +215,19 @@ impl Dialect for AsyncPgConnection {
             .load(self)
             .await
     }
+
+    /// Windows another process is claiming are skipped, not waited for.
+    async fn lock_due_windows(
+        &mut self,
+        at: NaiveDateTime,
+        limit: i64,
+    ) -> QueryResult<Vec<String>> {
+        due_windows(at, limit)
+            .for_update()
+            .skip_locked()
+            .load(self)
+            .await
+    }
 }
 
 impl Dialect for SqliteConnection {
@@ -257,5 +292,14 @@ impl Dialect for SqliteConnection {
         limit: i64,
     ) -> QueryResult<Vec<String>> {
         due_rollouts(at, limit).load(self).await
+    }
+
+    /// The `IMMEDIATE` transaction already holds the database's write lock.
+    async fn lock_due_windows(
+        &mut self,
+        at: NaiveDateTime,
+        limit: i64,
+    ) -> QueryResult<Vec<String>> {
+        due_windows(at, limit).load(self).await
     }
 }

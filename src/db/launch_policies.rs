@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use super::dialect::Dialect;
-use super::rows::parse;
+use super::rows::{parse, version_number};
 use super::schema::{client_keys, mini_program_versions, mini_programs};
 use super::{Conn, StorageError, Tx};
 use crate::domain::{
@@ -32,7 +32,7 @@ pub async fn changed(tx: &mut Tx<'_>, change: PolicyChange) -> Result<(), Storag
     Ok(())
 }
 
-type ProgramColumns = (String, String, String, i32, i32, i32);
+type ProgramColumns = (String, String, String, i32, i32, i32, Option<String>);
 type ReleasedColumns = (
     String,
     String,
@@ -59,6 +59,7 @@ pub async fn load(
                     mini_programs::async_update_seconds,
                     mini_programs::sync_update_seconds,
                     mini_programs::policy_revision,
+                    mini_programs::minimum_version,
                 ))
                 .into_boxed();
             let mut released = mini_program_versions::table
@@ -90,7 +91,7 @@ pub async fn load(
     let mut policies: std::collections::HashMap<String, LaunchPolicy> = programs
         .into_iter()
         .map(
-            |(id, workspace_id, mode, async_seconds, sync_seconds, revision)| {
+            |(id, workspace_id, mode, async_seconds, sync_seconds, revision, floor)| {
                 Ok((
                     id.clone(),
                     LaunchPolicy {
@@ -104,6 +105,7 @@ pub async fn load(
                         full: None,
                         gray: None,
                         rolled_back: Vec::new(),
+                        minimum_version: floor.as_deref().map(version_number).transpose()?,
                         revision,
                     },
                 ))

@@ -8,7 +8,9 @@ use super::dialect::Dialect;
 use super::rows::{MiniProgramRow, UpdateModeChangeRow, new_id, now, search_form};
 use super::schema::{mini_programs, update_mode_changes};
 use super::{Conn, StorageError, Tx};
-use crate::domain::{MiniProgram, NewMiniProgram, ProgramFilter, UpdateMode, UpdateTimers};
+use crate::domain::{
+    MiniProgram, NewMiniProgram, ProgramFilter, UpdateMode, UpdateTimers, VersionNumber,
+};
 
 /// Position in the listing order (case-insensitive name, then id), for
 /// keyset pagination.
@@ -160,6 +162,7 @@ pub async fn insert(tx: &mut Tx<'_>, program: NewMiniProgram) -> Result<MiniProg
         async_update_seconds: UpdateTimers::default().async_update_seconds,
         sync_update_seconds: UpdateTimers::default().sync_update_seconds,
         policy_revision: 1,
+        minimum_version: None,
     };
     let inserted = on_backend!(tx, |conn| {
         diesel::insert_into(mini_programs::table)
@@ -199,6 +202,27 @@ pub async fn change_update_mode(
                 mini_programs::update_mode.eq(mode.as_str()),
                 mini_programs::revision.eq(revision),
                 mini_programs::updated_at.eq(at),
+            ))
+            .returning(MiniProgramRow::as_returning())
+            .get_result(conn)
+            .await?
+    });
+    MiniProgram::try_from(row)
+}
+
+/// Sets (or clears) a program's minimum usable version at `revision`.
+pub async fn set_minimum_version(
+    tx: &mut Tx<'_>,
+    program: &MiniProgram,
+    version: Option<VersionNumber>,
+    revision: i32,
+) -> Result<MiniProgram, StorageError> {
+    let row = on_backend!(tx, |conn| {
+        diesel::update(mini_programs::table.find(&program.id))
+            .set((
+                mini_programs::minimum_version.eq(version.map(|v| v.to_string())),
+                mini_programs::revision.eq(revision),
+                mini_programs::updated_at.eq(now()),
             ))
             .returning(MiniProgramRow::as_returning())
             .get_result(conn)

@@ -39,6 +39,7 @@ pub mod release_gates;
 pub mod release_integrations;
 pub mod rollouts;
 mod rows;
+pub mod scheduled_update_modes;
 pub mod schema;
 pub mod update_mode_changes;
 pub mod versions;

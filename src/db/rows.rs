@@ -7,13 +7,13 @@ use diesel::prelude::*;
 use super::StorageError;
 use super::schema::{
     hook_deliveries, hook_events, mini_program_versions, mini_programs, release_gates,
-    release_integrations, rollouts, update_mode_changes,
+    release_integrations, rollouts, scheduled_update_mode_changes, update_mode_changes,
 };
 use crate::domain::{
     DeliveryStatus, EventType, MiniProgram, MiniProgramChannel, MiniProgramType,
     MiniProgramVersion, ReleaseDecisionRecord, ReleaseGate, ReleaseIntegration, Rollout,
-    RolloutStatus, RolloutStep, UpdateMode, UpdateModeChange, UpdateTimers, VersionNumber,
-    VersionStatus,
+    RolloutStatus, RolloutStep, ScheduledChangeStatus, ScheduledUpdateModeChange, UpdateMode,
+    UpdateModeChange, UpdateTimers, VersionNumber, VersionStatus,
 };
 use crate::hooks::event::StoredEvent;
 
@@ -58,6 +58,7 @@ pub(super) struct MiniProgramRow {
     pub async_update_seconds: i32,
     pub sync_update_seconds: i32,
     pub policy_revision: i32,
+    pub minimum_version: Option<String>,
 }
 
 impl TryFrom<MiniProgramRow> for MiniProgram {
@@ -80,10 +81,23 @@ impl TryFrom<MiniProgramRow> for MiniProgram {
                 async_update_seconds: row.async_update_seconds,
                 sync_update_seconds: row.sync_update_seconds,
             },
+            minimum_version: row
+                .minimum_version
+                .as_deref()
+                .map(version_number)
+                .transpose()?,
             created_at: utc(row.created_at),
             updated_at: utc(row.updated_at),
         })
     }
+}
+
+/// A version number as stored in text.
+pub(super) fn version_number(text: &str) -> Result<VersionNumber, StorageError> {
+    VersionNumber::parse(text).map_err(|_| StorageError::Corrupt {
+        what: "version number",
+        value: text.to_owned(),
+    })
 }
 
 /// The lowercased form that name searches compare against.
@@ -326,6 +340,74 @@ impl TryFrom<RolloutRow> for Rollout {
             started_by: row.started_by,
             created_at: utc(row.created_at),
             updated_at: utc(row.updated_at),
+        })
+    }
+}
+
+#[derive(Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = scheduled_update_mode_changes, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+#[diesel(treat_none_as_null = true)]
+pub(super) struct WindowRow {
+    pub id: String,
+    pub mini_program_id: String,
+    pub workspace_id: String,
+    pub mode: String,
+    pub starts_at: NaiveDateTime,
+    pub ends_at: Option<NaiveDateTime>,
+    pub status: String,
+    pub revert_to: Option<String>,
+    pub started_revision: Option<i32>,
+    pub created_by: String,
+    pub note: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub due_at: Option<NaiveDateTime>,
+}
+
+impl WindowRow {
+    pub(super) fn of(window: &ScheduledUpdateModeChange) -> Self {
+        WindowRow {
+            id: window.id.clone(),
+            mini_program_id: window.mini_program_id.clone(),
+            workspace_id: window.workspace_id.clone(),
+            mode: window.mode.as_str().to_owned(),
+            starts_at: window.starts_at.naive_utc(),
+            ends_at: window.ends_at.map(|at| at.naive_utc()),
+            status: window.status.as_str().to_owned(),
+            revert_to: window.revert_to.map(|mode| mode.as_str().to_owned()),
+            started_revision: window.started_revision,
+            created_by: window.created_by.clone(),
+            note: window.note.clone(),
+            created_at: window.created_at.naive_utc(),
+            due_at: window.due_at().map(|at| at.naive_utc()),
+        }
+    }
+}
+
+impl TryFrom<WindowRow> for ScheduledUpdateModeChange {
+    type Error = StorageError;
+
+    fn try_from(row: WindowRow) -> Result<Self, StorageError> {
+        Ok(ScheduledUpdateModeChange {
+            mode: parse("update mode", &row.mode, UpdateMode::from_name)?,
+            status: parse(
+                "window status",
+                &row.status,
+                ScheduledChangeStatus::from_name,
+            )?,
+            revert_to: row
+                .revert_to
+                .as_deref()
+                .map(|mode| parse("update mode", mode, UpdateMode::from_name))
+                .transpose()?,
+            id: row.id,
+            mini_program_id: row.mini_program_id,
+            workspace_id: row.workspace_id,
+            starts_at: utc(row.starts_at),
+            ends_at: row.ends_at.map(utc),
+            started_revision: row.started_revision,
+            created_by: row.created_by,
+            note: row.note,
+            created_at: utc(row.created_at),
         })
     }
 }

@@ -16,6 +16,7 @@ diesel::table! {
         async_update_seconds -> Integer,
         sync_update_seconds -> Integer,
         policy_revision -> Integer,
+        minimum_version -> Nullable<Text>,
     }
 }
 
@@ -61,6 +62,26 @@ diesel::table! {
         started_by -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        lease_owner -> Nullable<Text>,
+        lease_expires_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    scheduled_update_mode_changes (id) {
+        id -> Text,
+        mini_program_id -> Text,
+        workspace_id -> Text,
+        mode -> Text,
+        starts_at -> Timestamp,
+        ends_at -> Nullable<Timestamp>,
+        status -> Text,
+        revert_to -> Nullable<Text>,
+        started_revision -> Nullable<Integer>,
+        created_by -> Text,
+        note -> Nullable<Text>,
+        created_at -> Timestamp,
+        due_at -> Nullable<Timestamp>,
         lease_owner -> Nullable<Text>,
         lease_expires_at -> Nullable<Timestamp>,
     }
@@ -196,4 +217,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     rollouts,
     release_gates,
     version_replacements,
+    scheduled_update_mode_changes,
 );

@@ -400,6 +400,26 @@ pub async fn by_ids(
     rows.into_iter().map(version_from_row).collect()
 }
 
+/// The numbers of the program's versions that are or were released.
+pub async fn released_numbers(
+    conn: &mut Conn<'_>,
+    program_id: &str,
+) -> Result<Vec<VersionNumber>, StorageError> {
+    let numbers: Vec<(i32, i32, i32)> = on_backend!(conn, |conn| {
+        mini_program_versions::table
+            .filter(mini_program_versions::mini_program_id.eq(program_id))
+            .filter(mini_program_versions::released_at.is_not_null())
+            .select((
+                mini_program_versions::major,
+                mini_program_versions::minor,
+                mini_program_versions::patch,
+            ))
+            .load(conn)
+            .await?
+    });
+    Ok(numbers.into_iter().map(version_number).collect())
+}
+
 /// The full release that `id` replaced when it was fully released.
 pub async fn replaced_by(conn: &mut Conn<'_>, id: &str) -> Result<Option<String>, StorageError> {
     Ok(on_backend!(conn, |conn| {

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use super::{
     ClientKey, DeliveryRecord, MiniProgram, MiniProgramVersion, ReleaseGate, ReleaseIntegration,
-    Rollout,
+    Rollout, ScheduledUpdateModeChange,
 };
 
 named_enum! {
@@ -36,6 +36,12 @@ named_enum! {
         RollBackRelease => "ROLL_BACK_RELEASE",
         RegisterReleaseGate => "REGISTER_RELEASE_GATE",
         DeleteReleaseGate => "DELETE_RELEASE_GATE",
+        SetMinimumVersion => "SET_MINIMUM_VERSION",
+        ScheduleUpdateMode => "SCHEDULE_UPDATE_MODE",
+        CancelScheduledUpdateMode => "CANCEL_SCHEDULED_UPDATE_MODE",
+        /// A window's start or end that the server applied by itself, done
+        /// as the window's creator.
+        ApplyScheduledUpdateMode => "APPLY_SCHEDULED_UPDATE_MODE",
     }
 }
 
@@ -96,6 +102,7 @@ impl Audited for MiniProgram {
             "revision": self.revision,
             "asyncUpdateSeconds": self.timers.async_update_seconds,
             "syncUpdateSeconds": self.timers.sync_update_seconds,
+            "minimumVersion": self.minimum_version.map(|version| version.to_string()),
         })
     }
 }
@@ -149,6 +156,24 @@ impl Audited for Rollout {
             "nextAdvanceAt": self.next_advance_at.map(|at| at.to_rfc3339()),
             "pausedReason": self.paused_reason,
             "startedBy": self.started_by,
+        })
+    }
+}
+
+impl Audited for ScheduledUpdateModeChange {
+    const TYPE: &'static str = "ScheduledUpdateModeChange";
+    fn audit_id(&self) -> String {
+        self.id.clone()
+    }
+    fn snapshot(&self) -> Value {
+        json!({
+            "miniProgramId": self.mini_program_id,
+            "mode": self.mode.as_str(),
+            "startsAt": self.starts_at.to_rfc3339(),
+            "endsAt": self.ends_at.map(|at| at.to_rfc3339()),
+            "status": self.status.as_str(),
+            "revertTo": self.revert_to.map(|mode| mode.as_str()),
+            "note": self.note,
         })
     }
 }

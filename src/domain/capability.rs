@@ -17,9 +17,11 @@ named_enum! {
         SubmitVersion => "SUBMIT_VERSION",
         /// Approve or reject a version that waits for approval.
         DecideRelease => "DECIDE_RELEASE",
-        /// Release versions (gray or full) and take them offline.
+        /// Release versions (gray, full, or by a rollout plan), roll releases
+        /// back, and take versions offline.
         Release => "RELEASE",
-        /// Release integrations, their deliveries, and client keys.
+        /// Release integrations and their deliveries, release gates, and
+        /// client keys.
         ManageIntegrations => "MANAGE_INTEGRATIONS",
         ReadAuditLog => "READ_AUDIT_LOG",
     }

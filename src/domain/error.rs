@@ -1,4 +1,4 @@
-use super::{RolloutStatus, UpdateModeLock, VersionNumber, VersionStatus};
+use super::{RolloutStatus, ScheduledChangeStatus, UpdateModeLock, VersionNumber, VersionStatus};
 
 /// A business rule that a requested change would break. Every variant is the
 /// caller's to fix; none of them means the platform failed.
@@ -44,6 +44,10 @@ pub enum RuleViolation {
     NothingReleased,
     #[error("the version changed while the release gates were asked; try again")]
     ChangedMeanwhile,
+    #[error("the window overlaps the program's scheduled or active window {id}")]
+    WindowOverlaps { id: String },
+    #[error("a window in status {status} cannot be cancelled")]
+    WindowNotPending { status: ScheduledChangeStatus },
 }
 
 impl RuleViolation {

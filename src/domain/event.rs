@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{MiniProgramVersion, UpdateMode, VersionStatus};
+use super::{MiniProgram, MiniProgramVersion, UpdateMode, VersionNumber, VersionStatus};
 
 named_enum! {
     /// What happened; the wire names are those of the webhook `type` field.
@@ -20,6 +20,8 @@ named_enum! {
         RolloutPaused => "rollout.paused",
         /// A rollout plan's last step, the full release, applied.
         RolloutCompleted => "rollout.completed",
+        /// A program's minimum usable version was set or cleared.
+        MinimumVersionChanged => "minimum_version.changed",
     }
 }
 
@@ -52,12 +54,16 @@ pub struct DomainEvent {
     pub comment: Option<String>,
     /// Why a rollout plan paused.
     pub reason: Option<String>,
+    /// For `minimum_version.changed`: the floor before and after (`None`
+    /// when there is none).
+    pub minimum_version: Option<(Option<VersionNumber>, Option<VersionNumber>)>,
 }
 
 /// The `data` of an event, as the outbox stores it, webhooks send it and the
 /// live feed reads it: `workspaceId`, `miniProgramId`, `actor`,
 /// `updateMode`, and where they apply `previousMode`, `revision`,
-/// `versionId`, `version`, `status`, `grayPercentage`, `comment`, `reason`.
+/// `versionId`, `version`, `status`, `grayPercentage`, `comment`, `reason`,
+/// `previousMinimumVersion` and `minimumVersion` (null when cleared).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EventData {
@@ -81,6 +87,10 @@ pub struct EventData {
     pub comment: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_minimum_version: Option<Option<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minimum_version: Option<Option<String>>,
 }
 
 impl EventData {
@@ -99,6 +109,12 @@ impl EventData {
             gray_percentage: version.and_then(|version| version.gray_percentage),
             comment: event.comment.clone(),
             reason: event.reason.clone(),
+            previous_minimum_version: event
+                .minimum_version
+                .map(|(previous, _)| previous.map(|v| v.to_string())),
+            minimum_version: event
+                .minimum_version
+                .map(|(_, floor)| floor.map(|v| v.to_string())),
         }
     }
 }
@@ -132,6 +148,28 @@ impl DomainEvent {
             version: None,
             comment: None,
             reason: None,
+            minimum_version: None,
+        }
+    }
+
+    /// The floor of `program` (as changed) moved from `previous`.
+    pub fn minimum_version_changed(
+        program: &MiniProgram,
+        actor: &str,
+        previous: Option<VersionNumber>,
+    ) -> Self {
+        DomainEvent {
+            event_type: EventType::MinimumVersionChanged,
+            workspace_id: program.workspace_id.clone(),
+            mini_program_id: program.id.clone(),
+            actor: actor.to_owned(),
+            update_mode: program.update_mode,
+            previous_mode: None,
+            revision: Some(program.revision),
+            version: None,
+            comment: None,
+            reason: None,
+            minimum_version: Some((previous, program.minimum_version)),
         }
     }
 
@@ -172,6 +210,7 @@ impl DomainEvent {
             }),
             comment,
             reason: None,
+            minimum_version: None,
         }
     }
 

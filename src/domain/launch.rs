@@ -84,6 +84,9 @@ pub struct LaunchPolicy {
     pub full: Option<ReleasedTarget>,
     /// The gray version and the share of devices it reaches.
     pub gray: Option<(ReleasedTarget, i32)>,
+    /// The minimum usable version: a device with an older one cached
+    /// downloads the target before starting, whatever the mode.
+    pub minimum_version: Option<VersionNumber>,
     /// Versions that a rollback took offline: a device that has one cached
     /// downloads the target before starting, whatever the mode.
     pub rolled_back: Vec<VersionNumber>,
@@ -163,6 +166,7 @@ pub struct LaunchDecision {
     pub timers: UpdateTimers,
     /// Whether the target is a gray version for this device.
     pub gray_release: bool,
+    pub minimum_version: Option<VersionNumber>,
     pub policy_revision: i32,
 }
 
@@ -198,6 +202,10 @@ pub fn decide_launch(policy: &LaunchPolicy, request: &LaunchRequest) -> LaunchDe
         (Some(target), Some(cached)) if cached == target.number => LaunchAction::None,
         // The cached version was taken offline: roll back before starting.
         (Some(target), Some(cached)) if cached > target.number => LaunchAction::SyncDownload,
+        // Below the floor: never started again.
+        (Some(_), Some(cached)) if policy.minimum_version.is_some_and(|floor| cached < floor) => {
+            LaunchAction::SyncDownload
+        }
         // A rolled-back version is never started again.
         (Some(_), Some(cached)) if policy.rolled_back.contains(&cached) => {
             LaunchAction::SyncDownload
@@ -221,6 +229,7 @@ pub fn decide_launch(policy: &LaunchPolicy, request: &LaunchRequest) -> LaunchDe
         action,
         timers: policy.timers,
         gray_release: gray.is_some(),
+        minimum_version: policy.minimum_version,
         policy_revision: policy.revision,
     }
 }
@@ -256,6 +265,7 @@ mod tests {
                 )
             }),
             rolled_back: Vec::new(),
+            minimum_version: None,
             revision: 7,
         }
     }
@@ -305,6 +315,28 @@ mod tests {
             assert_eq!(
                 action(&newer, Some("1.1.0"), Some(1)),
                 LaunchAction::SyncDownload
+            );
+        }
+    }
+
+    #[test]
+    fn a_cache_below_the_minimum_version_is_replaced_before_starting() {
+        for mode in [UpdateMode::Default, UpdateMode::Async, UpdateMode::Sync] {
+            let mut floored = policy(Some(("1.5.0", mode)), None);
+            floored.minimum_version = Some(v("1.4.2"));
+            assert_eq!(
+                action(&floored, Some("1.4.1"), Some(1)),
+                LaunchAction::SyncDownload
+            );
+            let at_floor = action(&floored, Some("1.4.2"), Some(1));
+            assert_eq!(
+                at_floor,
+                action(&policy(Some(("1.5.0", mode)), None), Some("1.4.2"), Some(1)),
+                "at the floor the mode decides"
+            );
+            assert_eq!(
+                decide_launch(&floored, &request(None, None)).minimum_version,
+                Some(v("1.4.2"))
             );
         }
     }

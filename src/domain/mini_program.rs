@@ -1,6 +1,6 @@
 use chrono::{DateTime, Utc};
 
-use super::{RuleViolation, UpdateMode, UpdateTimers};
+use super::{RuleViolation, UpdateMode, UpdateTimers, VersionNumber};
 
 named_enum! {
     /// How a mini program is built; update modes only apply to DSL packages.
@@ -31,6 +31,9 @@ pub struct MiniProgram {
     pub revision: i32,
     /// What the super app counts before checking for a new version.
     pub timers: UpdateTimers,
+    /// No device may start an older version: one that has one cached
+    /// downloads the target first.
+    pub minimum_version: Option<VersionNumber>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

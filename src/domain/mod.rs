@@ -55,10 +55,12 @@ mod integration;
 mod launch;
 mod lifecycle;
 mod mini_program;
+mod minimum_version;
 mod principal;
 mod rollout;
 mod update_mode;
 mod version;
+mod window;
 
 pub use audit::{AuditAction, AuditContext, AuditFilter, AuditRecord, Audited};
 pub use capability::Capability;
@@ -82,6 +84,7 @@ pub use mini_program::{
     MiniProgram, MiniProgramChannel, MiniProgramType, NewMiniProgram, ProgramFilter,
     validate_program_name,
 };
+pub use minimum_version::{MinimumVersionDecision, decide_minimum_version};
 pub use principal::{Principal, Role};
 pub use rollout::{
     RequestedStep, Rollout, RolloutStatus, RolloutStep, gray_share, plan_rollout, validate_reason,
@@ -93,4 +96,7 @@ pub use update_mode::{
 pub use version::{
     MiniProgramVersion, ReleaseDecisionRecord, VersionNumber, VersionStatus,
     check_new_version_number, check_submission, validate_description,
+};
+pub use window::{
+    Ending, RequestedWindow, ScheduledChangeStatus, ScheduledUpdateModeChange, plan_window,
 };

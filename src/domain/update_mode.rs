@@ -56,7 +56,7 @@ pub fn update_mode_locks(principal: &Principal, program: &MiniProgram) -> Vec<Up
 }
 
 /// The locks that come from the program itself, whoever asks.
-fn program_locks(program: &MiniProgram) -> Vec<UpdateModeLock> {
+pub(super) fn program_locks(program: &MiniProgram) -> Vec<UpdateModeLock> {
     let mut locks = Vec::new();
     if program.program_type != MiniProgramType::Dsl {
         locks.push(UpdateModeLock::NotDsl);
@@ -136,6 +136,7 @@ mod tests {
             update_mode: UpdateMode::Default,
             revision: 3,
             timers: Default::default(),
+            minimum_version: None,
             created_at: now,
             updated_at: now,
         }

@@ -37,6 +37,12 @@ pub enum AuditAction {
     RollBackRelease,
     RegisterReleaseGate,
     DeleteReleaseGate,
+    SetMinimumVersion,
+    ScheduleUpdateMode,
+    CancelScheduledUpdateMode,
+    /// A window's start or end that the server applied by itself, done as
+    /// the window's creator.
+    ApplyScheduledUpdateMode,
 }
 
 /// Narrows the audit log; every field given must match.

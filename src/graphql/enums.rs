@@ -120,6 +120,8 @@ pub enum HookEventType {
     RolloutPaused,
     /// A rollout plan's last step, the full release, applied.
     RolloutCompleted,
+    /// A program's minimum usable version was set or cleared.
+    MinimumVersionChanged,
 }
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]

@@ -24,6 +24,9 @@ pub struct LaunchPolicy {
     sync_update_seconds: i32,
     /// Whether the target is a gray version for this device.
     gray_release: bool,
+    /// No device may start an older version: one below it downloads the
+    /// target first, whatever the mode.
+    minimum_version: Option<String>,
     policy_revision: i32,
 }
 
@@ -61,6 +64,22 @@ pub struct SetUpdateTimersInput {
 
 #[derive(SimpleObject)]
 pub struct SetUpdateTimersPayload {
+    mini_program: MiniProgram,
+}
+
+#[derive(InputObject)]
+pub struct SetMinimumVersionInput {
+    mini_program_id: ID,
+    /// A version of the program that is or was released, no newer than its
+    /// full release; null clears the floor.
+    version: Option<String>,
+    /// The `revision` the caller last saw; the change is refused with
+    /// CONFLICT when the program changed since.
+    expected_revision: Option<i32>,
+}
+
+#[derive(SimpleObject)]
+pub struct SetMinimumVersionPayload {
     mini_program: MiniProgram,
 }
 
@@ -118,6 +137,7 @@ impl LaunchQuery {
             async_update_seconds: decision.timers.async_update_seconds,
             sync_update_seconds: decision.timers.sync_update_seconds,
             gray_release: decision.gray_release,
+            minimum_version: decision.minimum_version.map(|version| version.to_string()),
             policy_revision: decision.policy_revision,
         })
     }
@@ -135,6 +155,29 @@ pub struct LaunchMutation;
 
 #[Object]
 impl LaunchMutation {
+    /// Sets the minimum usable version of a program: a device with an older
+    /// version cached downloads the target before starting, whatever the
+    /// mode. Null clears it. WORKSPACE_ADMIN, for DSL programs of the
+    /// WORKSPACE channel.
+    async fn set_minimum_version(
+        &self,
+        ctx: &Context<'_>,
+        input: SetMinimumVersionInput,
+    ) -> async_graphql::Result<SetMinimumVersionPayload> {
+        let (services, actor) = acting(ctx)?;
+        let program = launch::set_minimum_version(
+            services,
+            actor,
+            &input.mini_program_id,
+            input.version.as_deref(),
+            input.expected_revision,
+        )
+        .await?;
+        Ok(SetMinimumVersionPayload {
+            mini_program: MiniProgram::from(program),
+        })
+    }
+
     /// Sets the two timers a super app counts for a program. WORKSPACE_ADMIN,
     /// for DSL programs of the WORKSPACE channel.
     async fn set_update_timers(

@@ -17,6 +17,7 @@ mod rollouts;
 mod scalars;
 mod subscription;
 mod types;
+mod update_mode_windows;
 
 use std::sync::Arc;
 
@@ -46,6 +47,7 @@ pub struct Mutation(
     integrations::IntegrationMutation,
     launch::LaunchMutation,
     rollouts::ReleaseControlMutation,
+    update_mode_windows::WindowMutation,
 );
 
 pub use subscription::Subscription;

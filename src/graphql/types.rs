@@ -13,9 +13,10 @@ use super::enums::{
 use super::listing::Listing;
 use super::rollouts::Rollout;
 use super::scalars::DateTime;
+use super::update_mode_windows::ScheduledUpdateModeChange;
 use crate::domain::{self, Principal, update_mode_locks};
 use crate::service::page::PageRequest;
-use crate::service::{ServiceError, mini_programs, rollouts, versions};
+use crate::service::{ServiceError, mini_programs, rollouts, update_mode_windows, versions};
 
 /// The caller, as its token names it.
 pub struct Viewer(pub Principal);
@@ -115,6 +116,14 @@ impl MiniProgram {
             .collect())
     }
 
+    /// No device may start an older version: one that has an older version
+    /// cached downloads the target first. Null: no floor.
+    async fn minimum_version(&self) -> Option<String> {
+        self.program
+            .minimum_version
+            .map(|version| version.to_string())
+    }
+
     /// Raised by one on every accepted change of the program; pass it as
     /// `expectedRevision` so that a stale edit is refused rather than lost.
     async fn revision(&self) -> i32 {
@@ -178,6 +187,16 @@ impl MiniProgram {
             listing: self.listing.clone(),
         };
         Ok(connection(page, MiniProgramVersion, total))
+    }
+
+    /// The program's SCHEDULED and ACTIVE update-mode windows, soonest first.
+    async fn scheduled_update_modes(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<ScheduledUpdateModeChange>> {
+        let (services, principal) = caller(ctx)?;
+        let windows = update_mode_windows::pending(services, principal, &self.program).await?;
+        Ok(windows.into_iter().map(ScheduledUpdateModeChange).collect())
     }
 
     /// The changes of the global update mode, newest first.

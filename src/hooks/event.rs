@@ -114,6 +114,7 @@ mod tests {
             }),
             comment: None,
             reason: None,
+            minimum_version: None,
         });
         let body: Value = serde_json::from_str(&event.body()).unwrap();
         assert_eq!(body["type"], "version.released");

@@ -1,10 +1,12 @@
 //! `GET /v1/launch/{miniProgramId}`: what a super app does at a cold start,
-//! answered from memory, with a strong ETag for conditional requests.
+//! answered from memory, with a strong ETag for conditional requests and,
+//! when a key is configured, a signature; `GET /v1/launch/keys` publishes
+//! the keys that verify it.
 
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -12,7 +14,7 @@ use sha2::{Digest, Sha256};
 use super::{LaunchCaching, etag};
 use crate::domain::{LaunchDecision, LaunchRequest};
 use crate::error::ApiError;
-use crate::launch::{LaunchLimiter, LaunchPolicies, LaunchRefusal};
+use crate::launch::{LaunchLimiter, LaunchPolicies, LaunchRefusal, LaunchSigner};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -32,7 +34,12 @@ struct LaunchAnswer<'a> {
     async_update_seconds: i32,
     sync_update_seconds: i32,
     gray_release: bool,
+    minimum_version: Option<String>,
     policy_revision: i32,
+    /// When the answer was signed: a device refuses one older than an
+    /// answer it has seen.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    issued_at: Option<String>,
 }
 
 impl<'a> LaunchAnswer<'a> {
@@ -45,7 +52,9 @@ impl<'a> LaunchAnswer<'a> {
             async_update_seconds: decision.timers.async_update_seconds,
             sync_update_seconds: decision.timers.sync_update_seconds,
             gray_release: decision.gray_release,
+            minimum_version: decision.minimum_version.map(|version| version.to_string()),
             policy_revision: decision.policy_revision,
+            issued_at: None,
         }
     }
 }
@@ -54,6 +63,7 @@ pub async fn launch(
     State(launch): State<Arc<LaunchPolicies>>,
     State(caching): State<LaunchCaching>,
     State(limiter): State<Arc<LaunchLimiter>>,
+    State(signer): State<Option<Arc<LaunchSigner>>>,
     Path(mini_program_id): Path<String>,
     parameters: Result<Query<LaunchParameters>, axum::extract::rejection::QueryRejection>,
     headers: HeaderMap,
@@ -102,21 +112,30 @@ pub async fn launch(
         Ok(decision) => decision,
         Err(refusal) => return refused(refusal),
     };
-    let body = match serde_json::to_vec(&LaunchAnswer::new(&mini_program_id, &decision)) {
-        Ok(body) => body,
-        Err(_) => {
-            return ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "INTERNAL_SERVER_ERROR",
-                "internal server error",
-            )
-            .into_launch_response();
-        }
+    let mut answer = LaunchAnswer::new(&mini_program_id, &decision);
+    let Ok(body) = serde_json::to_vec(&answer) else {
+        return internal_error();
     };
+    // The tag is of the policy the answer states, not of when it was issued:
+    // an unchanged answer stays fresh.
     let etag = etag::from_sha256(&Sha256::digest(&body));
     let cache_control = format!("private, max-age={}", caching.max_age.as_secs());
     let mut response = if etag::is_fresh(&headers, &etag) {
         StatusCode::NOT_MODIFIED.into_response()
+    } else if let Some(signer) = signer {
+        let now = chrono::Utc::now();
+        answer.issued_at = Some(now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        let Ok(body) = serde_json::to_vec(&answer) else {
+            return internal_error();
+        };
+        let signature = signer.sign(&body, now.timestamp());
+        let mut response = ([(header::CONTENT_TYPE, "application/json")], body).into_response();
+        if let Ok(signature) = HeaderValue::from_str(&signature) {
+            response
+                .headers_mut()
+                .insert(HeaderName::from_static("x-launch-signature"), signature);
+        }
+        response
     } else {
         ([(header::CONTENT_TYPE, "application/json")], body).into_response()
     };
@@ -128,6 +147,30 @@ pub async fn launch(
         response_headers.insert(header::CACHE_CONTROL, cache_control);
     }
     response
+}
+
+fn internal_error() -> Response {
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "INTERNAL_SERVER_ERROR",
+        "internal server error",
+    )
+    .into_launch_response()
+}
+
+/// The public keys that verify launch answers, as a JWKS (empty when
+/// answers are not signed). Keys change only on a rotation, which a
+/// device's hour-old copy survives: the previous key stays listed.
+pub async fn keys(State(signer): State<Option<Arc<LaunchSigner>>>) -> Response {
+    let jwks = signer.map_or_else(|| serde_json::json!({ "keys": [] }), |signer| signer.jwks());
+    (
+        [
+            (header::CONTENT_TYPE, "application/jwk-set+json"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        jwks.to_string(),
+    )
+        .into_response()
 }
 
 fn refused(refusal: LaunchRefusal) -> Response {

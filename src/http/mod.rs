@@ -38,7 +38,7 @@ use crate::auth::{TokenIssuer, TokenVerifier};
 use crate::db::Database;
 use crate::error::ApiError;
 use crate::graphql::{ApiSchema, DocumentLimits};
-use crate::launch::{LaunchLimiter, LaunchPolicies};
+use crate::launch::{LaunchLimiter, LaunchPolicies, LaunchSigner};
 use crate::service::Services;
 use crate::service::persisted_queries::PersistedQueries;
 
@@ -53,6 +53,8 @@ pub struct AppState {
     pub launch: Arc<LaunchPolicies>,
     pub launch_caching: LaunchCaching,
     pub launch_limiter: Arc<LaunchLimiter>,
+    /// Signs launch answers, when a signing key is configured.
+    pub launch_signer: Option<Arc<LaunchSigner>>,
     pub request_timeout: RequestTimeout,
     pub body_limit: BodyLimit,
     pub services: Services,
@@ -91,6 +93,7 @@ pub fn router(state: AppState, settings: RouterSettings) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::metrics))
+        .route("/v1/launch/keys", get(launch::keys))
         .route("/v1/launch/{mini_program_id}", get(launch::launch));
     if settings.graphiql {
         router = router.route("/graphiql", get(graphiql::page));

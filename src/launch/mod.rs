@@ -6,6 +6,7 @@
 pub mod change;
 mod follower;
 mod limit;
+mod signing;
 
 use std::collections::HashMap;
 use std::sync::RwLock;
@@ -13,6 +14,7 @@ use std::sync::RwLock;
 pub use change::PolicyChange;
 pub use follower::follow_changes;
 pub use limit::LaunchLimiter;
+pub use signing::LaunchSigner;
 
 use crate::db::launch_policies;
 use crate::db::{Database, StorageError};

@@ -1,15 +1,21 @@
 //! The demo workspace that a fresh development installation starts with, so
 //! that GraphiQL and the console have something to show: programs of every
-//! type and channel, versions in every status, and an update mode history.
+//! type and channel, versions in every status, an update mode history, a
+//! rollback and a rollout plan in progress.
 //! It is built through the same use cases as any client's requests.
 
 use super::mini_programs::{self, CreateMiniProgram};
+use super::rollouts;
 use super::versions::{self, CreateVersion};
 use super::{Actor, ServiceError, Services};
 use crate::domain::ProgramFilter;
 use crate::domain::{
-    MiniProgramChannel, MiniProgramType, Principal, ReleaseDecision, Role, UpdateMode,
+    MiniProgramChannel, MiniProgramType, Principal, ReleaseDecision, RequestedStep, Role,
+    UpdateMode,
 };
+
+/// A day, the hold of each step of the demo's rollout plan.
+const DAY: i32 = 86_400;
 
 pub const DEMO_WORKSPACE: &str = "demo";
 
@@ -22,6 +28,8 @@ enum Stage {
     Approved,
     Gray(i32),
     Released,
+    /// Approved, then released by a rollout plan of these steps.
+    RollingOut(&'static [(i32, i32)]),
 }
 
 /// Seeds the demo workspace unless it already has programs. Returns whether it did.
@@ -95,6 +103,34 @@ pub async fn seed_if_empty(services: &Services) -> Result<bool, ServiceError> {
         .await?;
     demo.version(&rewards, "3.2.0", "Synced from Alipay+", Stage::Released)
         .await?;
+
+    // Release control: a release that was rolled back, and its fix rolling
+    // out a step a day.
+    let loyalty = demo
+        .program(
+            "Loyalty",
+            MiniProgramType::Dsl,
+            MiniProgramChannel::Workspace,
+        )
+        .await?;
+    demo.version(&loyalty, "1.0.0", "Points card", Stage::Released)
+        .await?;
+    demo.version(&loyalty, "1.1.0", "Double points", Stage::Released)
+        .await?;
+    versions::roll_back(
+        services,
+        actor,
+        &loyalty,
+        "Points were doubled twice at checkout",
+    )
+    .await?;
+    demo.version(
+        &loyalty,
+        "1.1.1",
+        "Double points, counted once",
+        Stage::RollingOut(&[(5, DAY), (25, DAY), (50, DAY), (100, 0)]),
+    )
+    .await?;
     Ok(true)
 }
 
@@ -141,7 +177,9 @@ impl Demo<'_> {
         let decision = match stage {
             Stage::Created | Stage::Submitted => return Ok(()),
             Stage::Rejected => ReleaseDecision::Reject,
-            Stage::Approved | Stage::Gray(_) | Stage::Released => ReleaseDecision::Approve,
+            Stage::Approved | Stage::Gray(_) | Stage::Released | Stage::RollingOut(_) => {
+                ReleaseDecision::Approve
+            }
         };
         versions::decide_release(services, seeder, &id, decision, None).await?;
         match stage {
@@ -150,6 +188,16 @@ impl Demo<'_> {
             }
             Stage::Released => {
                 versions::release(services, seeder, &id, None).await?;
+            }
+            Stage::RollingOut(steps) => {
+                let steps: Vec<RequestedStep> = steps
+                    .iter()
+                    .map(|&(percentage, hold_seconds)| RequestedStep {
+                        percentage,
+                        hold_seconds,
+                    })
+                    .collect();
+                rollouts::start(services, seeder, &id, &steps).await?;
             }
             _ => {}
         }

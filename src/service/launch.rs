@@ -1,11 +1,13 @@
 //! What a device would be told at launch (the preview for tools and the
-//! console), and the update timers that go into it.
+//! console), and the update timers and minimum usable version that go
+//! into it.
 
 use super::{Actor, ServiceError, Services, require, require_reader};
-use crate::db::{audit_log, launch_policies, mini_programs};
+use crate::db::{audit_log, launch_policies, mini_programs, outbox, versions};
 use crate::domain::{
-    AuditAction, LaunchDecision, LaunchRequest, MiniProgram, Principal, RuleViolation,
-    UpdateTimers, decide_launch, update_mode_locks,
+    AuditAction, DomainEvent, LaunchDecision, LaunchRequest, MiniProgram, MinimumVersionDecision,
+    Principal, RuleViolation, UpdateTimers, decide_launch, decide_minimum_version,
+    update_mode_locks,
 };
 use crate::launch::PolicyChange;
 
@@ -66,6 +68,57 @@ pub async fn set_update_timers(
             }
             let program = mini_programs::set_timers(tx, &before, timers).await?;
             launch_policies::changed(tx, PolicyChange::Program(program.id.clone())).await?;
+            audit_log::record(tx, &audit, Some(&before), Some(&program)).await?;
+            Ok::<_, ServiceError>(program)
+        })
+        .await?;
+    Ok(services.after_commit(committed).await)
+}
+
+/// Sets (or, with `None`, clears) a program's minimum usable version: no
+/// device may start an older one. WORKSPACE_ADMIN, for the programs whose
+/// update mode they may change; see `decide_minimum_version`.
+pub async fn set_minimum_version(
+    services: &Services,
+    actor: Actor<'_>,
+    mini_program_id: &str,
+    version: Option<&str>,
+    expected_revision: Option<i32>,
+) -> Result<MiniProgram, ServiceError> {
+    let principal = actor.principal;
+    require(
+        principal.may_change_update_mode(),
+        "only a WORKSPACE_ADMIN may set the minimum version",
+    )?;
+    let audit = actor.audit(AuditAction::SetMinimumVersion);
+    let committed = services
+        .db
+        .write(async |tx| {
+            let before = mini_programs::lock(tx, &principal.workspace_id, mini_program_id)
+                .await?
+                .ok_or(ServiceError::NotFound("mini program"))?;
+            let released = versions::released_numbers(tx, &before.id).await?;
+            let full = versions::release_state(tx, &before.id)
+                .await?
+                .full
+                .map(|full| full.number);
+            let decision =
+                decide_minimum_version(&before, version, expected_revision, &released, full)?;
+            let MinimumVersionDecision::Change {
+                previous,
+                version,
+                revision,
+            } = decision
+            else {
+                return Ok(before);
+            };
+            let program =
+                mini_programs::set_minimum_version(tx, &before, version, revision).await?;
+            launch_policies::changed(tx, PolicyChange::Program(program.id.clone())).await?;
+            let event =
+                DomainEvent::minimum_version_changed(&program, &principal.subject, previous);
+            let vetted = services.hooks.vet(vec![event]).await?;
+            outbox::append(tx, &vetted).await?;
             audit_log::record(tx, &audit, Some(&before), Some(&program)).await?;
             Ok::<_, ServiceError>(program)
         })

@@ -3,11 +3,11 @@
 use super::page::{Page, PageRequest};
 use super::{Actor, ServiceError, Services, require, require_reader};
 use crate::db::mini_programs::{self as repository, ProgramKey};
-use crate::db::{audit_log, launch_policies, outbox, update_mode_changes, versions};
+use crate::db::{Tx, audit_log, launch_policies, outbox, update_mode_changes, versions};
 use crate::domain::{
-    AuditAction, DomainEvent, MiniProgram, MiniProgramChannel, MiniProgramType, NewMiniProgram,
-    Principal, ProgramFilter, RuleViolation, UpdateMode, UpdateModeChange, UpdateModeDecision,
-    UpdateModeOutcome, decide_update_mode_change, validate_program_name,
+    AuditAction, AuditContext, DomainEvent, MiniProgram, MiniProgramChannel, MiniProgramType,
+    NewMiniProgram, Principal, ProgramFilter, RuleViolation, UpdateMode, UpdateModeChange,
+    UpdateModeDecision, UpdateModeOutcome, decide_update_mode_change, validate_program_name,
 };
 use crate::launch::PolicyChange;
 
@@ -124,39 +124,8 @@ pub async fn change_update_mode(
                 .await?
                 .ok_or(ServiceError::NotFound("mini program"))?;
             let decision = decide_update_mode_change(&before, mode, expected_revision)?;
-            let mut events = Vec::new();
-            let program = match decision {
-                UpdateModeDecision::Unchanged => before.clone(),
-                UpdateModeDecision::Change {
-                    previous_mode,
-                    mode,
-                    revision,
-                } => {
-                    let program = repository::change_update_mode(
-                        tx,
-                        &before,
-                        previous_mode,
-                        mode,
-                        revision,
-                        &principal.subject,
-                    )
-                    .await?;
-                    launch_policies::changed(tx, PolicyChange::Program(program.id.clone())).await?;
-                    events.push(DomainEvent::update_mode_changed(
-                        &principal.workspace_id,
-                        &program.id,
-                        &principal.subject,
-                        previous_mode,
-                        mode,
-                        program.revision,
-                    ));
-                    program
-                }
-            };
+            let program = apply_update_mode(tx, services, &audit, &before, decision).await?;
             let affected_versions = versions::following_global_mode(tx, &program.id).await?;
-            let vetted = services.hooks.vet(events).await?;
-            outbox::append(tx, &vetted).await?;
-            audit_log::record(tx, &audit, Some(&before), Some(&program)).await?;
             Ok::<_, ServiceError>(UpdateModeOutcome {
                 program,
                 decision,
@@ -165,6 +134,43 @@ pub async fn change_update_mode(
         })
         .await?;
     Ok(services.after_commit(committed).await)
+}
+
+/// Writes a decided change of the global mode of `before` (read under its
+/// lock) as `audit.actor`: the history entry, the launch policy, the
+/// `update_mode.changed` event and the audit record. By hand or by a window.
+pub(super) async fn apply_update_mode(
+    tx: &mut Tx<'_>,
+    services: &Services,
+    audit: &AuditContext,
+    before: &MiniProgram,
+    decision: UpdateModeDecision,
+) -> Result<MiniProgram, ServiceError> {
+    let UpdateModeDecision::Change {
+        previous_mode,
+        mode,
+        revision,
+    } = decision
+    else {
+        audit_log::record(tx, audit, Some(before), Some(before)).await?;
+        return Ok(before.clone());
+    };
+    let program =
+        repository::change_update_mode(tx, before, previous_mode, mode, revision, &audit.actor)
+            .await?;
+    launch_policies::changed(tx, PolicyChange::Program(program.id.clone())).await?;
+    let event = DomainEvent::update_mode_changed(
+        &audit.workspace_id,
+        &program.id,
+        &audit.actor,
+        previous_mode,
+        mode,
+        program.revision,
+    );
+    let vetted = services.hooks.vet(vec![event]).await?;
+    outbox::append(tx, &vetted).await?;
+    audit_log::record(tx, audit, Some(before), Some(&program)).await?;
+    Ok(program)
 }
 
 /// The update mode changes of a program, newest first.

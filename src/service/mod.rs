@@ -16,6 +16,7 @@ pub mod page;
 pub mod persisted_queries;
 pub mod rate_limit;
 pub mod rollouts;
+pub mod update_mode_windows;
 pub mod versions;
 
 pub use error::ServiceError;

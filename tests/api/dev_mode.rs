@@ -5,8 +5,7 @@ use serde_json::json;
 use crate::common::*;
 use crate::on_both_backends;
 
-const DEMO: &str =
-    "{ miniPrograms { totalCount nodes { name type channel versions { nodes { status } } } } }";
+const DEMO: &str = "{ miniPrograms { totalCount nodes { name type channel versions { nodes { status offlineReason rollout { status } } } } } }";
 
 /// The token that a development start prints: the line after its announcement.
 fn printed_token(server: &TestServer) -> String {
@@ -30,7 +29,7 @@ on_both_backends! {
         assert_eq!(response.data()["viewer"], json!({ "workspaceId": "demo", "roles": ["WORKSPACE_ADMIN"] }));
         let response = server.gql(&token, DEMO, json!({})).await;
         let programs = &response.data()["miniPrograms"];
-        assert_eq!(programs["totalCount"], 4);
+        assert_eq!(programs["totalCount"], 5);
         let nodes = programs["nodes"].as_array().unwrap();
         let kinds: BTreeSet<(String, String)> = nodes
             .iter()
@@ -45,6 +44,12 @@ on_both_backends! {
             .map(|v| v["status"].as_str().unwrap())
             .collect();
         assert_eq!(statuses.len(), 7, "every status: {statuses:?}");
+        let versions: Vec<&serde_json::Value> = nodes
+            .iter()
+            .flat_map(|p| p["versions"]["nodes"].as_array().unwrap())
+            .collect();
+        assert!(versions.iter().any(|v| v["rollout"]["status"] == "RUNNING"), "a rollout in progress");
+        assert!(versions.iter().any(|v| v["offlineReason"].is_string()), "a rolled-back version");
 
         let page = server.http().get(format!("{}/graphiql", server.url)).send().await.unwrap().text().await.unwrap();
         assert!(page.contains("Authorization") && page.contains("Bearer ey"), "GraphiQL opens with a token");
@@ -54,7 +59,7 @@ on_both_backends! {
         drop(server);
         let server = TestServer::start_on(&db, settings).await;
         let response = server.gql(&token, DEMO, json!({})).await;
-        assert_eq!(response.data()["miniPrograms"]["totalCount"], 4);
+        assert_eq!(response.data()["miniPrograms"]["totalCount"], 5);
     }
 
     async fn a_configured_secret_seeds_and_prints_nothing(backend: Backend) {

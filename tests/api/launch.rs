@@ -100,7 +100,7 @@ on_both_backends! {
             json!({
                 "miniProgramId": asynchronous, "targetVersion": "1.1.0", "updateMode": "ASYNC",
                 "action": "SYNC_DOWNLOAD", "asyncUpdateSeconds": 3600, "syncUpdateSeconds": 864000,
-                "grayRelease": false, "policyRevision": first_open["policyRevision"],
+                "grayRelease": false, "minimumVersion": null, "policyRevision": first_open["policyRevision"],
             })
         );
         assert!(first_open["policyRevision"].is_i64());
@@ -344,7 +344,7 @@ on_both_backends! {
         submit(&server, &developer(), &gray).await.data();
         decide_and_release(&server, &gray, Some(40)).await;
         let preview = "query($p: ID!, $d: String!, $c: String, $a: Int) { launchPolicy(miniProgramId: $p, deviceId: $d, cachedVersion: $c, cacheAgeSeconds: $a) {
-            miniProgramId targetVersion updateMode action asyncUpdateSeconds syncUpdateSeconds grayRelease policyRevision } }";
+            miniProgramId targetVersion updateMode action asyncUpdateSeconds syncUpdateSeconds grayRelease minimumVersion policyRevision } }";
         for i in 0..10 {
             let device = format!("device-{i}");
             let answer = launch(&server, &key, &program, &[("deviceId", &device), ("cachedVersion", "1.0.0"), ("cacheAgeSeconds", "900000")]).await;

@@ -5,6 +5,7 @@
 #[path = "../common"]
 mod common {
     pub mod database;
+    pub mod gate;
     pub mod gql;
     pub mod identity_provider;
     pub mod in_process;
@@ -18,6 +19,7 @@ mod common {
     pub mod wait;
 
     pub use database::*;
+    pub use gate::*;
     pub use gql::*;
     pub use in_process::*;
     pub use process::*;
@@ -39,18 +41,24 @@ mod dev_mode;
 mod exhaustion;
 mod faults;
 mod fuzz;
+mod gates;
 mod hooks;
 mod http;
 mod launch;
+mod launch_signing;
 mod lifecycle;
 mod limits;
 mod listing;
 mod migrations;
 mod mini_programs;
+mod minimum_version;
 mod persisted_queries;
 mod public_keys;
+mod rollback;
+mod rollouts;
 mod scale_out;
 mod subscriptions;
 mod tenancy;
 mod update_mode;
+mod update_mode_windows;
 mod versions;

@@ -1,0 +1,1 @@
+ALTER TABLE mini_programs DROP COLUMN minimum_version;
