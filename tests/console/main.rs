@@ -910,31 +910,28 @@ async fn a_rollout_planned_in_the_editor_advances_live_to_the_full_release() {
     browser
         .click(&format!("{row} [data-action=\"start-rollout\"]"))
         .await;
-    browser
-        .wait_for_text(&format!("{row} .rollout-status"), "Running", |text| {
-            text == "Running"
-        })
-        .await;
-    let chart = browser
-        .attribute(&format!("{row} svg.rollout-chart"), "aria-label")
-        .await
-        .unwrap_or_default();
-    assert!(chart.contains("step 1 of 2"), "{chart}");
-    assert_eq!(
-        browser
-            .attribute(
-                &format!("{row} .rollout-steps-table tr[aria-current=\"step\"]"),
-                "data-step"
-            )
-            .await
-            .as_deref(),
-        Some("0")
+    // The running plan, read at one instant: the step is due in 3 s.
+    let script = format!(
+        "const row = document.querySelector({});
+         const status = row?.querySelector('.rollout-status')?.textContent;
+         return status ? {{
+             status,
+             chart: row.querySelector('svg.rollout-chart').getAttribute('aria-label'),
+             current: row.querySelector('.rollout-steps-table tr[aria-current=step]')?.dataset.step ?? null,
+             manual: row.querySelectorAll('[data-action=gray-release]').length,
+         }} : null",
+        Value::from(row.as_str())
     );
-    assert!(
-        browser
-            .texts(&format!("{row} [data-action=\"gray-release\"]"))
-            .await
-            .is_empty(),
+    let running = eventually(WAIT, "the plan on the page", || async {
+        Some(browser.eval(&script).await).filter(|shown| !shown.is_null())
+    })
+    .await;
+    assert_eq!(running["status"], "Running", "{running}");
+    let chart = running["chart"].as_str().unwrap_or_default();
+    assert!(chart.contains("step 1 of 2"), "{chart}");
+    assert_eq!(running["current"], "0", "the step in force is marked");
+    assert_eq!(
+        running["manual"], 0,
         "the plan's controls instead of a manual raise"
     );
     browser.screenshot("rollout-running").await;
@@ -1053,7 +1050,11 @@ async fn a_rollout_is_paused_with_a_reason_resumed_and_cancelled() {
             .is_empty(),
         "no next step while paused"
     );
-    assert_eq!(focused_action(&browser).await, "resume");
+    // The page may show the pause (heard live) before its own answer moves the focus.
+    eventually(WAIT, "the focus on Resume", || async {
+        (focused_action(&browser).await == "resume").then_some(())
+    })
+    .await;
     browser.screenshot("rollout-paused").await;
     let state = version_state(&server, &next).await;
     assert_eq!(state["rollout"]["status"], "PAUSED");
