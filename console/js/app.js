@@ -10,6 +10,7 @@ import { renderPrograms } from './programs.js';
 import { openProgram } from './program.js';
 import { renderIntegrations } from './integrations.js';
 import { renderClientKeys } from './client-keys.js';
+import { renderReleaseGates } from './release-gates.js';
 
 const main = document.getElementById('main');
 const nav = document.getElementById('top-nav');
@@ -32,7 +33,7 @@ function renderHeader() {
   nav.hidden = who.hidden = !viewer;
   if (!viewer) return;
   const links = [['#/programs', 'Programs']];
-  if (session.may('MANAGE_INTEGRATIONS')) links.push(['#/integrations', 'Integrations'], ['#/client-keys', 'Client keys']);
+  if (session.may('MANAGE_INTEGRATIONS')) links.push(['#/integrations', 'Integrations'], ['#/release-gates', 'Release gates'], ['#/client-keys', 'Client keys']);
   nav.replaceChildren(h('ul', links.map(([href, text]) => h('li', h('a', { href }, text)))));
   who.replaceChildren(
     h('span.who-name', h('span.visually-hidden', 'Signed in as '), viewer.subject),
@@ -98,6 +99,7 @@ const ROUTES = [
     key: `program:${id}`, params: { id: decodeURIComponent(id), tab }, mount: openProgram,
   })],
   [/^\/integrations$/, () => ({ key: 'integrations', mount: renderIntegrations, needs: 'MANAGE_INTEGRATIONS' })],
+  [/^\/release-gates$/, () => ({ key: 'release-gates', mount: renderReleaseGates, needs: 'MANAGE_INTEGRATIONS' })],
   [/^\/client-keys$/, () => ({ key: 'client-keys', mount: renderClientKeys, needs: 'MANAGE_INTEGRATIONS' })],
 ];
 
@@ -123,7 +125,7 @@ function route() {
     main.replaceChildren(h('h1', heading), h('p', text, ' ', h('a', { href: '#/programs' }, 'Go to the mini programs.')));
   };
   if (!match) plain('Not found', 'Page not found', 'There is no page at this address.');
-  else if (match.needs && !session.may(match.needs)) plain('Not allowed', 'Not available to you', 'Your access token does not allow managing integrations and client keys.');
+  else if (match.needs && !session.may(match.needs)) plain('Not allowed', 'Not available to you', 'Your access token does not allow managing integrations, release gates and client keys.');
   else {
     current = { key: match.key, ...(match.mount(main, match.params) || {}) };
     return;

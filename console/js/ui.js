@@ -52,6 +52,23 @@ export function formatDate(iso) {
 }
 export const timeEl = (iso) => h('time', { dateTime: iso }, formatDate(iso));
 
+// To the second and with the zone, for moments that are minutes away.
+const momentFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'long' });
+export const momentEl = (iso) => {
+  const date = new Date(iso);
+  return h('time', { dateTime: iso }, Number.isNaN(date.getTime()) ? iso : momentFormat.format(date));
+};
+
+/** An SVG element: attributes as given (no properties), children as h() takes them. */
+export function svg(tag, attrs, ...children) {
+  const el = document.createElementNS('http://www.w3.org/2000/svg', tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value !== null && value !== undefined && value !== false) el.setAttribute(key, value);
+  }
+  append(el, children);
+  return el;
+}
+
 /**
  * Runs an async action with its button disabled, so a double click sends
  * one request. Disabling drops the focus to <body>; it is given back.
@@ -83,8 +100,20 @@ export function act(button, errorEl, action, fields = {}) {
 
 export function showError(error, errorEl, fields = {}) {
   const control = error.code === 'BAD_USER_INPUT' ? fields[error.extensions?.field] : null;
-  if (control) fieldError(control, inputMessage(error));
-  else say(errorEl, error.message);
+  if (!control) return say(errorEl, error.message);
+  const message = inputMessage(error);
+  const [at, text] = locators.get(control)?.(message) || [control, message];
+  fieldError(at, text);
+}
+
+const locators = new WeakMap();
+/**
+ * For a group of controls that the server names as one field (a plan's
+ * "steps"): locate(message) gives the control within it that the message
+ * is about and what to say there, or null for the group itself.
+ */
+export function locateWithin(group, locate) {
+  locators.set(group, locate);
 }
 
 // Next to its field, "grayPercentage: may only grow…" needs no field name.
@@ -113,6 +142,7 @@ export function fieldError(control, message) {
 export function clearFieldError(control) {
   const el = control.parentElement?.querySelector(':scope > .field-error');
   if (el) say(el, '');
+  for (const inner of control.querySelectorAll('.field-error')) say(inner, '');
   for (const target of [control, ...control.querySelectorAll('[aria-invalid]')]) target.removeAttribute('aria-invalid');
 }
 

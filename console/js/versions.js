@@ -1,5 +1,6 @@
-// The Versions tab: the Update Mode section, the versions with their
-// Release panels and lifecycle actions, and the New version form.
+// The Versions tab: the Update Mode section, Roll back, the versions with
+// their Release panels (lifecycle actions, rollout plan), and the New
+// version form.
 //
 // The rules are the API's: the order of the versions, which steps a
 // version offers (availableActions), and whether a number or a gray share
@@ -12,10 +13,13 @@ import { h, field, say, timeEl, act, newId } from './ui.js';
 import { pagedList } from './list.js';
 import { MODE, plural, statusWords } from './words.js';
 import { createUpdateModeSection } from './update-mode.js';
+import { ROLLOUT_FIELDS, ROLLOUT_MUTATIONS, defaultDraft, isActive, rolloutEditor, rolloutProgress } from './rollout.js';
+import { createRollback, offlineReasonEl } from './rollback.js';
 
 export const VERSION_FIELDS = `fragment VersionFields on MiniProgramVersion {
   id version description status updateMode updateModeSource grayPercentage
-  createdAt submittedAt decidedAt decidedBy decisionComment releasedAt availableActions
+  createdAt submittedAt decidedAt decidedBy decisionComment releasedAt availableActions offlineReason
+  ${ROLLOUT_FIELDS}
 }`;
 
 const PAGE_SIZE = 50;
@@ -41,6 +45,7 @@ const MUTATIONS = {
 
 export function createVersionsTab(ctx) {
   const expanded = new Set();
+  const drafts = new Map(); // version id -> the steps of a plan being typed
   const rows = new Map(); // version id -> {li, signature}
   const list = h('ol.versions', { 'aria-labelledby': 'versions-heading' });
   const count = h('p.count#versions-count', { role: 'status' });
@@ -61,9 +66,15 @@ export function createVersionsTab(ctx) {
     afterChange: () => ctx.reload(),
   });
   const newVersion = session.may('CREATE_VERSION') ? newVersionForm() : null;
+  const rollback = session.may('RELEASE') ? createRollback(ctx, {
+    done: async (ids, message) => {
+      await refresh(ids);
+      say(liveMessage, message);
+    },
+  }) : null;
   const el = h('div.versions-tab', modeSection.el,
     h('section', { 'aria-labelledby': 'versions-heading' },
-      h('h2#versions-heading', 'Versions'), count, listError, list, empty, h('div.actions', versions.more)),
+      h('h2#versions-heading', 'Versions'), rollback?.el, count, listError, list, empty, h('div.actions', versions.more)),
     newVersion?.el);
   let shownProgram = null;
 
@@ -114,6 +125,7 @@ export function createVersionsTab(ctx) {
       (row?.querySelector(focusKey) || row?.querySelector('.toggle'))?.focus();
     }
     newVersion?.hint(shown[0]?.version);
+    rollback?.update(shown, shown.length >= total);
   }
 
   function renderRow(version) {
@@ -134,6 +146,7 @@ export function createVersionsTab(ctx) {
         h('span.badge', { 'data-status': version.status }, statusWords(version)),
         h('span.version-desc', version.description || ''),
         toggle),
+      offlineReasonEl(version),
       h('div.release-panel', { id: panelId, hidden: !isOpen }, isOpen ? releasePanel(version) : null));
   }
 
@@ -151,15 +164,43 @@ export function createVersionsTab(ctx) {
         [version.decidedBy, version.decidedAt ? [', ', timeEl(version.decidedAt)] : '']],
       version.decisionComment && ['Comment', version.decisionComment],
       version.releasedAt && ['Released', timeEl(version.releasedAt)],
+      version.offlineReason && ['Rolled back because', version.offlineReason],
     ].filter(Boolean);
     return [
       h('dl.facts',
         h('div', h('dt', 'Update Mode'), h('dd.version-update-mode', mode)),
         facts.map(([term, value]) => h('div', h('dt', term), h('dd', value)))),
       h('p.update-mode-explanation', explanation),
+      version.rollout && rolloutProgress({ version, mayControl: session.may('RELEASE'), mutate: (change) => mutate(version, change) }),
       actions(version),
       h('p.result.row-status'),
     ];
+  }
+
+  /**
+   * Sends a change of the version from its panel and reads what it
+   * changed again; onAnswer runs in between (a dialog closes). `focus`
+   * names the control that takes the focus in the rebuilt row.
+   */
+  function mutate(version, { button, errorEl, query, input, done, fields, focus = button.dataset.action, onAnswer }) {
+    return act(button, errorEl, async () => {
+      const shownStatus = rows.get(version.id)?.li.querySelector('.row-status');
+      if (shownStatus) say(shownStatus, '');
+      const data = Object.values(await graphql(query, { input: { versionId: version.id, ...input } }))[0];
+      onAnswer?.();
+      await refresh([data.miniProgramVersion.id, ...(data.offlineVersions || []).map((v) => v.id)]);
+      // The row was rebuilt for its new status: the message and the
+      // focus go to the new one (rather than to the toggle that the
+      // rebuild falls back on when the focused control is gone).
+      const row = rows.get(version.id)?.li;
+      if (row) {
+        say(row.querySelector('.row-status'), done);
+        const toggle = row.querySelector('.toggle');
+        const lost = document.activeElement === document.body || document.activeElement === toggle;
+        if (!button.isConnected && lost) (row.querySelector(`[data-action="${focus}"]`) || toggle).focus();
+      }
+      say(liveMessage, done);
+    }, fields);
   }
 
   function actions(version) {
@@ -167,19 +208,7 @@ export function createVersionsTab(ctx) {
     if (!allowed.size) return null;
     const errorEl = h('p.error', { role: 'alert' });
     const parts = [];
-    const run = (button, query, variables, done, fields) => act(button, errorEl, async () => {
-      say(button.closest('.release-panel').querySelector('.row-status'), '');
-      const data = Object.values(await graphql(query, { input: { versionId: version.id, ...variables } }))[0];
-      await refresh([data.miniProgramVersion.id, ...(data.offlineVersions || []).map((v) => v.id)]);
-      // The row was rebuilt for its new status: the message and the
-      // focus go to the new one.
-      const row = rows.get(version.id)?.li;
-      if (row) {
-        say(row.querySelector('.row-status'), done);
-        if (!button.isConnected && document.activeElement === document.body) (row.querySelector(`[data-action="${button.dataset.action}"]`) || row.querySelector('.toggle')).focus();
-      }
-      say(liveMessage, done);
-    }, fields);
+    const run = (button, query, input, done, fields) => mutate(version, { button, errorEl, query, input, done, fields });
     const button = (action, label, onclick, cls = '') => h(`button${cls}`, { type: 'button', 'data-action': action, onclick: (e) => onclick(e.currentTarget) }, label);
 
     if (allowed.has('SUBMIT_FOR_RELEASE_APPROVAL')) {
@@ -193,7 +222,8 @@ export function createVersionsTab(ctx) {
         allowed.has('APPROVE') && button('approve', 'Approve', (b) => decide(b, 'APPROVE', `${version.version} was approved.`)),
         allowed.has('REJECT') && button('reject', 'Reject', (b) => decide(b, 'REJECT', `${version.version} was rejected.`), '.danger'))));
     }
-    if (allowed.has('RELEASE')) {
+    // While a plan holds the share, its controls change it, not a manual release.
+    if (allowed.has('RELEASE') && !isActive(version.rollout)) {
       const [percentField, percent] = field('Gray release percentage',
         h('input.gray-percentage', { type: 'number', step: 1, inputMode: 'numeric' }),
         version.grayPercentage ? `Released to ${version.grayPercentage} % of devices now.` : 'The share of devices, in percent.');
@@ -209,6 +239,15 @@ export function createVersionsTab(ctx) {
           run(b, MUTATIONS.release, { grayPercentage: value }, `${version.version} is released to ${value} % of devices.`, { grayPercentage: percent });
         }),
         button('full-release', 'Full release', (b) => run(b, MUTATIONS.release, { grayPercentage: null }, `${version.version} is released to all devices.`)))));
+      if (!drafts.has(version.id)) drafts.set(version.id, defaultDraft(version));
+      parts.push(rolloutEditor({
+        draft: drafts.get(version.id),
+        start: (b, steps, fields, stepsError) => mutate(version, {
+          button: b, errorEl: stepsError, query: ROLLOUT_MUTATIONS.start, input: { steps }, fields, focus: 'pause',
+          onAnswer: () => drafts.delete(version.id),
+          done: `The rollout of ${version.version} started at ${steps[0].percentage} % of devices.`,
+        }),
+      }));
     }
     if (allowed.has('TAKE_OFFLINE')) {
       parts.push(h('div.actions', button('offline', 'Take offline',
@@ -266,6 +305,7 @@ export function createVersionsTab(ctx) {
 
 function focusSelector(el) {
   if (el.dataset.action) return `[data-action="${el.dataset.action}"]`;
+  if (el.dataset.focusKey) return `[data-focus-key="${el.dataset.focusKey}"]`;
   const cls = ['toggle', 'decision-comment', 'gray-percentage'].find((c) => el.classList.contains(c));
   return cls ? `.${cls}` : null;
 }

@@ -42,7 +42,9 @@ export const LAUNCH_ACTION = {
 
 // HookEventType, for the event checkboxes of a new integration.
 export const HOOK_EVENTS = ['UPDATE_MODE_CHANGED', 'VERSION_CREATED', 'VERSION_SUBMITTED_FOR_RELEASE_APPROVAL',
-  'VERSION_APPROVED', 'VERSION_REJECTED', 'VERSION_RELEASED', 'VERSION_OFFLINE'];
+  'VERSION_APPROVED', 'VERSION_REJECTED', 'VERSION_RELEASED', 'VERSION_OFFLINE', 'ROLLOUT_PAUSED', 'ROLLOUT_COMPLETED'];
+
+export const ROLLOUT_STATUS = { RUNNING: 'Running', PAUSED: 'Paused', COMPLETED: 'Completed', CANCELLED: 'Cancelled' };
 
 /** An enum value in words: WORKSPACE_ADMIN → "Workspace admin". */
 export const sentence = (name) => name.charAt(0) + name.slice(1).toLowerCase().replaceAll('_', ' ');

@@ -171,6 +171,15 @@ impl Browser {
             .await;
     }
 
+    /// Replaces what a form control holds with `text`, as typed.
+    pub async fn fill(&self, css: &str, text: &str) {
+        self.on_element(css, "type into", |element| async move {
+            element.clear().await?;
+            element.send_keys(text).await
+        })
+        .await;
+    }
+
     pub async fn text(&self, css: &str) -> String {
         self.on_element(css, "read the text of", |element| async move {
             element.text().await

@@ -2,8 +2,9 @@
 //! changing the update mode through the dialog and seeing it live in a
 //! second session, the locked button with its reasons, the Release panel,
 //! what each role is offered, paging, the server's refusals shown at their
-//! fields, secrets shown once, a refused live connection, and keyboard
-//! use. Screenshots of the main screens are saved under
+//! fields, secrets shown once, a refused live connection, keyboard use,
+//! rollout plans advancing live, a rollback and the release gates page.
+//! Screenshots of the main screens are saved under
 //! `target/console-screenshots/`.
 
 /// The parts of tests/common/ that drive a server and set up its data.
@@ -51,6 +52,53 @@ async fn program_with_versions(server: &TestServer) -> (String, String, String) 
     release(server, &released, None).await;
     let created = create_version(server, &program, "1.1.0").await;
     (program, released, created)
+}
+
+/// Submits and approves a version, ready for release.
+async fn approve(server: &TestServer, version: &str) {
+    submit(server, &developer(), version).await.data();
+    decide(server, &approver(), version, "APPROVE").await;
+}
+
+/// A version of the program created and approved.
+async fn approved_version(server: &TestServer, program: &str, number: &str) -> String {
+    let version = create_version(server, program, number).await;
+    approve(server, &version).await;
+    version
+}
+
+/// A version's status, share, offline reason and plan, as the API says.
+async fn version_state(server: &TestServer, version: &str) -> Value {
+    let response = server
+        .gql(
+            &admin(),
+            "query($id: ID!) { miniProgramVersion(id: $id) {
+                status grayPercentage offlineReason
+                rollout { status currentStep pausedReason steps { percentage holdSeconds reachedAt } }
+            } }",
+            json!({ "id": version }),
+        )
+        .await;
+    response.data()["miniProgramVersion"].clone()
+}
+
+const START_ROLLOUT: &str = "mutation($input: StartRolloutInput!) {
+    startRollout(input: $input) { miniProgramVersion { id } }
+}";
+
+/// The values of every form control that matches, in order.
+async fn values(browser: &Browser, css: &str) -> Vec<String> {
+    let script = format!(
+        "return [...document.querySelectorAll({})].map((el) => el.value)",
+        Value::from(css)
+    );
+    serde_json::from_value(browser.eval(&script).await).expect("values")
+}
+
+async fn focused_action(browser: &Browser) -> Value {
+    browser
+        .eval("return document.activeElement.dataset.action ?? null")
+        .await
 }
 
 fn admin_named(subject: &str) -> String {
@@ -435,6 +483,7 @@ async fn a_viewer_is_offered_only_what_it_may_do() {
         browser.texts(".new-version").await.is_empty(),
         "no New version form"
     );
+    assert!(browser.texts("#roll-back").await.is_empty(), "no Roll back");
     let row = release_panel(&browser, &released).await;
     assert!(
         browser
@@ -773,4 +822,484 @@ async fn too_many_live_connections_are_explained_and_retried() {
         .wait_for_text("#global-update-mode", "Sync", |text| text == "Sync")
         .await;
     second.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollout_planned_in_the_editor_advances_live_to_the_full_release() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let (server, _db) = TestServer::start(backend()).await;
+    let (program, released, _) = program_with_versions(&server).await;
+    let next = approved_version(&server, &program, "1.2.0").await;
+    let browser = driver.session(&server.url, 1280, 900).await;
+    browser.sign_in(&admin()).await;
+    open_program(&browser, &program).await;
+    browser
+        .wait_for_text("#live-status", "Live", |text| text == "Live")
+        .await;
+    // Gone if the page reloads.
+    browser.eval("window.notReloaded = true; return null").await;
+
+    let row = release_panel(&browser, &next).await;
+    let step = |i: usize, what: &str| format!("{row} .rollout-step[data-step=\"{i}\"] {what}");
+    browser.wait_for(&format!("{row} .rollout-editor")).await;
+    assert_eq!(
+        values(&browser, &format!("{row} .step-percentage")).await,
+        ["1", "5", "20", "50", "100"],
+        "the default plan"
+    );
+    assert_eq!(
+        values(&browser, &format!("{row} .step-unit")).await,
+        ["86400"; 4],
+        "a day apart"
+    );
+    for _ in 0..3 {
+        browser.click(&step(1, ".remove-step")).await;
+    }
+    assert_eq!(
+        values(&browser, &format!("{row} .step-percentage")).await,
+        ["1", "100"]
+    );
+
+    // A plan the server refuses is explained at the step it names (the
+    // API counts from 0, the page from 1), as the server says it.
+    browser.fill(&step(0, ".step-percentage"), "100").await;
+    browser
+        .click(&format!("{row} [data-action=\"start-rollout\"]"))
+        .await;
+    let shown = browser
+        .wait_for_text(&step(1, ".field-error"), "the server's reason", |text| {
+            !text.is_empty()
+        })
+        .await;
+    assert_eq!(
+        browser
+            .attribute(&step(1, ".step-percentage"), "aria-invalid")
+            .await
+            .as_deref(),
+        Some("true")
+    );
+    let refused = server
+        .gql(
+            &admin(),
+            START_ROLLOUT,
+            json!({ "input": { "versionId": next, "steps": [
+                { "percentage": 100, "holdSeconds": 86400 },
+                { "percentage": 100, "holdSeconds": 0 },
+            ] } }),
+        )
+        .await;
+    assert_eq!(refused.code(), "BAD_USER_INPUT");
+    assert_eq!(refused.error()["extensions"]["field"], "steps");
+    let said = refused.error()["message"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("steps: ")
+        .trim_start_matches("step 1: ")
+        .to_lowercase();
+    assert_eq!(shown.to_lowercase(), said);
+    assert_eq!(version_state(&server, &next).await["rollout"], Value::Null);
+
+    // 10 % for three seconds, then everyone.
+    browser.fill(&step(0, ".step-percentage"), "10").await;
+    browser.fill(&step(0, ".step-hold"), "3").await;
+    browser
+        .click(&step(0, ".step-unit option[value=\"1\"]"))
+        .await;
+    browser
+        .click(&format!("{row} [data-action=\"start-rollout\"]"))
+        .await;
+    // The running plan, read at one instant: the step is due in 3 s.
+    let script = format!(
+        "const row = document.querySelector({});
+         const status = row?.querySelector('.rollout-status')?.textContent;
+         return status ? {{
+             status,
+             chart: row.querySelector('svg.rollout-chart').getAttribute('aria-label'),
+             current: row.querySelector('.rollout-steps-table tr[aria-current=step]')?.dataset.step ?? null,
+             manual: row.querySelectorAll('[data-action=gray-release]').length,
+         }} : null",
+        Value::from(row.as_str())
+    );
+    let running = eventually(WAIT, "the plan on the page", || async {
+        Some(browser.eval(&script).await).filter(|shown| !shown.is_null())
+    })
+    .await;
+    assert_eq!(running["status"], "Running", "{running}");
+    let chart = running["chart"].as_str().unwrap_or_default();
+    assert!(chart.contains("step 1 of 2"), "{chart}");
+    assert_eq!(running["current"], "0", "the step in force is marked");
+    assert_eq!(
+        running["manual"], 0,
+        "the plan's controls instead of a manual raise"
+    );
+    browser.screenshot("rollout-running").await;
+
+    // The server applies the last step by itself; the page hears of it.
+    browser
+        .wait_for_text(&format!("{row} .rollout-status"), "Completed", |text| {
+            text == "Completed"
+        })
+        .await;
+    browser
+        .wait_for(&format!(
+            "[data-version-id=\"{next}\"][data-status=\"FULL_RELEASE\"]"
+        ))
+        .await;
+    browser
+        .wait_for(&format!(
+            "[data-version-id=\"{released}\"][data-status=\"OFFLINE\"]"
+        ))
+        .await;
+    let reached = browser
+        .texts(&format!("{row} .rollout-steps-table tbody td:last-child"))
+        .await;
+    assert!(
+        reached.len() == 2 && reached.iter().all(|text| text != "Not yet"),
+        "{reached:?}"
+    );
+    assert_eq!(
+        browser.eval("return window.notReloaded === true").await,
+        true
+    );
+    browser.screenshot("rollout-completed").await;
+    let state = version_state(&server, &next).await;
+    assert_eq!(
+        (&state["status"], &state["rollout"]["status"]),
+        (&json!("FULL_RELEASE"), &json!("COMPLETED"))
+    );
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollout_is_paused_with_a_reason_resumed_and_cancelled() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let (server, _db) = TestServer::start(backend()).await;
+    let (program, _, _) = program_with_versions(&server).await;
+    let next = approved_version(&server, &program, "1.2.0").await;
+    server
+        .gql(
+            &admin(),
+            START_ROLLOUT,
+            json!({ "input": { "versionId": next, "steps": [
+                { "percentage": 10, "holdSeconds": 86400 },
+                { "percentage": 100, "holdSeconds": 0 },
+            ] } }),
+        )
+        .await
+        .data();
+    let browser = driver.session(&server.url, 1280, 900).await;
+    browser.sign_in(&admin()).await;
+    open_program(&browser, &program).await;
+    let row = release_panel(&browser, &next).await;
+    browser
+        .wait_for_text(&format!("{row} .rollout-status"), "Running", |text| {
+            text == "Running"
+        })
+        .await;
+    browser
+        .wait_for_text(&format!("{row} .rollout-next"), "the next step", |text| {
+            !text.is_empty()
+        })
+        .await;
+
+    // Pausing asks why; the server requires it, at the field.
+    browser
+        .click(&format!("{row} [data-action=\"pause\"]"))
+        .await;
+    browser.wait_for("dialog[open] .pause-reason").await;
+    let focused: Value = browser
+        .eval("return document.activeElement.classList.contains('pause-reason')")
+        .await;
+    assert_eq!(focused, true, "the focus goes to the reason");
+    browser
+        .click("dialog[open] [data-action=\"confirm-pause\"]")
+        .await;
+    browser
+        .wait_for_text(
+            "dialog[open] .pause-reason ~ .field-error",
+            "the server's reason",
+            |text| !text.is_empty(),
+        )
+        .await;
+    assert_eq!(
+        version_state(&server, &next).await["rollout"]["status"],
+        "RUNNING"
+    );
+    browser
+        .fill("dialog[open] .pause-reason", "Crash rate above 2 %")
+        .await;
+    browser.screenshot("rollout-pause-dialog").await;
+    browser
+        .click("dialog[open] [data-action=\"confirm-pause\"]")
+        .await;
+    browser
+        .wait_for_text(&format!("{row} .rollout-status"), "Paused", |text| {
+            text == "Paused"
+        })
+        .await;
+    let reason = browser.text(&format!("{row} .paused-reason")).await;
+    assert!(reason.contains("Crash rate above 2 %"), "{reason}");
+    assert!(
+        browser
+            .texts(&format!("{row} .rollout-next"))
+            .await
+            .is_empty(),
+        "no next step while paused"
+    );
+    // The page may show the pause (heard live) before its own answer moves the focus.
+    eventually(WAIT, "the focus on Resume", || async {
+        (focused_action(&browser).await == "resume").then_some(())
+    })
+    .await;
+    browser.screenshot("rollout-paused").await;
+    let state = version_state(&server, &next).await;
+    assert_eq!(state["rollout"]["status"], "PAUSED");
+    assert_eq!(state["rollout"]["pausedReason"], "Crash rate above 2 %");
+
+    browser
+        .click(&format!("{row} [data-action=\"resume\"]"))
+        .await;
+    browser
+        .wait_for_text(&format!("{row} .rollout-status"), "Running", |text| {
+            text == "Running"
+        })
+        .await;
+    browser
+        .wait_for_text(&format!("{row} .rollout-next"), "the next step", |text| {
+            !text.is_empty()
+        })
+        .await;
+    assert_eq!(
+        version_state(&server, &next).await["rollout"]["status"],
+        "RUNNING"
+    );
+
+    // Cancelling asks first; the share stays and manual releases are back.
+    browser
+        .click(&format!("{row} [data-action=\"cancel\"]"))
+        .await;
+    browser.click("dialog[open] button.danger").await;
+    browser
+        .wait_for_text(&format!("{row} .rollout-status"), "Cancelled", |text| {
+            text == "Cancelled"
+        })
+        .await;
+    browser
+        .wait_for(&format!("{row} [data-action=\"gray-release\"]"))
+        .await;
+    browser.wait_for(&format!("{row} .rollout-editor")).await;
+    let state = version_state(&server, &next).await;
+    assert_eq!(
+        (&state["rollout"]["status"], &state["grayPercentage"]),
+        (&json!("CANCELLED"), &json!(10))
+    );
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollback_names_both_versions_and_restores_the_previous_release() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let (server, _db) = TestServer::start(backend()).await;
+    let (program, first, second) = program_with_versions(&server).await;
+    approve(&server, &second).await;
+    release(&server, &second, None).await;
+    let gray = approved_version(&server, &program, "1.2.0").await;
+    release(&server, &gray, Some(10)).await;
+    let browser = driver.session(&server.url, 1280, 900).await;
+    browser.sign_in(&admin()).await;
+    open_program(&browser, &program).await;
+
+    // A gray release is rolled back; the full release keeps serving.
+    browser
+        .wait_for_text("#roll-back", "the gray release", |text| {
+            text.contains("1.2.0")
+        })
+        .await;
+    browser.click("#roll-back").await;
+    browser.wait_for("#roll-back-dialog").await;
+    assert_eq!(
+        browser.text("#roll-back-from").await,
+        "1.2.0 (Gray Release (10%))"
+    );
+    assert_eq!(browser.text("#roll-back-to").await, "1.1.0");
+    // The reason is required: the server says so at the field.
+    browser.click("#confirm-roll-back").await;
+    browser
+        .wait_for_text(
+            "#roll-back-reason ~ .field-error",
+            "the server's reason",
+            |text| !text.is_empty(),
+        )
+        .await;
+    assert_eq!(
+        version_state(&server, &gray).await["status"],
+        "GRAY_RELEASE"
+    );
+    browser.fill("#roll-back-reason", "Crashes on start").await;
+    browser.click("#confirm-roll-back").await;
+    browser
+        .wait_for(&format!(
+            "[data-version-id=\"{gray}\"][data-status=\"OFFLINE\"]"
+        ))
+        .await;
+    let shown = browser
+        .text(&format!("[data-version-id=\"{gray}\"] .offline-reason"))
+        .await;
+    assert!(shown.contains("Crashes on start"), "{shown}");
+
+    // Then the full release: the one it replaced is restored.
+    browser
+        .wait_for_text("#roll-back", "the full release", |text| {
+            text.contains("1.1.0")
+        })
+        .await;
+    browser.click("#roll-back").await;
+    assert_eq!(
+        browser.text("#roll-back-from").await,
+        "1.1.0 (Full Release)"
+    );
+    assert_eq!(browser.text("#roll-back-to").await, "1.0.0");
+    browser.fill("#roll-back-reason", "Payments fail").await;
+    browser.screenshot("roll-back-dialog").await;
+    browser.click("#confirm-roll-back").await;
+    browser
+        .wait_for(&format!(
+            "[data-version-id=\"{second}\"][data-status=\"OFFLINE\"]"
+        ))
+        .await;
+    browser
+        .wait_for(&format!(
+            "[data-version-id=\"{first}\"][data-status=\"FULL_RELEASE\"]"
+        ))
+        .await;
+    let shown = browser
+        .text(&format!("[data-version-id=\"{second}\"] .offline-reason"))
+        .await;
+    assert!(shown.contains("Payments fail"), "{shown}");
+    browser
+        .wait_for_text("#roll-back-result", "what happened", |text| {
+            text.contains("1.1.0") && text.contains("1.0.0")
+        })
+        .await;
+    browser.screenshot("rolled-back").await;
+    let rolled_back = version_state(&server, &second).await;
+    assert_eq!(
+        (&rolled_back["status"], &rolled_back["offlineReason"]),
+        (&json!("OFFLINE"), &json!("Payments fail"))
+    );
+    assert_eq!(
+        version_state(&server, &first).await["status"],
+        "FULL_RELEASE"
+    );
+
+    // Nothing older to restore: the dialog says "none"; Escape closes it.
+    browser.click("#roll-back").await;
+    assert_eq!(
+        browser.text("#roll-back-from").await,
+        "1.0.0 (Full Release)"
+    );
+    assert_eq!(browser.text("#roll-back-to").await, "none");
+    browser.press(ESCAPE).await;
+    let focused: Value = browser.eval("return document.activeElement.id").await;
+    assert_eq!(focused, "roll-back", "the focus returns to the button");
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn release_gates_are_registered_and_deleted_through_their_page() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let (server, _db) = TestServer::start(backend()).await;
+    let browser = driver.session(&server.url, 1280, 900).await;
+    browser.sign_in(&admin()).await;
+    browser.click("#top-nav a[href=\"#/release-gates\"]").await;
+    browser
+        .wait_for_text("main h1", "the page", |text| text == "Release gates")
+        .await;
+    browser.wait_for("#release-gates[hidden]").await;
+
+    // The server checks the URL as a webhook target, and says so at the field.
+    browser.fill("#gate-name", "Crash monitor").await;
+    browser.fill("#gate-url", "ftp://gate.example/check").await;
+    browser.click("form button[type=\"submit\"]").await;
+    browser
+        .wait_for_text("#gate-url ~ .field-error", "the server's reason", |text| {
+            !text.is_empty()
+        })
+        .await;
+    browser
+        .fill("#gate-url", "https://gate.example/check")
+        .await;
+    browser.click("form button[type=\"submit\"]").await;
+    browser
+        .wait_for_text(".secret-card h2", "the new gate", |text| {
+            text == "Crash monitor is registered"
+        })
+        .await;
+    let secret = shown_secret(&browser).await;
+    assert!(!secret.is_empty());
+    let row = browser.wait_for("#release-gates tbody tr").await;
+    let id = row
+        .attr("data-gate-id")
+        .await
+        .expect("an id")
+        .expect("an id");
+    let listed = browser.text("#release-gates tbody tr").await;
+    assert!(
+        listed.contains("Crash monitor") && listed.contains("https://gate.example/check"),
+        "{listed}"
+    );
+    browser.screenshot("release-gates").await;
+    let gates = server
+        .gql(
+            &admin(),
+            "{ releaseGates { id name url active } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        gates.data()["releaseGates"],
+        json!([{ "id": id, "name": "Crash monitor", "url": "https://gate.example/check", "active": true }])
+    );
+
+    // Deleting asks first: cancelled, nothing changes; confirmed, it is gone.
+    browser
+        .click(&format!("[data-gate-id=\"{id}\"] button.danger"))
+        .await;
+    browser.wait_for("dialog[open]").await;
+    browser.press(ESCAPE).await;
+    assert_eq!(
+        server
+            .gql(&admin(), "{ releaseGates { id } }", json!({}))
+            .await
+            .data()["releaseGates"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+    browser
+        .click(&format!("[data-gate-id=\"{id}\"] button.danger"))
+        .await;
+    browser.click("dialog[open] button.danger").await;
+    browser
+        .wait_for_text("main .result", "the deletion", |text| {
+            text == "Crash monitor was deleted."
+        })
+        .await;
+    browser.wait_for("#release-gates[hidden]").await;
+    assert_eq!(
+        server
+            .gql(&admin(), "{ releaseGates { id } }", json!({}))
+            .await
+            .data()["releaseGates"],
+        json!([])
+    );
+    browser.close().await;
 }
