@@ -20,7 +20,7 @@ use crate::config::{
     SubscriptionSettings, TokenArgs,
 };
 use crate::db::{Database, DatabaseLocation};
-use crate::domain::Role;
+use crate::domain::{Role, TargetPolicy};
 use crate::graphql::QueryLimits;
 use crate::hooks::webhooks::WebhookSender;
 use crate::hooks::{DispatchSettings, Dispatcher, GuardHook, HookRegistry, NotifyHook};
@@ -100,11 +100,15 @@ pub async fn start(settings: ServerSettings, plugins: Plugins) -> Result<Server,
         registry = registry.with_notifier(notifier);
     }
     let launch = Arc::new(LaunchPolicies::load(db.clone()).await?);
+    let targets = TargetPolicy {
+        allow_private: hooks.webhook_allow_private_targets.unwrap_or(dev_mode),
+    };
     let services = Services {
         db: db.clone(),
         hooks: Arc::new(registry),
         launch: launch.clone(),
         live: Arc::new(LiveEvents::default()),
+        targets,
     };
     let follower = match db.location() {
         DatabaseLocation::Postgres(url) => {
@@ -112,8 +116,7 @@ pub async fn start(settings: ServerSettings, plugins: Plugins) -> Result<Server,
         }
         DatabaseLocation::Sqlite(_) => None,
     };
-    let allow_private = hooks.webhook_allow_private_targets.unwrap_or(dev_mode);
-    let webhooks = WebhookSender::new(hooks.webhook_timeout, allow_private)?;
+    let webhooks = WebhookSender::new(hooks.webhook_timeout, targets)?;
     let dispatcher = Dispatcher::new(
         db.clone(),
         services.hooks.clone(),

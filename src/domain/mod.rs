@@ -45,6 +45,7 @@ macro_rules! named_enum {
     };
 }
 
+mod address;
 mod audit;
 mod capability;
 mod client_key;
@@ -58,6 +59,7 @@ mod principal;
 mod update_mode;
 mod version;
 
+pub use address::{TargetPolicy, literal_address};
 pub use audit::{AuditAction, AuditContext, AuditFilter, AuditRecord, Audited};
 pub use capability::Capability;
 pub use client_key::{ClientKey, client_key_hash, sha256_hex};

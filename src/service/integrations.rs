@@ -49,7 +49,7 @@ pub async fn register(
     let integration = NewIntegration {
         workspace_id: principal.workspace_id.clone(),
         name: validate_program_name(name)?,
-        url: validate_webhook_url(url)?,
+        url: validate_webhook_url(url, services.targets)?,
         events: validate_event_selection(events)?,
         secret: secret.clone(),
     };
@@ -95,7 +95,7 @@ pub async fn update(
         url: change
             .url
             .as_deref()
-            .map(validate_webhook_url)
+            .map(|url| validate_webhook_url(url, services.targets))
             .transpose()?,
         events: change
             .events

@@ -21,20 +21,21 @@ pub use error::ServiceError;
 use std::sync::Arc;
 
 use crate::db::{Committed, Database};
-use crate::domain::{AuditAction, AuditContext, Principal};
+use crate::domain::{AuditAction, AuditContext, Principal, TargetPolicy};
 use crate::hooks::HookRegistry;
 use crate::launch::LaunchPolicies;
 use crate::live::LiveEvents;
 
 /// What the use cases work with: the database, the hooks that vet and hear
-/// about changes, the launch snapshot that changes must refresh, and the
-/// live events that subscribers hear.
+/// about changes, the launch snapshot that changes must refresh, the live
+/// events that subscribers hear, and where partner URLs may point.
 #[derive(Clone)]
 pub struct Services {
     pub db: Database,
     pub hooks: Arc<HookRegistry>,
     pub launch: Arc<LaunchPolicies>,
     pub live: Arc<LiveEvents>,
+    pub targets: TargetPolicy,
 }
 
 impl Services {

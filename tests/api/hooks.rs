@@ -303,21 +303,46 @@ on_both_backends! {
     async fn private_targets_are_refused_unless_allowed(backend: Backend) {
         let (server, _db) = start(backend, &[("WEBHOOK_ALLOW_PRIVATE_TARGETS", "false"), ("WEBHOOK_MAX_ATTEMPTS", "1")]).await;
         let receiver = Receiver::start().await;
+        // A name is resolved, and its address refused, when the sender connects.
         let localhost = receiver.url.replace("127.0.0.1", "localhost");
-        let (by_address, _) = register_integration(&server, &receiver.url).await;
         let (by_name, _) = register_integration(&server, &localhost).await;
         let program = create_dsl_program(&server, "Shop").await;
         update_mode(&server, &admin(), &program, "SYNC").await.data();
-        for integration in [by_address, by_name] {
-            let log = eventually(Duration::from_secs(10), "the delivery to fail", || async {
-                let log = deliveries(&server, &integration).await;
-                (log[0]["status"] == "FAILED").then_some(log)
-            })
-            .await;
-            let error = log[0]["lastError"].as_str().unwrap();
-            assert!(error.contains("is not public"), "{error}");
-        }
+        let log = eventually(Duration::from_secs(10), "the delivery to fail", || async {
+            let log = deliveries(&server, &by_name).await;
+            (log[0]["status"] == "FAILED").then_some(log)
+        })
+        .await;
+        let error = log[0]["lastError"].as_str().unwrap();
+        assert!(error.contains("is not public"), "{error}");
         assert!(receiver.received().is_empty());
+    }
+
+    async fn literal_private_addresses_are_refused_at_registration_in_every_spelling(backend: Backend) {
+        let (server, _db) = start(backend, &[("WEBHOOK_ALLOW_PRIVATE_TARGETS", "false")]).await;
+        let receiver = Receiver::start().await;
+        let port = receiver.url.rsplit_once(':').unwrap().1.split('/').next().unwrap().to_owned();
+        let (integration, _) = register_integration(&server, "https://partner.example/hooks").await;
+        let listed = || async {
+            server.gql(&admin(), "{ releaseIntegrations { id url } }", json!({})).await.data()["releaseIntegrations"].clone()
+        };
+        let before = listed().await;
+        let update = "mutation($id: ID!, $url: String!) { updateReleaseIntegration(input: { id: $id, url: $url }) { integration { url } } }";
+        for host in [
+            "127.0.0.1", "127.1", "2130706433", "0x7f000001", "0177.0.0.1", "127.0.0.1.", "[::ffff:127.0.0.1]",
+            "[::1]", "[::]", "0.0.0.0", "[fd00::1]", "[fe80::1]", "100.64.0.1", "169.254.169.254", "10.0.0.7",
+        ] {
+            let url = format!("http://{host}:{port}/hooks");
+            let response = server
+                .gql(&admin(), REGISTER, json!({ "input": { "name": "Inside", "url": url, "events": ["VERSION_RELEASED"] } }))
+                .await;
+            assert_eq!(response.code(), "BAD_USER_INPUT", "{url}: {}", response.body);
+            assert_eq!(response.error()["extensions"]["field"], "url", "{url}");
+            let response = server.gql(&admin(), update, json!({ "id": integration, "url": url })).await;
+            assert_eq!(response.code(), "BAD_USER_INPUT", "{url}: {}", response.body);
+            assert_eq!(response.error()["extensions"]["field"], "url", "{url}");
+        }
+        assert_eq!(listed().await, before, "the refusals stored nothing and changed nothing");
     }
 
     async fn redirects_are_not_followed(backend: Backend) {
