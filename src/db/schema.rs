@@ -16,6 +16,7 @@ diesel::table! {
         async_update_seconds -> Integer,
         sync_update_seconds -> Integer,
         policy_revision -> Integer,
+        name_key -> Nullable<Text>,
     }
 }
 
@@ -58,6 +59,7 @@ diesel::table! {
         key_hash -> Text,
         created_at -> Timestamp,
         revoked_at -> Nullable<Timestamp>,
+        name_key -> Nullable<Text>,
     }
 }
 
@@ -83,6 +85,7 @@ diesel::table! {
         secret -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        name_key -> Nullable<Text>,
     }
 }
 

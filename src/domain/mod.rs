@@ -55,6 +55,7 @@ mod integration;
 mod launch;
 mod lifecycle;
 mod mini_program;
+mod name;
 mod principal;
 mod update_mode;
 mod version;
@@ -78,8 +79,8 @@ pub use lifecycle::{
 };
 pub use mini_program::{
     MiniProgram, MiniProgramChannel, MiniProgramType, NewMiniProgram, ProgramFilter,
-    validate_program_name,
 };
+pub use name::{Name, name_key, validate_name};
 pub use principal::{Principal, Role};
 pub use update_mode::{
     UpdateMode, UpdateModeChange, UpdateModeDecision, UpdateModeLock, UpdateModeOutcome,

@@ -8,9 +8,11 @@ use crate::db::hook_deliveries;
 use crate::db::release_integrations::{self as repository, IntegrationUpdate, NewIntegration};
 use crate::domain::{
     AuditAction, AuditContext, DeliveryRecord, DeliveryStatus, EventType, Principal,
-    ReleaseIntegration, validate_event_selection, validate_program_name, validate_webhook_url,
+    ReleaseIntegration, validate_event_selection, validate_name, validate_webhook_url,
 };
 use crate::hooks::webhooks::new_secret;
+
+const INTEGRATION: &str = "release integration";
 
 /// An integration with its signing secret, shown only at creation and rotation.
 pub struct WithSecret {
@@ -48,7 +50,7 @@ pub async fn register(
     let secret = new_secret();
     let integration = NewIntegration {
         workspace_id: principal.workspace_id.clone(),
-        name: validate_program_name(name)?,
+        name: validate_name(name)?,
         url: validate_webhook_url(url, services.targets)?,
         events: validate_event_selection(events)?,
         secret: secret.clone(),
@@ -57,7 +59,10 @@ pub async fn register(
     let committed = services
         .db
         .write(async |tx| {
-            let integration = repository::insert(tx, integration).await?;
+            let name = integration.name.text.clone();
+            let integration = repository::insert(tx, integration)
+                .await
+                .map_err(ServiceError::name_taken(INTEGRATION, &name))?;
             audit_log::record(tx, &audit, None, Some(&integration)).await?;
             Ok::<_, ServiceError>(integration)
         })
@@ -87,11 +92,7 @@ pub async fn update(
     let principal = actor.principal;
     require_admin(principal)?;
     let update = IntegrationUpdate {
-        name: change
-            .name
-            .as_deref()
-            .map(validate_program_name)
-            .transpose()?,
+        name: change.name.as_deref().map(validate_name).transpose()?,
         url: change
             .url
             .as_deref()
@@ -127,8 +128,15 @@ async fn change_integration(
         .write(async |tx| {
             let before = repository::lock(tx, &principal.workspace_id, id)
                 .await?
-                .ok_or(ServiceError::NotFound("release integration"))?;
-            let after = repository::update(tx, id, update).await?;
+                .ok_or(ServiceError::NotFound(INTEGRATION))?;
+            let renamed = update.name.as_ref().map(|name| name.text.clone());
+            let after =
+                repository::update(tx, id, update)
+                    .await
+                    .map_err(|error| match &renamed {
+                        Some(name) => ServiceError::name_taken(INTEGRATION, name)(error),
+                        None => error.into(),
+                    })?;
             audit_log::record(tx, audit, Some(&before), Some(&after)).await?;
             Ok::<_, ServiceError>(after)
         })

@@ -300,6 +300,38 @@ on_both_backends! {
         assert_eq!(listed.data()["releaseIntegrations"], json!([]));
     }
 
+    async fn integration_names_are_checked_and_unique_in_the_workspace(backend: Backend) {
+        let (server, _db) = start(backend, &[]).await;
+        let (desk, _) = register_integration(&server, "https://partner.example/hooks").await;
+        let register = |name: &str| {
+            let server = &server;
+            let input = json!({ "name": name, "url": "https://other.example/hooks", "events": ["VERSION_RELEASED"] });
+            async move { server.gql(&admin(), REGISTER, json!({ "input": input })).await }
+        };
+        let response = register("Other desk").await;
+        let other = response.data()["registerReleaseIntegration"]["integration"]["id"].as_str().unwrap().to_owned();
+        let listed = || async { server.gql(&admin(), "{ releaseIntegrations { id name url } }", json!({})).await.data()["releaseIntegrations"].clone() };
+        let before = listed().await;
+        let rename = "mutation($id: ID!, $name: String!) { updateReleaseIntegration(input: { id: $id, name: $name }) { integration { name } } }";
+        for (name, code) in [
+            ("REVIEW DESK", "CONFLICT"),
+            ("review\u{200B} desk", "CONFLICT"),
+            ("\u{200B}\u{200B}", "BAD_USER_INPUT"),
+            ("\u{FEFF}Desk", "BAD_USER_INPUT"),
+            ("Desk\u{2067}", "BAD_USER_INPUT"),
+        ] {
+            let response = register(name).await;
+            assert_eq!(response.code(), code, "{name:?}: {}", response.body);
+            assert_eq!(response.error()["extensions"]["field"], "name");
+            let response = server.gql(&admin(), rename, json!({ "id": other, "name": name })).await;
+            assert_eq!(response.code(), code, "rename to {name:?}: {}", response.body);
+        }
+        assert_eq!(listed().await, before, "the refusals stored nothing and changed nothing");
+        // Renaming an integration to another spelling of its own name is no conflict.
+        let response = server.gql(&admin(), rename, json!({ "id": desk, "name": "REVIEW DESK" })).await;
+        assert_eq!(response.data()["updateReleaseIntegration"]["integration"]["name"], "REVIEW DESK");
+    }
+
     async fn private_targets_are_refused_unless_allowed(backend: Backend) {
         let (server, _db) = start(backend, &[("WEBHOOK_ALLOW_PRIVATE_TARGETS", "false"), ("WEBHOOK_MAX_ATTEMPTS", "1")]).await;
         let receiver = Receiver::start().await;
