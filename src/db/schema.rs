@@ -142,6 +142,7 @@ diesel::table! {
         before_state -> Nullable<Text>,
         after_state -> Nullable<Text>,
         recorded_at -> Timestamp,
+        id -> Text,
     }
 }
 

@@ -1,7 +1,7 @@
 //! Release-approval integrations: a workspace admin registers the partner
 //! systems that receive signed webhooks, and reads their delivery logs.
 
-use super::page::{Page, PageRequest};
+use super::page::{Page, PageRequest, not_a_cursor};
 use super::{Actor, ServiceError, Services, require};
 use crate::db::audit_log;
 use crate::db::hook_deliveries;
@@ -198,15 +198,27 @@ pub async fn deliveries(
     page: &PageRequest,
 ) -> Result<Page<DeliveryRecord>, ServiceError> {
     require_own(principal, integration)?;
-    let window = page.window::<i64>()?;
+    // The cursor is the event's id, which the page shows anyway, not the
+    // event's place in the outbox, which counts every workspace's events.
+    let window = page.window::<String>()?;
     let records = services
         .db
         .read(async |conn| {
-            hook_deliveries::list_for_integration(conn, &integration.id, window.after, window.fetch)
-                .await
+            let before = match &window.after {
+                Some(event_id) => Some(
+                    hook_deliveries::position(conn, &integration.id, event_id)
+                        .await?
+                        .ok_or_else(not_a_cursor)?,
+                ),
+                None => None,
+            };
+            Ok::<_, ServiceError>(
+                hook_deliveries::list_for_integration(conn, &integration.id, before, window.fetch)
+                    .await?,
+            )
         })
         .await?;
-    Ok(window.page(records, |record| record.event_sequence))
+    Ok(window.page(records, |record| record.event_id.clone()))
 }
 
 pub async fn delivery_count(

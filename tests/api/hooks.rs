@@ -332,6 +332,41 @@ on_both_backends! {
         assert_eq!(response.data()["updateReleaseIntegration"]["integration"]["name"], "REVIEW DESK");
     }
 
+    async fn delivery_cursors_are_the_event_ids_the_log_shows(backend: Backend) {
+        use base64::Engine as _;
+        let (server, _db) = start(backend, &[]).await;
+        let receiver = Receiver::start().await;
+        let (integration, _) = register_integration(&server, &receiver.url).await;
+        let program = create_dsl_program(&server, "Shop").await;
+        for mode in ["SYNC", "ASYNC", "DEFAULT"] {
+            update_mode(&server, &admin(), &program, mode).await.data();
+        }
+        receiver.wait_for(3).await;
+        let page = |after: Value| {
+            let server = &server;
+            async move {
+                server
+                    .gql(&admin(), "query($after: String) { releaseIntegrations { deliveries(first: 2, after: $after) {
+                        pageInfo { endCursor } edges { cursor node { eventId } } } } }", json!({ "after": after }))
+                    .await
+            }
+        };
+        let first = page(Value::Null).await;
+        let edges = first.data()["releaseIntegrations"][0]["deliveries"]["edges"].as_array().unwrap().clone();
+        for edge in &edges {
+            let decoded = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(edge["cursor"].as_str().unwrap()).unwrap();
+            assert_eq!(serde_json::from_slice::<Value>(&decoded).unwrap(), edge["node"]["eventId"], "nothing but the event id");
+        }
+        let rest = page(edges[1]["cursor"].clone()).await;
+        let rest = rest.data()["releaseIntegrations"][0]["deliveries"]["edges"].as_array().unwrap().clone();
+        assert_eq!(rest.len(), 1);
+        let all = deliveries(&server, &integration).await;
+        assert_eq!(rest[0]["node"]["eventId"], all[0]["eventId"], "the oldest comes last");
+        let numeric = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("2");
+        let refused = page(json!(numeric)).await;
+        assert_eq!(refused.code(), "BAD_USER_INPUT");
+    }
+
     async fn private_targets_are_refused_unless_allowed(backend: Backend) {
         let (server, _db) = start(backend, &[("WEBHOOK_ALLOW_PRIVATE_TARGETS", "false"), ("WEBHOOK_MAX_ATTEMPTS", "1")]).await;
         let receiver = Receiver::start().await;

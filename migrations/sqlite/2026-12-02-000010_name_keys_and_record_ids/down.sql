@@ -1,3 +1,5 @@
+DROP INDEX audit_records_id;
+ALTER TABLE audit_records DROP COLUMN id;
 DROP INDEX client_keys_name_key_unique;
 DROP INDEX release_integrations_name_key_unique;
 DROP INDEX mini_programs_name_key_unique;

@@ -10,3 +10,10 @@ CREATE UNIQUE INDEX mini_programs_name_key_unique ON mini_programs (workspace_id
 CREATE UNIQUE INDEX release_integrations_name_key_unique ON release_integrations (workspace_id, name_key);
 -- A revoked key's name may be given to its successor.
 CREATE UNIQUE INDEX client_keys_name_key_unique ON client_keys (workspace_id, name_key) WHERE revoked_at IS NULL;
+
+-- An audit record's id, random, so that a page cursor names a record without
+-- the global sequence, which counts every workspace's changes.
+ALTER TABLE audit_records ADD COLUMN id TEXT NOT NULL DEFAULT '';
+UPDATE audit_records SET id = replace(gen_random_uuid()::text, '-', '');
+ALTER TABLE audit_records ALTER COLUMN id DROP DEFAULT;
+CREATE UNIQUE INDEX audit_records_id ON audit_records (id);
