@@ -20,7 +20,7 @@ use crate::config::{
     SubscriptionSettings, TokenArgs,
 };
 use crate::db::{Database, DatabaseLocation};
-use crate::domain::Role;
+use crate::domain::{Role, TargetPolicy};
 use crate::graphql::QueryLimits;
 use crate::hooks::gates::ReleaseGates;
 use crate::hooks::webhooks::WebhookSender;
@@ -104,16 +104,16 @@ pub async fn start(settings: ServerSettings, plugins: Plugins) -> Result<Server,
         registry = registry.with_notifier(notifier);
     }
     let launch = Arc::new(LaunchPolicies::load(db.clone()).await?);
-    let allow_private = hooks.webhook_allow_private_targets.unwrap_or(dev_mode);
+    let targets = TargetPolicy {
+        allow_private: hooks.webhook_allow_private_targets.unwrap_or(dev_mode),
+    };
     let services = Services {
         db: db.clone(),
         hooks: Arc::new(registry),
-        gates: ReleaseGates::new(WebhookSender::new(
-            hooks.release_gate_timeout,
-            allow_private,
-        )?),
+        gates: ReleaseGates::new(WebhookSender::new(hooks.release_gate_timeout, targets)?),
         launch: launch.clone(),
         live: Arc::new(LiveEvents::default()),
+        targets,
     };
     let follower = match db.location() {
         DatabaseLocation::Postgres(url) => {
@@ -121,7 +121,7 @@ pub async fn start(settings: ServerSettings, plugins: Plugins) -> Result<Server,
         }
         DatabaseLocation::Sqlite(_) => None,
     };
-    let webhooks = WebhookSender::new(hooks.webhook_timeout, allow_private)?;
+    let webhooks = WebhookSender::new(hooks.webhook_timeout, targets)?;
     let dispatcher = Dispatcher::new(
         db.clone(),
         services.hooks.clone(),

@@ -2,6 +2,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use std::sync::Arc;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header, Validation};
 use serde_json::{Map, Value};
 
@@ -89,6 +91,8 @@ struct Checks {
     /// The checks every token passes, one per algorithm a key may have: the
     /// chosen key's algorithm is the only one accepted.
     validations: Vec<Validation>,
+    issuer: Option<String>,
+    audience: Option<String>,
     claims: ClaimNames,
 }
 
@@ -106,24 +110,13 @@ impl TokenVerifier {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = settings.leeway.as_secs();
         validation.validate_nbf = true;
-        // jsonwebtoken only compares `iss` and `aud` when a token has them:
-        // a configured one must also be present.
-        let mut required = vec!["exp", "sub"];
-        if settings.issuer.is_some() {
-            required.push("iss");
-        }
-        if settings.audience.is_some() {
-            required.push("aud");
-        }
-        validation.set_required_spec_claims(&required);
-        match &settings.issuer {
-            Some(issuer) => validation.set_issuer(&[issuer]),
-            None => validation.iss = None,
-        }
-        match &settings.audience {
-            Some(audience) => validation.set_audience(&[audience]),
-            None => validation.validate_aud = false,
-        }
+        // jsonwebtoken checks the signature and the times. `exp`, `iss` and
+        // `aud` are checked by `registered_claims` after it: jsonwebtoken
+        // reports a claim of the wrong type as missing, and takes an `iss`
+        // array that holds the expected issuer.
+        validation.set_required_spec_claims::<&str>(&[]);
+        validation.iss = None;
+        validation.validate_aud = false;
         let validations = std::iter::once(Algorithm::HS256)
             .chain(PUBLIC_KEY_ALGORITHMS)
             .map(|algorithm| {
@@ -135,6 +128,8 @@ impl TokenVerifier {
         Ok(Self(Arc::new(Checks {
             keys: Arc::new(keys),
             validations,
+            issuer: settings.issuer.clone(),
+            audience: settings.audience.clone(),
             claims: settings.claims.clone(),
         })))
     }
@@ -158,8 +153,7 @@ impl TokenVerifier {
         }
         // The header's `jku`, `x5u`, `jwk` and `x5c` are never read: keys
         // come only from configuration.
-        let header = jsonwebtoken::decode_header(token)
-            .map_err(|error| TokenError::Invalid(describe(error.kind())))?;
+        let header = read_header(token)?;
         let checks = &self.0;
         let key = checks.keys.find(header.kid.as_deref(), header.alg).await?;
         let validation = checks
@@ -169,15 +163,17 @@ impl TokenVerifier {
             .ok_or_else(|| TokenError::Invalid("algorithm not accepted".into()))?;
         let data = jsonwebtoken::decode::<Map<String, Value>>(token, &key.key, validation)
             .map_err(|error| TokenError::Invalid(describe(error.kind())))?;
-        // `exp` is required and was checked to be a number.
-        let expires = data
-            .claims
-            .get("exp")
-            .and_then(Value::as_f64)
-            .unwrap_or(0.0);
-        let valid_until = UNIX_EPOCH
-            + Duration::from_secs_f64(expires.max(0.0))
-            + Duration::from_secs(validation.leeway);
+        let expires = registered_claims(
+            &data.claims,
+            checks.issuer.as_deref(),
+            checks.audience.as_deref(),
+        )?;
+        // Checked: an `exp` past what `SystemTime` holds would panic.
+        let valid_until = Duration::try_from_secs_f64(expires)
+            .ok()
+            .and_then(|expires| UNIX_EPOCH.checked_add(expires))
+            .and_then(|until| until.checked_add(Duration::from_secs(validation.leeway)))
+            .ok_or_else(|| invalid("the exp claim is too far in the future"))?;
         Ok(Session {
             principal: checks.claims.principal(&data.claims)?,
             valid_until,
@@ -197,10 +193,96 @@ fn describe(kind: &jsonwebtoken::errors::ErrorKind) -> String {
         ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
             "algorithm not accepted".into()
         }
-        ErrorKind::MissingRequiredClaim(claim) => format!("missing {claim} claim"),
+        ErrorKind::InvalidClaimFormat(claim) => format!("the {claim} claim must be a number"),
         ErrorKind::Json(_) => "the claims are not a JSON object of the expected types".into(),
+        ErrorKind::Base64(_) => "malformed: a part is not base64url".into(),
         _ => "malformed".into(),
     }
+}
+
+fn invalid(message: &str) -> TokenError {
+    TokenError::Invalid(message.into())
+}
+
+/// Reads the protected header and names what is wrong with it; jsonwebtoken
+/// reports every fault of a header, `alg: none` included, as a JSON error.
+fn read_header(token: &str) -> Result<Header, TokenError> {
+    let mut parts = token.split('.');
+    let (Some(encoded), Some(_), Some(_), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(invalid("malformed: a signed JWT has three parts"));
+    };
+    let decoded = URL_SAFE_NO_PAD
+        .decode(encoded)
+        .map_err(|_| invalid("malformed: the header is not base64url"))?;
+    let Ok(Value::Object(fields)) = serde_json::from_slice::<Value>(&decoded) else {
+        return Err(invalid("the header is not a JSON object"));
+    };
+    match fields.get("alg") {
+        None => return Err(invalid("the header names no algorithm (alg)")),
+        Some(Value::String(alg)) if alg.eq_ignore_ascii_case("none") => {
+            return Err(invalid("unsigned tokens (alg none) are not accepted"));
+        }
+        Some(Value::String(alg)) if alg.parse::<Algorithm>().is_err() => {
+            return Err(invalid("algorithm not accepted"));
+        }
+        Some(Value::String(_)) => {}
+        Some(_) => return Err(invalid("the alg header must be a string")),
+    }
+    // RFC 7515 §4.1.11: a token whose `crit` names an extension the
+    // recipient does not understand must be refused. We understand none, so
+    // any `crit` is refused; its names are not echoed.
+    if fields.contains_key("crit") {
+        return Err(invalid(
+            "the crit header names extensions this server does not understand",
+        ));
+    }
+    serde_json::from_value(Value::Object(fields))
+        .map_err(|_| invalid("the header's fields are not of their registered types"))
+}
+
+/// Checks `exp`, `iss` and `aud` for presence and type (RFC 7519 §4.1), and
+/// the issuer and audience against the configured ones; answers `exp`.
+/// jsonwebtoken has already checked a present `exp` to be a number in time.
+fn registered_claims(
+    claims: &Map<String, Value>,
+    issuer: Option<&str>,
+    audience: Option<&str>,
+) -> Result<f64, TokenError> {
+    let expires = claims
+        .get("exp")
+        .and_then(Value::as_f64)
+        .ok_or_else(|| invalid("missing exp claim"))?;
+    match (claims.get("iss"), issuer) {
+        (Some(Value::String(iss)), Some(expected)) if iss != expected => {
+            return Err(invalid("wrong issuer"));
+        }
+        (Some(Value::String(_)), _) | (None, None) => {}
+        (Some(_), _) => return Err(invalid("the iss claim must be a string")),
+        (None, Some(_)) => return Err(invalid("missing iss claim")),
+    }
+    // Without a configured audience `aud` is not read, as before.
+    if let Some(expected) = audience {
+        let audiences = match claims.get("aud") {
+            None => return Err(invalid("missing aud claim")),
+            Some(Value::String(aud)) => vec![aud.as_str()],
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(Value::as_str)
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| invalid("the aud claim must be a string or an array of strings"))?,
+            Some(_) => {
+                return Err(invalid(
+                    "the aud claim must be a string or an array of strings",
+                ));
+            }
+        };
+        if !audiences.contains(&expected) {
+            return Err(invalid("wrong audience"));
+        }
+    }
+    Ok(expires)
 }
 
 /// Mints tokens with the configured secret: the development token and the
@@ -321,6 +403,155 @@ mod tests {
         assert_eq!(
             verifier(&audience_only).await.verify(&token).await,
             Err(TokenError::Invalid("missing aud claim".into()))
+        );
+    }
+
+    fn header_of(header: Value) -> Result<Header, TokenError> {
+        let encoded = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).unwrap());
+        read_header(&format!("{encoded}.e30.c2ln"))
+    }
+
+    fn refusal(message: &str) -> TokenError {
+        TokenError::Invalid(message.into())
+    }
+
+    #[test]
+    fn a_header_names_its_fault() {
+        for alg in ["none", "None", "NONE"] {
+            assert_eq!(
+                header_of(serde_json::json!({ "alg": alg })).unwrap_err(),
+                refusal("unsigned tokens (alg none) are not accepted")
+            );
+        }
+        let cases = [
+            (
+                serde_json::json!({ "typ": "JWT" }),
+                "the header names no algorithm (alg)",
+            ),
+            (
+                serde_json::json!({ "alg": 256 }),
+                "the alg header must be a string",
+            ),
+            (
+                serde_json::json!({ "alg": "HS257" }),
+                "algorithm not accepted",
+            ),
+            (
+                serde_json::json!(["HS256"]),
+                "the header is not a JSON object",
+            ),
+            (
+                serde_json::json!({ "alg": "HS256", "kid": 7 }),
+                "the header's fields are not of their registered types",
+            ),
+        ];
+        for (header, message) in cases {
+            assert_eq!(
+                header_of(header.clone()).unwrap_err(),
+                refusal(message),
+                "{header}"
+            );
+        }
+        assert_eq!(
+            read_header("two.parts").unwrap_err(),
+            refusal("malformed: a signed JWT has three parts")
+        );
+        assert_eq!(
+            read_header("a!.b.c").unwrap_err(),
+            refusal("malformed: the header is not base64url")
+        );
+        let header = header_of(serde_json::json!({ "alg": "HS256", "kid": "k1" })).unwrap();
+        assert_eq!(
+            (header.alg, header.kid.as_deref()),
+            (Algorithm::HS256, Some("k1"))
+        );
+    }
+
+    #[test]
+    fn any_crit_header_is_refused_as_not_understood() {
+        for crit in [
+            serde_json::json!(["exp"]),
+            serde_json::json!(["b64"]),
+            serde_json::json!([]),
+            serde_json::json!("x"),
+        ] {
+            assert_eq!(
+                header_of(serde_json::json!({ "alg": "HS256", "crit": crit, "b64": false }))
+                    .unwrap_err(),
+                refusal("the crit header names extensions this server does not understand")
+            );
+        }
+    }
+
+    fn claims(value: Value) -> Map<String, Value> {
+        value.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn issuer_and_audience_must_be_present_of_their_type_and_ours() {
+        let check = |value: Value| registered_claims(&claims(value), Some("idp"), Some("api"));
+        assert_eq!(
+            check(serde_json::json!({ "exp": 9, "iss": "idp", "aud": ["other", "api"] })),
+            Ok(9.0)
+        );
+        let cases = [
+            (
+                serde_json::json!({ "iss": "idp", "aud": "api" }),
+                "missing exp claim",
+            ),
+            (
+                serde_json::json!({ "exp": 9, "aud": "api" }),
+                "missing iss claim",
+            ),
+            (
+                serde_json::json!({ "exp": 9, "iss": 42, "aud": "api" }),
+                "the iss claim must be a string",
+            ),
+            (
+                serde_json::json!({ "exp": 9, "iss": ["idp"], "aud": "api" }),
+                "the iss claim must be a string",
+            ),
+            (
+                serde_json::json!({ "exp": 9, "iss": null, "aud": "api" }),
+                "the iss claim must be a string",
+            ),
+            (
+                serde_json::json!({ "exp": 9, "iss": "evil", "aud": "api" }),
+                "wrong issuer",
+            ),
+            (
+                serde_json::json!({ "exp": 9, "iss": "idp" }),
+                "missing aud claim",
+            ),
+            (
+                serde_json::json!({ "exp": 9, "iss": "idp", "aud": 7 }),
+                "the aud claim must be a string or an array of strings",
+            ),
+            (
+                serde_json::json!({ "exp": 9, "iss": "idp", "aud": ["api", 7] }),
+                "the aud claim must be a string or an array of strings",
+            ),
+            (
+                serde_json::json!({ "exp": 9, "iss": "idp", "aud": ["other"] }),
+                "wrong audience",
+            ),
+        ];
+        for (value, message) in cases {
+            assert_eq!(check(value.clone()), Err(refusal(message)), "{value}");
+        }
+    }
+
+    #[test]
+    fn without_a_configured_issuer_a_present_iss_must_still_be_a_string() {
+        let open = |value: Value| registered_claims(&claims(value), None, None);
+        assert_eq!(open(serde_json::json!({ "exp": 9 })), Ok(9.0));
+        assert_eq!(
+            open(serde_json::json!({ "exp": 9, "iss": "any", "aud": 7 })),
+            Ok(9.0)
+        );
+        assert_eq!(
+            open(serde_json::json!({ "exp": 9, "iss": 42 })),
+            Err(refusal("the iss claim must be a string"))
         );
     }
 }

@@ -23,6 +23,7 @@ pub async fn record<T: Audited>(
     };
     let snapshot = |state: Option<&T>| state.map(|state| state.snapshot().to_string());
     let row = NewRecord {
+        id: format!("{:032x}", rand::random::<u128>()),
         workspace_id: context.workspace_id.clone(),
         actor: context.actor.clone(),
         action: context.action.as_str().to_owned(),
@@ -45,6 +46,7 @@ pub async fn record<T: Audited>(
 #[derive(Insertable)]
 #[diesel(table_name = audit_records)]
 struct NewRecord {
+    id: String,
     workspace_id: String,
     actor: String,
     action: String,
@@ -59,7 +61,7 @@ struct NewRecord {
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = audit_records)]
 struct RecordRow {
-    sequence: i64,
+    id: String,
     workspace_id: String,
     actor: String,
     action: String,
@@ -89,7 +91,7 @@ impl TryFrom<RecordRow> for AuditRecord {
             .transpose()
         };
         Ok(AuditRecord {
-            sequence: row.sequence,
+            id: row.id,
             workspace_id: row.workspace_id,
             actor: row.actor,
             action,
@@ -124,6 +126,24 @@ macro_rules! filtered {
         }
         query
     }};
+}
+
+/// Where the workspace's record `id` stands in the log, to list the records
+/// before it; `None` when the workspace has no such record.
+pub async fn position(
+    conn: &mut Conn<'_>,
+    workspace_id: &str,
+    id: &str,
+) -> Result<Option<i64>, StorageError> {
+    Ok(on_backend!(conn, |conn| {
+        audit_records::table
+            .filter(audit_records::workspace_id.eq(workspace_id))
+            .filter(audit_records::id.eq(id))
+            .select(audit_records::sequence)
+            .first::<i64>(conn)
+            .await
+            .optional()?
+    }))
 }
 
 /// Up to `limit` records of a workspace before `before`, newest first.

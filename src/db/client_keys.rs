@@ -7,7 +7,7 @@ use diesel_async::RunQueryDsl;
 use super::rows::{new_id, now, utc};
 use super::schema::client_keys;
 use super::{Conn, StorageError, Tx};
-use crate::domain::ClientKey;
+use crate::domain::{ClientKey, Name};
 
 type KeyColumns = (String, String, String, NaiveDateTime, Option<NaiveDateTime>);
 
@@ -36,7 +36,7 @@ macro_rules! key_columns {
 pub async fn insert(
     tx: &mut Tx<'_>,
     workspace_id: &str,
-    name: &str,
+    name: &Name,
     key_hash: &str,
 ) -> Result<ClientKey, StorageError> {
     let (id, created_at) = (new_id(), now());
@@ -45,7 +45,8 @@ pub async fn insert(
             .values((
                 client_keys::id.eq(&id),
                 client_keys::workspace_id.eq(workspace_id),
-                client_keys::name.eq(name),
+                client_keys::name.eq(&name.text),
+                client_keys::name_key.eq(&name.key),
                 client_keys::key_hash.eq(key_hash),
                 client_keys::created_at.eq(created_at),
             ))
@@ -55,7 +56,7 @@ pub async fn insert(
     Ok(key_from((
         id,
         workspace_id.to_owned(),
-        name.to_owned(),
+        name.text.clone(),
         created_at,
         None,
     )))

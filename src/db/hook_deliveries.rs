@@ -211,6 +211,25 @@ fn record_from(delivery: DeliveryRow, event: EventRow) -> Result<DeliveryRecord,
     })
 }
 
+/// Where the integration's delivery of event `event_id` stands in its log,
+/// to list the ones before it; `None` when it has no such delivery.
+pub async fn position(
+    conn: &mut Conn<'_>,
+    integration_id: &str,
+    event_id: &str,
+) -> Result<Option<i64>, StorageError> {
+    Ok(on_backend!(conn, |conn| {
+        hook_deliveries::table
+            .inner_join(hook_events::table)
+            .filter(hook_deliveries::integration_id.eq(integration_id))
+            .filter(hook_events::id.eq(event_id))
+            .select(hook_deliveries::event_sequence)
+            .first::<i64>(conn)
+            .await
+            .optional()?
+    }))
+}
+
 /// Up to `limit` deliveries of an integration before event `before`, newest first.
 pub async fn list_for_integration(
     conn: &mut Conn<'_>,

@@ -144,15 +144,15 @@ pub async fn count(
     }))
 }
 
-/// Creates a program at `DEFAULT`, revision 1. A name already used in the
-/// workspace fails as a unique violation.
+/// Creates a program at `DEFAULT`, revision 1. A name whose key is already
+/// used in the workspace fails as a unique violation.
 pub async fn insert(tx: &mut Tx<'_>, program: NewMiniProgram) -> Result<MiniProgram, StorageError> {
     let at = now();
     let row = MiniProgramRow {
         id: new_id(),
-        search_name: search_form(&program.name),
+        search_name: search_form(&program.name.text),
         workspace_id: program.workspace_id,
-        name: program.name,
+        name: program.name.text,
         program_type: program.program_type.as_str().to_owned(),
         channel: program.channel.as_str().to_owned(),
         update_mode: UpdateMode::Default.as_str().to_owned(),
@@ -166,7 +166,7 @@ pub async fn insert(tx: &mut Tx<'_>, program: NewMiniProgram) -> Result<MiniProg
     };
     let inserted = on_backend!(tx, |conn| {
         diesel::insert_into(mini_programs::table)
-            .values(&row)
+            .values((&row, mini_programs::name_key.eq(&program.name.key)))
             .returning(MiniProgramRow::as_returning())
             .get_result(conn)
             .await?

@@ -34,6 +34,7 @@ pub mod hook_events;
 pub mod launch_policies;
 mod migrations;
 pub mod mini_programs;
+mod name_keys;
 pub mod outbox;
 pub mod persisted_queries;
 pub mod rate_limits;
@@ -236,9 +237,14 @@ impl Database {
     }
 
     /// Applies the embedded migrations that this database has not seen yet and
-    /// returns their names.
+    /// returns their names; then fills the name keys SQL could not compute.
     pub async fn migrate(&self) -> Result<Vec<String>, StorageError> {
-        migrations::run_pending(&self.location).await
+        let applied = migrations::run_pending(&self.location).await?;
+        let filled = name_keys::fill_missing(self).await?;
+        if filled > 0 {
+            tracing::info!(rows = filled, "filled the name keys of existing rows");
+        }
+        Ok(applied)
     }
 }
 

@@ -7,11 +7,11 @@ use diesel_async::RunQueryDsl;
 use super::rows::{GateRow, new_id, now};
 use super::schema::release_gates;
 use super::{Conn, StorageError, Tx};
-use crate::domain::ReleaseGate;
+use crate::domain::{Name, ReleaseGate};
 
 pub struct NewGate {
     pub workspace_id: String,
-    pub name: String,
+    pub name: Name,
     pub url: String,
     pub secret: String,
 }
@@ -26,7 +26,8 @@ pub async fn insert(tx: &mut Tx<'_>, gate: NewGate) -> Result<ReleaseGate, Stora
     let row = GateRow {
         id: new_id(),
         workspace_id: gate.workspace_id,
-        name: gate.name,
+        name: gate.name.text,
+        name_key: gate.name.key,
         url: gate.url,
         active: true,
         secret: gate.secret,

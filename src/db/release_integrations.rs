@@ -7,11 +7,11 @@ use super::dialect::Dialect;
 use super::rows::{IntegrationRow, join_event_types, new_id, now};
 use super::schema::release_integrations;
 use super::{Conn, StorageError, Tx};
-use crate::domain::{EventType, ReleaseIntegration};
+use crate::domain::{EventType, Name, ReleaseIntegration};
 
 pub struct NewIntegration {
     pub workspace_id: String,
-    pub name: String,
+    pub name: Name,
     pub url: String,
     pub events: Vec<EventType>,
     pub secret: String,
@@ -20,7 +20,7 @@ pub struct NewIntegration {
 /// Fields to change; `None` keeps the current value.
 #[derive(Default)]
 pub struct IntegrationUpdate {
-    pub name: Option<String>,
+    pub name: Option<Name>,
     pub url: Option<String>,
     pub events: Option<Vec<EventType>>,
     pub active: Option<bool>,
@@ -42,7 +42,7 @@ pub async fn insert(
     let row = IntegrationRow {
         id: new_id(),
         workspace_id: integration.workspace_id,
-        name: integration.name,
+        name: integration.name.text,
         url: integration.url,
         events: join_event_types(&integration.events),
         active: true,
@@ -52,7 +52,10 @@ pub async fn insert(
     };
     on_backend!(tx, |conn| {
         diesel::insert_into(release_integrations::table)
-            .values(&row)
+            .values((
+                &row,
+                release_integrations::name_key.eq(&integration.name.key),
+            ))
             .execute(conn)
             .await?;
     });
@@ -113,10 +116,12 @@ pub async fn update(
     let row = on_backend!(tx, |conn| {
         diesel::update(release_integrations::table.find(id))
             .set((
-                update
-                    .name
-                    .as_ref()
-                    .map(|name| release_integrations::name.eq(name)),
+                update.name.as_ref().map(|name| {
+                    (
+                        release_integrations::name.eq(&name.text),
+                        release_integrations::name_key.eq(&name.key),
+                    )
+                }),
                 update
                     .url
                     .as_ref()

@@ -418,6 +418,7 @@ pub(super) struct GateRow {
     pub id: String,
     pub workspace_id: String,
     pub name: String,
+    pub name_key: String,
     pub url: String,
     pub active: bool,
     pub secret: String,

@@ -17,6 +17,7 @@ diesel::table! {
         sync_update_seconds -> Integer,
         policy_revision -> Integer,
         minimum_version -> Nullable<Text>,
+        name_key -> Nullable<Text>,
     }
 }
 
@@ -92,6 +93,7 @@ diesel::table! {
         id -> Text,
         workspace_id -> Text,
         name -> Text,
+        name_key -> Text,
         url -> Text,
         active -> Bool,
         secret -> Text,
@@ -118,6 +120,7 @@ diesel::table! {
         key_hash -> Text,
         created_at -> Timestamp,
         revoked_at -> Nullable<Timestamp>,
+        name_key -> Nullable<Text>,
     }
 }
 
@@ -144,6 +147,7 @@ diesel::table! {
         secret -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        name_key -> Nullable<Text>,
     }
 }
 
@@ -200,6 +204,7 @@ diesel::table! {
         before_state -> Nullable<Text>,
         after_state -> Nullable<Text>,
         recorded_at -> Timestamp,
+        id -> Text,
     }
 }
 

@@ -58,7 +58,8 @@ pub struct AuditContext {
 /// One recorded change of one target.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuditRecord {
-    pub sequence: i64,
+    /// Random: it names the record (a page cursor) and says nothing else.
+    pub id: String,
     pub workspace_id: String,
     pub actor: String,
     pub action: AuditAction,

@@ -9,8 +9,9 @@ pub enum RuleViolation {
         field: &'static str,
         message: String,
     },
-    #[error("the workspace already has a mini program named {name:?}")]
-    NameTaken { name: String },
+    /// `kind` says what is named: "mini program", "release integration"...
+    #[error("the workspace already has a {kind} named {name:?}, ignoring case and width")]
+    NameTaken { kind: &'static str, name: String },
     #[error("the update mode of this mini program cannot be changed")]
     UpdateModeLocked(Vec<UpdateModeLock>),
     #[error("the mini program changed since revision {expected} (now at revision {current})")]

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
+use super::address::{TargetPolicy, literal_address};
 use super::{DeliveryStatus, EventType, RuleViolation};
 
 /// An integration of a workspace. Its signing secret is not part of it: it
@@ -21,9 +22,11 @@ pub struct ReleaseIntegration {
 
 pub const MAX_URL_CHARS: usize = 2000;
 
-/// Accepts absolute http and https URLs with a host and no credentials.
-/// Where the host points is checked at each delivery, since DNS answers change.
-pub fn validate_webhook_url(text: &str) -> Result<String, RuleViolation> {
+/// Accepts absolute http and https URLs with a host and no credentials, for
+/// webhooks and gates alike. A host that is a literal address must be one
+/// `policy` permits; where a host name points is checked at each connection,
+/// since DNS answers change.
+pub fn validate_webhook_url(text: &str, policy: TargetPolicy) -> Result<String, RuleViolation> {
     let invalid = |why: &str| RuleViolation::invalid_input("url", why.to_owned());
     let text = text.trim();
     if text.chars().count() > MAX_URL_CHARS {
@@ -33,8 +36,13 @@ pub fn validate_webhook_url(text: &str) -> Result<String, RuleViolation> {
     if !matches!(url.scheme(), "http" | "https") {
         return Err(invalid("must use http or https"));
     }
-    if url.host().is_none() {
+    let Some(host) = url.host() else {
         return Err(invalid("must name a host"));
+    };
+    if let Some(ip) = literal_address(&host).filter(|ip| !policy.permits(*ip)) {
+        return Err(invalid(&format!(
+            "must not point at a private, loopback, link-local or otherwise non-public address ({ip})"
+        )));
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err(invalid("must not carry credentials"));
@@ -73,13 +81,18 @@ pub struct DeliveryRecord {
 mod tests {
     use super::*;
 
+    const PRODUCTION: TargetPolicy = TargetPolicy::PUBLIC_ONLY;
+    const DEVELOPMENT: TargetPolicy = TargetPolicy {
+        allow_private: true,
+    };
+
     #[test]
     fn only_http_urls_with_a_host_are_accepted() {
         assert_eq!(
-            validate_webhook_url(" https://partner.example/hooks?x=1 ").unwrap(),
+            validate_webhook_url(" https://partner.example/hooks?x=1 ", PRODUCTION).unwrap(),
             "https://partner.example/hooks?x=1"
         );
-        assert!(validate_webhook_url("http://127.0.0.1:9000/").is_ok());
+        assert!(validate_webhook_url("http://127.0.0.1:9000/", DEVELOPMENT).is_ok());
         for bad in [
             "",
             "partner.example/hooks",
@@ -89,7 +102,44 @@ mod tests {
             "https://user:pw@partner.example/",
             "http://",
         ] {
-            assert!(validate_webhook_url(bad).is_err(), "{bad:?}");
+            assert!(validate_webhook_url(bad, DEVELOPMENT).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn in_production_a_literal_non_public_host_is_refused_in_every_spelling() {
+        for url in [
+            "http://127.0.0.1:9000/hooks",
+            "http://127.1/",
+            "http://2130706433/",
+            "http://0x7f000001/",
+            "http://0177.0.0.1/",
+            "http://127.0.0.1./",
+            "http://[::ffff:127.0.0.1]/",
+            "http://[::1]/",
+            "http://[::]/",
+            "http://0.0.0.0/",
+            "https://[fd00::1]/",
+            "https://[fe80::1]/",
+            "https://100.64.0.1/",
+            "https://169.254.169.254/latest/meta-data/",
+            "https://10.0.0.1/",
+        ] {
+            let refusal = validate_webhook_url(url, PRODUCTION).unwrap_err();
+            let RuleViolation::InvalidInput { field, message } = &refusal else {
+                panic!("{url}: {refusal:?}");
+            };
+            assert_eq!(*field, "url", "{url}");
+            assert!(message.contains("non-public address"), "{url}: {message}");
+            assert!(validate_webhook_url(url, DEVELOPMENT).is_ok(), "{url}");
+        }
+        // Names are resolved, and checked, when the sender connects.
+        for url in [
+            "http://localhost:9000/",
+            "https://partner.example/",
+            "https://8.8.8.8/",
+        ] {
+            assert!(validate_webhook_url(url, PRODUCTION).is_ok(), "{url}");
         }
     }
 

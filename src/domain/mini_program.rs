@@ -1,6 +1,6 @@
 use chrono::{DateTime, Utc};
 
-use super::{RuleViolation, UpdateMode, UpdateTimers, VersionNumber};
+use super::{Name, UpdateMode, UpdateTimers, VersionNumber};
 
 named_enum! {
     /// How a mini program is built; update modes only apply to DSL packages.
@@ -52,49 +52,7 @@ pub struct ProgramFilter {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewMiniProgram {
     pub workspace_id: String,
-    pub name: String,
+    pub name: Name,
     pub program_type: MiniProgramType,
     pub channel: MiniProgramChannel,
-}
-
-pub const MAX_NAME_CHARS: usize = 100;
-
-/// Trims the name and checks it is something a console can show.
-pub fn validate_program_name(name: &str) -> Result<String, RuleViolation> {
-    let name = name.trim();
-    if name.is_empty() {
-        return Err(RuleViolation::invalid_input("name", "must not be blank"));
-    }
-    if name.chars().count() > MAX_NAME_CHARS {
-        return Err(RuleViolation::invalid_input(
-            "name",
-            format!("must be at most {MAX_NAME_CHARS} characters"),
-        ));
-    }
-    if name.chars().any(char::is_control) {
-        return Err(RuleViolation::invalid_input(
-            "name",
-            "must not contain control characters",
-        ));
-    }
-    Ok(name.to_owned())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_are_trimmed() {
-        assert_eq!(validate_program_name("  Shop  ").unwrap(), "Shop");
-    }
-
-    #[test]
-    fn blank_long_and_control_names_are_refused() {
-        for bad in ["", "   ", "a\nb", "tab\there"] {
-            assert!(validate_program_name(bad).is_err(), "{bad:?}");
-        }
-        assert!(validate_program_name(&"x".repeat(MAX_NAME_CHARS)).is_ok());
-        assert!(validate_program_name(&"x".repeat(MAX_NAME_CHARS + 1)).is_err());
-    }
 }

@@ -45,6 +45,7 @@ macro_rules! named_enum {
     };
 }
 
+mod address;
 mod audit;
 mod capability;
 mod client_key;
@@ -56,12 +57,14 @@ mod launch;
 mod lifecycle;
 mod mini_program;
 mod minimum_version;
+mod name;
 mod principal;
 mod rollout;
 mod update_mode;
 mod version;
 mod window;
 
+pub use address::{TargetPolicy, literal_address};
 pub use audit::{AuditAction, AuditContext, AuditFilter, AuditRecord, Audited};
 pub use capability::Capability;
 pub use client_key::{ClientKey, client_key_hash, sha256_hex};
@@ -82,9 +85,9 @@ pub use lifecycle::{
 };
 pub use mini_program::{
     MiniProgram, MiniProgramChannel, MiniProgramType, NewMiniProgram, ProgramFilter,
-    validate_program_name,
 };
 pub use minimum_version::{MinimumVersionDecision, decide_minimum_version};
+pub use name::{Name, name_key, validate_name};
 pub use principal::{Principal, Role};
 pub use rollout::{
     RequestedStep, Rollout, RolloutStatus, RolloutStep, gray_share, plan_rollout, validate_reason,

@@ -1,7 +1,7 @@
 //! Reading the audit trail of a workspace. Records are written by the
 //! repositories, in the transaction of each change.
 
-use super::page::{Page, PageRequest};
+use super::page::{Page, PageRequest, not_a_cursor};
 use super::{ServiceError, Services, require};
 use crate::db::audit_log as repository;
 use crate::domain::{AuditFilter, AuditRecord, Principal};
@@ -21,21 +21,27 @@ pub async fn list(
     page: &PageRequest,
 ) -> Result<Page<AuditRecord>, ServiceError> {
     require_admin(principal)?;
-    let window = page.window::<i64>()?;
+    // The cursor is a record's random id, not its place in the log, which
+    // counts every workspace's changes; it is looked up in this workspace.
+    let window = page.window::<String>()?;
     let records = services
         .db
         .read(async |conn| {
-            repository::list(
-                conn,
-                &principal.workspace_id,
-                filter,
-                window.after,
-                window.fetch,
+            let before = match &window.after {
+                Some(id) => Some(
+                    repository::position(conn, &principal.workspace_id, id)
+                        .await?
+                        .ok_or_else(not_a_cursor)?,
+                ),
+                None => None,
+            };
+            Ok::<_, ServiceError>(
+                repository::list(conn, &principal.workspace_id, filter, before, window.fetch)
+                    .await?,
             )
-            .await
         })
         .await?;
-    Ok(window.page(records, |record| record.sequence))
+    Ok(window.page(records, |record| record.id.clone()))
 }
 
 pub async fn count(

@@ -7,7 +7,7 @@ use rand::RngCore;
 use super::{Actor, ServiceError, Services, require};
 use crate::db::client_keys as repository;
 use crate::db::{audit_log, launch_policies};
-use crate::domain::{AuditAction, ClientKey, Principal, client_key_hash, validate_program_name};
+use crate::domain::{AuditAction, ClientKey, Principal, client_key_hash, validate_name};
 use crate::launch::PolicyChange;
 
 fn require_admin(principal: &Principal) -> Result<(), ServiceError> {
@@ -25,7 +25,7 @@ pub async fn create(
 ) -> Result<(ClientKey, String), ServiceError> {
     let principal = actor.principal;
     require_admin(principal)?;
-    let name = validate_program_name(name)?;
+    let name = validate_name(name)?;
     let mut secret = [0u8; 32];
     rand::rng().fill_bytes(&mut secret);
     let key = format!("umk_{}", URL_SAFE_NO_PAD.encode(secret));
@@ -35,7 +35,8 @@ pub async fn create(
         .write(async |tx| {
             let client_key =
                 repository::insert(tx, &principal.workspace_id, &name, &client_key_hash(&key))
-                    .await?;
+                    .await
+                    .map_err(ServiceError::name_taken("client key", &name.text))?;
             launch_policies::changed(tx, PolicyChange::ClientKeys).await?;
             audit_log::record(tx, &audit, None, Some(&client_key)).await?;
             Ok::<_, ServiceError>(client_key)

@@ -25,6 +25,23 @@ impl From<RuleViolation> for ServiceError {
     }
 }
 
+impl ServiceError {
+    /// A unique violation on a name's key is the name taken; anything else
+    /// stays a storage error. For the repository call that writes `name`.
+    pub fn name_taken(kind: &'static str, name: &str) -> impl FnOnce(StorageError) -> Self {
+        move |error| {
+            if error.is_unique_violation() {
+                Self::Rule(RuleViolation::NameTaken {
+                    kind,
+                    name: name.to_owned(),
+                })
+            } else {
+                error.into()
+            }
+        }
+    }
+}
+
 impl From<StorageError> for ServiceError {
     fn from(error: StorageError) -> Self {
         match error {

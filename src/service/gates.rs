@@ -7,7 +7,7 @@ use crate::db::audit_log;
 use crate::db::release_gates::{self as repository, NewGate};
 use crate::domain::{
     AuditAction, GateRefusal, MiniProgramVersion, Principal, ReleaseCheck, ReleaseGate,
-    RuleViolation, validate_program_name, validate_webhook_url,
+    RuleViolation, validate_name, validate_webhook_url,
 };
 use crate::hooks::gates::GateTarget;
 use crate::hooks::webhooks::new_secret;
@@ -47,15 +47,18 @@ pub async fn register(
     let secret = new_secret();
     let gate = NewGate {
         workspace_id: principal.workspace_id.clone(),
-        name: validate_program_name(name)?,
-        url: validate_webhook_url(url)?,
+        name: validate_name(name)?,
+        url: validate_webhook_url(url, services.targets)?,
         secret: secret.clone(),
     };
     let audit = actor.audit(AuditAction::RegisterReleaseGate);
+    let name = gate.name.text.clone();
     let committed = services
         .db
         .write(async |tx| {
-            let gate = repository::insert(tx, gate).await?;
+            let gate = repository::insert(tx, gate)
+                .await
+                .map_err(ServiceError::name_taken("release gate", &name))?;
             audit_log::record(tx, &audit, None, Some(&gate)).await?;
             Ok::<_, ServiceError>(gate)
         })

@@ -1,16 +1,18 @@
 //! Release-approval integrations: a workspace admin registers the partner
 //! systems that receive signed webhooks, and reads their delivery logs.
 
-use super::page::{Page, PageRequest};
+use super::page::{Page, PageRequest, not_a_cursor};
 use super::{Actor, ServiceError, Services, require};
 use crate::db::audit_log;
 use crate::db::hook_deliveries;
 use crate::db::release_integrations::{self as repository, IntegrationUpdate, NewIntegration};
 use crate::domain::{
     AuditAction, AuditContext, DeliveryRecord, DeliveryStatus, EventType, Principal,
-    ReleaseIntegration, validate_event_selection, validate_program_name, validate_webhook_url,
+    ReleaseIntegration, validate_event_selection, validate_name, validate_webhook_url,
 };
 use crate::hooks::webhooks::new_secret;
+
+const INTEGRATION: &str = "release integration";
 
 /// An integration with its signing secret, shown only at creation and rotation.
 pub struct WithSecret {
@@ -48,8 +50,8 @@ pub async fn register(
     let secret = new_secret();
     let integration = NewIntegration {
         workspace_id: principal.workspace_id.clone(),
-        name: validate_program_name(name)?,
-        url: validate_webhook_url(url)?,
+        name: validate_name(name)?,
+        url: validate_webhook_url(url, services.targets)?,
         events: validate_event_selection(events)?,
         secret: secret.clone(),
     };
@@ -57,7 +59,10 @@ pub async fn register(
     let committed = services
         .db
         .write(async |tx| {
-            let integration = repository::insert(tx, integration).await?;
+            let name = integration.name.text.clone();
+            let integration = repository::insert(tx, integration)
+                .await
+                .map_err(ServiceError::name_taken(INTEGRATION, &name))?;
             audit_log::record(tx, &audit, None, Some(&integration)).await?;
             Ok::<_, ServiceError>(integration)
         })
@@ -87,15 +92,11 @@ pub async fn update(
     let principal = actor.principal;
     require_admin(principal)?;
     let update = IntegrationUpdate {
-        name: change
-            .name
-            .as_deref()
-            .map(validate_program_name)
-            .transpose()?,
+        name: change.name.as_deref().map(validate_name).transpose()?,
         url: change
             .url
             .as_deref()
-            .map(validate_webhook_url)
+            .map(|url| validate_webhook_url(url, services.targets))
             .transpose()?,
         events: change
             .events
@@ -127,8 +128,15 @@ async fn change_integration(
         .write(async |tx| {
             let before = repository::lock(tx, &principal.workspace_id, id)
                 .await?
-                .ok_or(ServiceError::NotFound("release integration"))?;
-            let after = repository::update(tx, id, update).await?;
+                .ok_or(ServiceError::NotFound(INTEGRATION))?;
+            let renamed = update.name.as_ref().map(|name| name.text.clone());
+            let after =
+                repository::update(tx, id, update)
+                    .await
+                    .map_err(|error| match &renamed {
+                        Some(name) => ServiceError::name_taken(INTEGRATION, name)(error),
+                        None => error.into(),
+                    })?;
             audit_log::record(tx, audit, Some(&before), Some(&after)).await?;
             Ok::<_, ServiceError>(after)
         })
@@ -190,15 +198,27 @@ pub async fn deliveries(
     page: &PageRequest,
 ) -> Result<Page<DeliveryRecord>, ServiceError> {
     require_own(principal, integration)?;
-    let window = page.window::<i64>()?;
+    // The cursor is the event's id, which the page shows anyway, not the
+    // event's place in the outbox, which counts every workspace's events.
+    let window = page.window::<String>()?;
     let records = services
         .db
         .read(async |conn| {
-            hook_deliveries::list_for_integration(conn, &integration.id, window.after, window.fetch)
-                .await
+            let before = match &window.after {
+                Some(event_id) => Some(
+                    hook_deliveries::position(conn, &integration.id, event_id)
+                        .await?
+                        .ok_or_else(not_a_cursor)?,
+                ),
+                None => None,
+            };
+            Ok::<_, ServiceError>(
+                hook_deliveries::list_for_integration(conn, &integration.id, before, window.fetch)
+                    .await?,
+            )
         })
         .await?;
-    Ok(window.page(records, |record| record.event_sequence))
+    Ok(window.page(records, |record| record.event_id.clone()))
 }
 
 pub async fn delivery_count(

@@ -6,8 +6,8 @@ use crate::db::mini_programs::{self as repository, ProgramKey};
 use crate::db::{Tx, audit_log, launch_policies, outbox, update_mode_changes, versions};
 use crate::domain::{
     AuditAction, AuditContext, DomainEvent, MiniProgram, MiniProgramChannel, MiniProgramType,
-    NewMiniProgram, Principal, ProgramFilter, RuleViolation, UpdateMode, UpdateModeChange,
-    UpdateModeDecision, UpdateModeOutcome, decide_update_mode_change, validate_program_name,
+    NewMiniProgram, Principal, ProgramFilter, UpdateMode, UpdateModeChange, UpdateModeDecision,
+    UpdateModeOutcome, decide_update_mode_change, validate_name,
 };
 use crate::launch::PolicyChange;
 
@@ -78,7 +78,7 @@ pub async fn create(
     )?;
     let program = NewMiniProgram {
         workspace_id: principal.workspace_id.clone(),
-        name: validate_program_name(&input.name)?,
+        name: validate_name(&input.name)?,
         program_type: input.program_type,
         channel: input.channel,
     };
@@ -86,15 +86,10 @@ pub async fn create(
     let committed = services
         .db
         .write(async |tx| {
-            let name = program.name.clone();
+            let name = program.name.text.clone();
             let program = repository::insert(tx, program)
                 .await
-                .map_err(|error| match error {
-                    error if error.is_unique_violation() => {
-                        ServiceError::from(RuleViolation::NameTaken { name })
-                    }
-                    error => error.into(),
-                })?;
+                .map_err(ServiceError::name_taken("mini program", &name))?;
             launch_policies::changed(tx, PolicyChange::Program(program.id.clone())).await?;
             audit_log::record(tx, &audit, None, Some(&program)).await?;
             Ok::<_, ServiceError>(program)

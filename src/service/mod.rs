@@ -24,7 +24,7 @@ pub use error::ServiceError;
 use std::sync::Arc;
 
 use crate::db::{Committed, Database};
-use crate::domain::{AuditAction, AuditContext, Principal};
+use crate::domain::{AuditAction, AuditContext, Principal, TargetPolicy};
 use crate::hooks::HookRegistry;
 use crate::hooks::gates::ReleaseGates;
 use crate::launch::LaunchPolicies;
@@ -32,8 +32,8 @@ use crate::live::LiveEvents;
 
 /// What the use cases work with: the database, the hooks that vet and hear
 /// about changes, the release gates asked before a share changes, the
-/// launch snapshot that changes must refresh, and the live events that
-/// subscribers hear.
+/// launch snapshot that changes must refresh, the live events that
+/// subscribers hear, and where partner URLs may point.
 #[derive(Clone)]
 pub struct Services {
     pub db: Database,
@@ -41,6 +41,7 @@ pub struct Services {
     pub gates: ReleaseGates,
     pub launch: Arc<LaunchPolicies>,
     pub live: Arc<LiveEvents>,
+    pub targets: TargetPolicy,
 }
 
 impl Services {

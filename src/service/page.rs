@@ -85,7 +85,12 @@ fn decode_cursor<K: DeserializeOwned>(cursor: &str) -> Result<K, ServiceError> {
         .decode(cursor)
         .ok()
         .and_then(|json| serde_json::from_slice(&json).ok())
-        .ok_or_else(|| RuleViolation::invalid_input("after", "is not a cursor of this list").into())
+        .ok_or_else(not_a_cursor)
+}
+
+/// The refusal of a cursor that is malformed or names no item of the list.
+pub(super) fn not_a_cursor() -> ServiceError {
+    RuleViolation::invalid_input("after", "is not a cursor of this list").into()
 }
 
 #[cfg(test)]

@@ -111,14 +111,14 @@ impl PersistedQueries {
     ) -> Result<(), PersistedQueryError> {
         let hash = match hash {
             Some(hash) if query.is_empty() => {
-                *query = self.document(&hash).await?.to_string();
+                *query = self.document(&hash, principal).await?.to_string();
                 Some(hash)
             }
             Some(hash) => {
                 if sha256_hex(query) != hash {
                     return Err(PersistedQueryError::HashMismatch);
                 }
-                self.register(&hash, query).await?;
+                self.register(&stored_key(principal, &hash), query).await?;
                 Some(hash)
             }
             None => None,
@@ -137,7 +137,12 @@ impl PersistedQueries {
         }
     }
 
-    async fn document(&self, hash: &str) -> Result<Arc<str>, PersistedQueryError> {
+    async fn document(
+        &self,
+        hash: &str,
+        principal: &Principal,
+    ) -> Result<Arc<str>, PersistedQueryError> {
+        // The allow-list is the operator's, the same for every workspace.
         if let Some(document) = self
             .allow_list
             .as_ref()
@@ -145,6 +150,7 @@ impl PersistedQueries {
         {
             return Ok(document.clone());
         }
+        let hash = &stored_key(principal, hash);
         if let Some((document, recorded)) = self.read_cache(hash) {
             if recorded.elapsed() >= RECORD_USE_EVERY {
                 self.db
@@ -173,6 +179,7 @@ impl PersistedQueries {
     }
 
     /// Only documents that parse are kept: the table is not a free store.
+    /// `hash` is the workspace's key of the document (`stored_key`).
     /// Registering is the only way the table grows, so it also removes what
     /// nobody used within the time to live.
     async fn register(&self, hash: &str, document: &str) -> Result<(), PersistedQueryError> {
@@ -204,6 +211,16 @@ impl PersistedQueries {
             cached.insert(hash.to_owned(), (document, Instant::now()));
         }
     }
+}
+
+/// Where a workspace's document is stored and cached: a document is found
+/// only by the workspace that registered it. Had the store been shared, a
+/// hash-only request would tell any caller whether anyone, in any workspace,
+/// had sent a document it guessed, literals (names, search texts) included.
+/// The length prefix keeps two workspace ids from ever making one key.
+fn stored_key(principal: &Principal, hash: &str) -> String {
+    let workspace = &principal.workspace_id;
+    sha256_hex(&format!("{}:{workspace}:{hash}", workspace.len()))
 }
 
 #[cfg(test)]

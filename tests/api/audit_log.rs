@@ -177,4 +177,39 @@ on_both_backends! {
         assert_eq!(rest.len(), 1);
         assert_eq!(rest[0]["action"], "CREATE_MINI_PROGRAM");
     }
+
+    async fn cursors_name_a_record_and_count_nothing(backend: Backend) {
+        use base64::Engine as _;
+        let (server, _db) = TestServer::start(backend).await;
+        let program = create_dsl_program(&server, "Shop").await;
+        update_mode(&server, &admin(), &program, "ASYNC").await.data();
+        let other_admin = token(OTHER_WORKSPACE, &["WORKSPACE_ADMIN"]);
+        let foreign = server
+            .gql(&other_admin, "mutation { createMiniProgram(input: { name: \"Elsewhere\", type: DSL }) { miniProgram { id } } }", json!({}))
+            .await;
+        let foreign = foreign.data()["createMiniProgram"]["miniProgram"]["id"].as_str().unwrap().to_owned();
+        for mode in ["SYNC", "ASYNC", "SYNC"] {
+            update_mode(&server, &other_admin, &foreign, mode).await.data();
+        }
+        update_mode(&server, &admin(), &program, "SYNC").await.data();
+
+        let page = audit_log(&server, &admin(), json!({ "first": 1 })).await;
+        let cursor = page.data()["auditLog"]["pageInfo"]["endCursor"].as_str().unwrap().to_owned();
+        let decoded: Value = serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(&cursor).unwrap()).unwrap();
+        let id = decoded.as_str().unwrap_or_else(|| panic!("a cursor names a record, not a place: {decoded}"));
+        assert!(id.len() == 32 && id.chars().all(|c| c.is_ascii_hexdigit()), "a random id: {id}");
+        let rest = audit_log(&server, &admin(), json!({ "first": 10, "after": cursor })).await;
+        let actions: Vec<Value> = rest.data()["auditLog"]["nodes"].as_array().unwrap().iter().map(|node| node["action"].clone()).collect();
+        assert_eq!(actions, [json!("UPDATE_MODE"), json!("CREATE_MINI_PROGRAM")], "the other workspace's records are not on the way");
+
+        // Another workspace's cursor, and a place in the old numeric form, name nothing here.
+        let theirs = audit_log(&server, &other_admin, json!({ "first": 1 })).await;
+        let theirs = theirs.data()["auditLog"]["pageInfo"]["endCursor"].as_str().unwrap().to_owned();
+        let numeric = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("5");
+        for after in [theirs, numeric] {
+            let refused = audit_log(&server, &admin(), json!({ "first": 10, "after": after })).await;
+            assert_eq!(refused.code(), "BAD_USER_INPUT", "{after}");
+            assert_eq!(refused.error()["extensions"]["field"], "after");
+        }
+    }
 }

@@ -1,4 +1,4 @@
-use jsonwebtoken::Algorithm;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
 use crate::common::identity_provider::*;
@@ -22,7 +22,57 @@ fn unsigned(alg: &str, claims: &Value) -> String {
     forge(&json!({ "alg": alg, "typ": "JWT" }), claims, b"")
 }
 
+/// A token validly signed with the suite's secret under `header`.
+fn signed_under(header: &Header, claims: &Value) -> String {
+    jsonwebtoken::encode(header, claims, &EncodingKey::from_secret(SECRET.as_bytes())).unwrap()
+}
+
 on_both_backends! {
+    async fn a_refused_token_is_told_its_real_fault_and_changes_nothing(backend: Backend) {
+        let (server, _db) = TestServer::start(backend).await;
+        let program = create_dsl_program(&server, "Shop").await;
+        let before = program_state(&server, &program).await;
+        let admin_claims = claims(WORKSPACE, &["WORKSPACE_ADMIN"]);
+        let critical = |names: &[&str]| {
+            let mut header = Header::new(Algorithm::HS256);
+            header.crit = Some(names.iter().map(|name| (*name).to_owned()).collect());
+            signed_under(&header, &admin_claims)
+        };
+        let cases = [
+            (unsigned("none", &admin_claims), "unsigned tokens (alg none) are not accepted"),
+            (unsigned("nOnE", &admin_claims), "unsigned tokens (alg none) are not accepted"),
+            // RFC 7515 §4.1.11: we understand no extension, so any `crit` is refused,
+            // also one naming a registered claim or an empty list.
+            (critical(&["b64"]), "the crit header names extensions this server does not understand"),
+            (critical(&["exp"]), "the crit header names extensions this server does not understand"),
+            (critical(&[]), "the crit header names extensions this server does not understand"),
+            (sign(&with("iss", json!(42))), "the iss claim must be a string"),
+            // jsonwebtoken alone would take an array holding our issuer.
+            (sign(&with("iss", json!([ISSUER]))), "the iss claim must be a string"),
+            (sign(&with("iss", json!("https://evil.example.test"))), "wrong issuer"),
+            (sign(&without("iss")), "missing iss claim"),
+            (sign(&with("aud", json!({ "name": AUDIENCE }))), "the aud claim must be a string or an array of strings"),
+            (sign(&with("exp", json!("tomorrow"))), "the exp claim must be a number"),
+            (sign(&without("exp")), "missing exp claim"),
+            (forge(&json!({ "typ": "JWT" }), &admin_claims, b""), "the header names no algorithm (alg)"),
+        ];
+        for (token, message) in cases {
+            let response = server.gql(&token, "{ viewer { subject } }", json!({})).await;
+            assert_eq!(response.status, 401, "{message}: {}", response.body);
+            assert_eq!(response.code(), "UNAUTHENTICATED", "{message}");
+            assert_eq!(response.error()["message"], format!("invalid token: {message}"));
+            assert_refused(&server, &program, bearer(token)).await;
+        }
+        // The same claims under a plain header, and an audience list naming
+        // us, are accepted: the refusals above are for the header or claim named.
+        let listed = with("aud", json!(["another-api", AUDIENCE]));
+        for token in [signed_under(&Header::new(Algorithm::HS256), &admin_claims), sign(&listed)] {
+            let response = server.gql(&token, "{ viewer { subject } }", json!({})).await;
+            assert_eq!(response.data()["viewer"]["subject"], "workspace_admin-user");
+        }
+        assert_eq!(program_state(&server, &program).await, before);
+    }
+
     async fn requests_without_a_valid_token_are_refused_and_change_nothing(backend: Backend) {
         let (server, _db) = TestServer::start(backend).await;
         let program = create_dsl_program(&server, "Shop").await;

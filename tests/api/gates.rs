@@ -57,6 +57,9 @@ on_both_backends! {
             assert_eq!(refused.code(), "BAD_USER_INPUT", "{url}");
             assert_eq!(refused.error()["extensions"]["field"], field);
         }
+        let same = server.gql(&admin(), REGISTER_GATE, json!({ "input": { "name": "CRASH ｍonitor", "url": "https://x.example/" } })).await;
+        assert_eq!(same.code(), "CONFLICT", "names compare ignoring case and width: {}", same.body);
+        assert_eq!(same.error()["extensions"]["field"], "name");
         let other = token(OTHER_WORKSPACE, &["WORKSPACE_ADMIN"]);
         assert_eq!(server.gql(&other, DELETE, json!({ "id": id })).await.code(), "NOT_FOUND");
         assert_eq!(server.gql(&other, GATES, json!({})).await.data()["releaseGates"], json!([]));

@@ -300,24 +300,116 @@ on_both_backends! {
         assert_eq!(listed.data()["releaseIntegrations"], json!([]));
     }
 
+    async fn integration_names_are_checked_and_unique_in_the_workspace(backend: Backend) {
+        let (server, _db) = start(backend, &[]).await;
+        let (desk, _) = register_integration(&server, "https://partner.example/hooks").await;
+        let register = |name: &str| {
+            let server = &server;
+            let input = json!({ "name": name, "url": "https://other.example/hooks", "events": ["VERSION_RELEASED"] });
+            async move { server.gql(&admin(), REGISTER, json!({ "input": input })).await }
+        };
+        let response = register("Other desk").await;
+        let other = response.data()["registerReleaseIntegration"]["integration"]["id"].as_str().unwrap().to_owned();
+        let listed = || async { server.gql(&admin(), "{ releaseIntegrations { id name url } }", json!({})).await.data()["releaseIntegrations"].clone() };
+        let before = listed().await;
+        let rename = "mutation($id: ID!, $name: String!) { updateReleaseIntegration(input: { id: $id, name: $name }) { integration { name } } }";
+        for (name, code) in [
+            ("REVIEW DESK", "CONFLICT"),
+            ("review\u{200B} desk", "CONFLICT"),
+            ("\u{200B}\u{200B}", "BAD_USER_INPUT"),
+            ("\u{FEFF}Desk", "BAD_USER_INPUT"),
+            ("Desk\u{2067}", "BAD_USER_INPUT"),
+        ] {
+            let response = register(name).await;
+            assert_eq!(response.code(), code, "{name:?}: {}", response.body);
+            assert_eq!(response.error()["extensions"]["field"], "name");
+            let response = server.gql(&admin(), rename, json!({ "id": other, "name": name })).await;
+            assert_eq!(response.code(), code, "rename to {name:?}: {}", response.body);
+        }
+        assert_eq!(listed().await, before, "the refusals stored nothing and changed nothing");
+        // Renaming an integration to another spelling of its own name is no conflict.
+        let response = server.gql(&admin(), rename, json!({ "id": desk, "name": "REVIEW DESK" })).await;
+        assert_eq!(response.data()["updateReleaseIntegration"]["integration"]["name"], "REVIEW DESK");
+    }
+
+    async fn delivery_cursors_are_the_event_ids_the_log_shows(backend: Backend) {
+        use base64::Engine as _;
+        let (server, _db) = start(backend, &[]).await;
+        let receiver = Receiver::start().await;
+        let (integration, _) = register_integration(&server, &receiver.url).await;
+        let program = create_dsl_program(&server, "Shop").await;
+        for mode in ["SYNC", "ASYNC", "DEFAULT"] {
+            update_mode(&server, &admin(), &program, mode).await.data();
+        }
+        receiver.wait_for(3).await;
+        let page = |after: Value| {
+            let server = &server;
+            async move {
+                server
+                    .gql(&admin(), "query($after: String) { releaseIntegrations { deliveries(first: 2, after: $after) {
+                        pageInfo { endCursor } edges { cursor node { eventId } } } } }", json!({ "after": after }))
+                    .await
+            }
+        };
+        let first = page(Value::Null).await;
+        let edges = first.data()["releaseIntegrations"][0]["deliveries"]["edges"].as_array().unwrap().clone();
+        for edge in &edges {
+            let decoded = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(edge["cursor"].as_str().unwrap()).unwrap();
+            assert_eq!(serde_json::from_slice::<Value>(&decoded).unwrap(), edge["node"]["eventId"], "nothing but the event id");
+        }
+        let rest = page(edges[1]["cursor"].clone()).await;
+        let rest = rest.data()["releaseIntegrations"][0]["deliveries"]["edges"].as_array().unwrap().clone();
+        assert_eq!(rest.len(), 1);
+        let all = deliveries(&server, &integration).await;
+        assert_eq!(rest[0]["node"]["eventId"], all[0]["eventId"], "the oldest comes last");
+        let numeric = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("2");
+        let refused = page(json!(numeric)).await;
+        assert_eq!(refused.code(), "BAD_USER_INPUT");
+    }
+
     async fn private_targets_are_refused_unless_allowed(backend: Backend) {
         let (server, _db) = start(backend, &[("WEBHOOK_ALLOW_PRIVATE_TARGETS", "false"), ("WEBHOOK_MAX_ATTEMPTS", "1")]).await;
         let receiver = Receiver::start().await;
+        // A name is resolved, and its address refused, when the sender connects.
         let localhost = receiver.url.replace("127.0.0.1", "localhost");
-        let (by_address, _) = register_integration(&server, &receiver.url).await;
         let (by_name, _) = register_integration(&server, &localhost).await;
         let program = create_dsl_program(&server, "Shop").await;
         update_mode(&server, &admin(), &program, "SYNC").await.data();
-        for integration in [by_address, by_name] {
-            let log = eventually(Duration::from_secs(10), "the delivery to fail", || async {
-                let log = deliveries(&server, &integration).await;
-                (log[0]["status"] == "FAILED").then_some(log)
-            })
-            .await;
-            let error = log[0]["lastError"].as_str().unwrap();
-            assert!(error.contains("is not public"), "{error}");
-        }
+        let log = eventually(Duration::from_secs(10), "the delivery to fail", || async {
+            let log = deliveries(&server, &by_name).await;
+            (log[0]["status"] == "FAILED").then_some(log)
+        })
+        .await;
+        let error = log[0]["lastError"].as_str().unwrap();
+        assert!(error.contains("is not public"), "{error}");
         assert!(receiver.received().is_empty());
+    }
+
+    async fn literal_private_addresses_are_refused_at_registration_in_every_spelling(backend: Backend) {
+        let (server, _db) = start(backend, &[("WEBHOOK_ALLOW_PRIVATE_TARGETS", "false")]).await;
+        let receiver = Receiver::start().await;
+        let port = receiver.url.rsplit_once(':').unwrap().1.split('/').next().unwrap().to_owned();
+        let (integration, _) = register_integration(&server, "https://partner.example/hooks").await;
+        let listed = || async {
+            server.gql(&admin(), "{ releaseIntegrations { id url } }", json!({})).await.data()["releaseIntegrations"].clone()
+        };
+        let before = listed().await;
+        let update = "mutation($id: ID!, $url: String!) { updateReleaseIntegration(input: { id: $id, url: $url }) { integration { url } } }";
+        for host in [
+            "127.0.0.1", "127.1", "2130706433", "0x7f000001", "0177.0.0.1", "127.0.0.1.", "[::ffff:127.0.0.1]",
+            "[::1]", "[::]", "0.0.0.0", "[fd00::1]", "[fe80::1]", "100.64.0.1", "169.254.169.254", "10.0.0.7",
+        ] {
+            let url = format!("http://{host}:{port}/hooks");
+            let response = server
+                .gql(&admin(), REGISTER, json!({ "input": { "name": "Inside", "url": url, "events": ["VERSION_RELEASED"] } }))
+                .await;
+            assert_eq!(response.code(), "BAD_USER_INPUT", "{url}: {}", response.body);
+            assert_eq!(response.error()["extensions"]["field"], "url", "{url}");
+            let response = server.gql(&admin(), update, json!({ "id": integration, "url": url })).await;
+            assert_eq!(response.code(), "BAD_USER_INPUT", "{url}: {}", response.body);
+            assert_eq!(response.error()["extensions"]["field"], "url", "{url}");
+        }
+        assert_eq!(listed().await, before, "the refusals stored nothing and changed nothing");
     }
 
     async fn redirects_are_not_followed(backend: Backend) {

@@ -14,8 +14,17 @@ fn in_gray_group(program: &str, device: &str, percentage: u64) -> bool {
 }
 
 async fn client_key(server: &TestServer, token: &str) -> String {
+    named_client_key(server, token, "iOS app").await
+}
+
+/// Names are unique in a workspace: a second key needs its own.
+async fn named_client_key(server: &TestServer, token: &str, name: &str) -> String {
     let response = server
-        .gql(token, "mutation { createClientKey(input: { name: \"iOS app\" }) { clientKey { id name revokedAt } key } }", json!({}))
+        .gql(
+            token,
+            "mutation($name: String!) { createClientKey(input: { name: $name }) { clientKey { id name revokedAt } key } }",
+            json!({ "name": name }),
+        )
         .await;
     let created = &response.data()["createClientKey"];
     assert_eq!(created["clientKey"]["revokedAt"], Value::Null);
@@ -248,6 +257,40 @@ on_both_backends! {
         }
     }
 
+    async fn client_key_names_are_checked_and_unique_among_live_keys(backend: Backend) {
+        let (server, _db) = TestServer::start(backend).await;
+        client_key(&server, &admin()).await;
+        let create = |name: &str| {
+            let server = &server;
+            let name = name.to_owned();
+            async move {
+                server
+                    .gql(&admin(), "mutation($name: String!) { createClientKey(input: { name: $name }) { clientKey { id } } }", json!({ "name": name }))
+                    .await
+            }
+        };
+        for (name, code) in [
+            ("IOS APP", "CONFLICT"),
+            ("ios\u{00A0}app", "CONFLICT"),
+            ("\u{200B}", "BAD_USER_INPUT"),
+            ("\u{FEFF}Android", "BAD_USER_INPUT"),
+            ("Android\u{202E}ppa", "BAD_USER_INPUT"),
+        ] {
+            let response = create(name).await;
+            assert_eq!(response.code(), code, "{name:?}: {}", response.body);
+            assert_eq!(response.error()["extensions"]["field"], "name");
+        }
+        let keys = server.gql(&admin(), "{ clientKeys { id name } }", json!({})).await;
+        let listed = keys.data()["clientKeys"].as_array().unwrap().clone();
+        assert_eq!(listed.len(), 1, "the refusals created nothing: {listed:?}");
+        // A revoked key's name may go to its successor.
+        server
+            .gql(&admin(), "mutation($id: ID!) { revokeClientKey(input: { id: $id }) { clientKey { id } } }", json!({ "id": listed[0]["id"] }))
+            .await
+            .data();
+        create("IOS APP").await.data();
+    }
+
     async fn answers_carry_a_strong_etag(backend: Backend) {
         let db = TestDatabase::create(backend).await;
         let settings = Settings { env: vec![("LAUNCH_CACHE_MAX_AGE_SECONDS".into(), "30".into())], ..Settings::default() };
@@ -281,7 +324,7 @@ on_both_backends! {
         let settings = Settings { env: vec![("LAUNCH_RATE_LIMIT_PER_MINUTE".into(), "5".into())], ..Settings::default() };
         let server = TestServer::start_on(&db, settings).await;
         let key = client_key(&server, &admin()).await;
-        let other_key = client_key(&server, &admin()).await;
+        let other_key = named_client_key(&server, &admin(), "Android app").await;
         let (program, _) = released(&server, "Shop", "ASYNC", "1.0.0").await;
         for _ in 0..5 {
             assert_eq!(launch_with(&server, Some(&key), &program, &[("deviceId", "d1")], None).await.status, 200);

@@ -8,7 +8,10 @@ use crate::on_both_backends;
 /// An in-process server, so that its SQL statements can be counted.
 async fn counted(backend: Backend) -> (InProcessServer, TestDatabase) {
     let db = TestDatabase::create(backend).await;
-    let quiet = Settings::with_env(&[("HOOK_POLL_INTERVAL_MS", "600000")]);
+    let quiet = Settings::with_env(&[
+        ("HOOK_POLL_INTERVAL_MS", "600000"),
+        ("SCHEDULER_POLL_INTERVAL_MS", "600000"),
+    ]);
     let server = InProcessServer::start(&db, quiet, Default::default()).await;
     (server, db)
 }

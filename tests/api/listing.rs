@@ -22,7 +22,10 @@ const ONE: &str = "query($id: ID!) { miniProgram(id: $id) {
 async fn counted_server(backend: Backend) -> (InProcessServer, TestDatabase) {
     let db = TestDatabase::create(backend).await;
     // No background polling: every statement counted is the request's.
-    let settings = Settings::with_env(&[("HOOK_POLL_INTERVAL_MS", "600000")]);
+    let settings = Settings::with_env(&[
+        ("HOOK_POLL_INTERVAL_MS", "600000"),
+        ("SCHEDULER_POLL_INTERVAL_MS", "600000"),
+    ]);
     let server = InProcessServer::start(&db, settings, Default::default()).await;
     (server, db)
 }

@@ -37,7 +37,69 @@ async fn names(server: &TestServer, filter: Value) -> Vec<String> {
     names
 }
 
+/// Creates a program by name; the answer, to read refusals from.
+async fn create_named(server: &TestServer, token: &str, name: &str) -> Gql {
+    server
+        .gql(
+            token,
+            CREATE,
+            json!({ "input": { "name": name, "type": "DSL" } }),
+        )
+        .await
+}
+
 on_both_backends! {
+    async fn names_that_could_mislead_are_refused_and_change_nothing(backend: Backend) {
+        let (server, _db) = TestServer::start(backend).await;
+        create_dsl_program(&server, "Shop").await;
+        let mut misleading: Vec<String> = ('\u{202A}'..='\u{202E}')
+            .chain('\u{2066}'..='\u{2069}')
+            .map(|control| format!("Shop{control}gnikcart"))
+            .collect();
+        misleading.extend(["\u{200B}", "\u{200B}\u{200D}\u{2060}", " \u{200C} ", "\u{FEFF}Mall"].map(String::from));
+        for name in &misleading {
+            let response = create_named(&server, &admin(), name).await;
+            assert_eq!(response.code(), "BAD_USER_INPUT", "{name:?}: {}", response.body);
+            assert_eq!(response.error()["extensions"]["field"], "name", "{name:?}");
+        }
+        assert_eq!(names(&server, json!({})).await, ["Shop"], "nothing else was created");
+    }
+
+    async fn names_are_unique_ignoring_case_and_width_per_workspace(backend: Backend) {
+        let (server, _db) = TestServer::start(backend).await;
+        create_dsl_program(&server, "progA").await;
+        for same in ["PROGA", "proga", "\u{FF50}\u{FF52}\u{FF4F}\u{FF47}\u{FF21}", "prog\u{200B}A", " ProgA "] {
+            let response = create_named(&server, &admin(), same).await;
+            assert_eq!(response.code(), "CONFLICT", "{same:?}: {}", response.body);
+            assert_eq!(response.error()["extensions"]["field"], "name");
+        }
+        assert_eq!(names(&server, json!({})).await, ["progA"], "the refusals created nothing");
+        // Another workspace has its own names.
+        let other = token(OTHER_WORKSPACE, &["WORKSPACE_ADMIN"]);
+        let response = create_named(&server, &other, "PROGA").await;
+        assert_eq!(response.data()["createMiniProgram"]["miniProgram"]["name"], "PROGA");
+    }
+
+    async fn names_stored_before_their_keys_are_keyed_at_start(backend: Backend) {
+        // Rows of an older server: no key, and two names that are one now.
+        let db = TestDatabase::create(backend).await;
+        let server = TestServer::start_on(&db, Settings::default()).await;
+        create_dsl_program(&server, "Shop").await;
+        create_dsl_program(&server, "Mall").await;
+        drop(server);
+        db.execute("UPDATE mini_programs SET name = 'SHOP', search_name = 'shop' WHERE name = 'Mall'").await;
+        db.execute("UPDATE mini_programs SET name_key = NULL").await;
+
+        let server = TestServer::start_on(&db, Settings::default()).await;
+        let listed = names(&server, json!({})).await;
+        assert_eq!(listed.len(), 2, "both old names stay: {listed:?}");
+        for same in ["shop", "Shop", "SHOP"] {
+            assert_eq!(create_named(&server, &admin(), same).await.code(), "CONFLICT", "{same:?}");
+        }
+        create_dsl_program(&server, "Mall").await;
+        assert_eq!(names(&server, json!({})).await.len(), 3);
+    }
+
     async fn an_admin_creates_a_program_at_default(backend: Backend) {
         let (server, _db) = TestServer::start(backend).await;
         let response = server

@@ -82,6 +82,22 @@ on_both_backends! {
         }
     }
 
+    async fn a_workspace_cannot_learn_what_another_has_sent(backend: Backend) {
+        let (server, _db) = TestServer::start(backend).await;
+        // A document with a literal that only its sender should know of.
+        let document = "{ miniPrograms(filter: { nameContains: \"Project Nightjar\" }) { totalCount } }";
+        let hash = sha256(document);
+        let registered = post(&server, &admin(), json!({ "query": document, "extensions": persisted(&hash) })).await;
+        assert_eq!(registered.data()["miniPrograms"]["totalCount"], 0);
+        let outsider = token(OTHER_WORKSPACE, &["WORKSPACE_ADMIN"]);
+        let probe = post(&server, &outsider, json!({ "extensions": persisted(&hash) })).await;
+        assert_eq!(probe.code(), "PERSISTED_QUERY_NOT_FOUND", "as if nobody had sent it");
+        assert_eq!(get_by_hash(&server, &outsider, document).await.code(), "PERSISTED_QUERY_NOT_FOUND");
+        // The sender's workspace still runs it by its hash.
+        let by_hash = post(&server, &viewer(), json!({ "extensions": persisted(&hash) })).await;
+        assert_eq!(by_hash.data()["miniPrograms"]["totalCount"], 0);
+    }
+
     async fn persisted_documents_get_every_check_a_sent_one_gets(backend: Backend) {
         let (server, _db) = TestServer::start(backend).await;
         // A hash that is not the document's is refused, and registers nothing.
@@ -168,14 +184,12 @@ on_both_backends! {
             assert!(registered.data()["viewer"]["subject"].is_string());
         }
         db.execute(&format!(
-            "UPDATE persisted_queries SET last_used_at = '2000-01-01 00:00:00' WHERE hash = '{}'",
-            sha256(stale)
+            "UPDATE persisted_queries SET last_used_at = '2000-01-01 00:00:00' WHERE document = '{stale}'"
         ))
         .await;
         let days_ago = if db.is_postgres() { "now() - INTERVAL '29 days'" } else { "datetime('now', '-29 days')" };
         db.execute(&format!(
-            "UPDATE persisted_queries SET last_used_at = {days_ago} WHERE hash = '{}'",
-            sha256(recent)
+            "UPDATE persisted_queries SET last_used_at = {days_ago} WHERE document = '{recent}'"
         ))
         .await;
         // Registering is what grows the table, and what sweeps it.

@@ -38,6 +38,8 @@ CREATE TABLE release_gates (
     id TEXT PRIMARY KEY,
     workspace_id TEXT NOT NULL,
     name TEXT NOT NULL,
+    -- The name as names compare (NFKC, case folded: domain::name_key).
+    name_key TEXT NOT NULL,
     url TEXT NOT NULL,
     active BOOLEAN NOT NULL,
     -- The signing secret (whsec_...); it must be readable to sign checks.
@@ -45,3 +47,4 @@ CREATE TABLE release_gates (
     created_at TIMESTAMP NOT NULL
 );
 CREATE INDEX release_gates_of_workspace ON release_gates (workspace_id, created_at);
+CREATE UNIQUE INDEX release_gates_name_key_unique ON release_gates (workspace_id, name_key);

@@ -4,35 +4,32 @@
 mod signature;
 mod target;
 
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 pub use signature::new_secret;
 
 use super::HookEvent;
+use crate::domain::{TargetPolicy, literal_address};
 
 /// Sends webhooks; one client (and connection pool) for the whole process.
 #[derive(Clone)]
 pub struct WebhookSender {
     client: reqwest::Client,
-    allow_private: bool,
+    policy: TargetPolicy,
 }
 
 impl WebhookSender {
-    pub fn new(timeout: Duration, allow_private: bool) -> Result<Self, reqwest::Error> {
+    pub fn new(timeout: Duration, policy: TargetPolicy) -> Result<Self, reqwest::Error> {
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout)
             // A redirect could point anywhere, past the address check.
             .redirect(reqwest::redirect::Policy::none())
-            .dns_resolver(Arc::new(target::GuardedResolver { allow_private }))
+            .dns_resolver(Arc::new(target::GuardedResolver { policy }))
             .user_agent(concat!("update-mode-webhooks/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(Self {
-            client,
-            allow_private,
-        })
+        Ok(Self { client, policy })
     }
 
     /// One attempt to deliver `event` to `url`; the error says why it failed.
@@ -58,16 +55,14 @@ impl WebhookSender {
         body: String,
     ) -> Result<reqwest::Response, String> {
         let url = url::Url::parse(url).map_err(|_| "the receiver's URL is invalid".to_owned())?;
-        // The resolver only sees host names; literal addresses are checked here.
-        if !self.allow_private {
-            let literal = match url.host() {
-                Some(url::Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
-                Some(url::Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
-                _ => None,
-            };
-            if let Some(ip) = literal.filter(|ip| !target::is_public(*ip)) {
-                return Err(target::refusal(ip));
-            }
+        // The resolver only sees host names; literal addresses are checked
+        // here too, for targets stored before registration checked them.
+        if let Some(ip) = url
+            .host()
+            .and_then(|host| literal_address(&host))
+            .filter(|ip| !self.policy.permits(*ip))
+        {
+            return Err(target::refusal(ip));
         }
         let timestamp = chrono::Utc::now().timestamp();
         let signature = signature::sign(secret, id, timestamp, &body)?;
