@@ -15,6 +15,8 @@ use async_graphql::parser::types::{
 };
 use async_graphql::parser::{Pos, Positioned, parse_query};
 
+use super::schema_description::SchemaDescriptions;
+
 /// What a document may hold; see `config::ApiSettings`.
 #[derive(Debug, Clone, Copy)]
 pub struct DocumentLimits {
@@ -42,6 +44,8 @@ pub enum Refused {
 pub struct Checked {
     pub document: ExecutableDocument,
     pub operation: OperationType,
+    /// Where its answer is to hold the service's description.
+    pub schema_descriptions: SchemaDescriptions,
 }
 
 pub fn check(
@@ -86,15 +90,12 @@ pub fn check(
     }
     // Picked as the executor picks it: a name must name an operation.
     let operation = match (&document.operations, operation_name) {
-        (DocumentOperations::Single(operation), None) => Some(operation.node.ty),
+        (DocumentOperations::Single(operation), None) => Some(operation),
         (DocumentOperations::Single(_), Some(_)) => None,
-        (DocumentOperations::Multiple(operations), Some(name)) => {
-            operations.get(name).map(|operation| operation.node.ty)
+        (DocumentOperations::Multiple(operations), Some(name)) => operations.get(name),
+        (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => {
+            operations.values().next()
         }
-        (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => operations
-            .values()
-            .next()
-            .map(|operation| operation.node.ty),
         (DocumentOperations::Multiple(_), None) => {
             return Err(Refused::Request(ServerError::new(
                 "Operation name required in request.",
@@ -111,9 +112,13 @@ pub fn check(
             None,
         )));
     };
+    let schema_descriptions =
+        SchemaDescriptions::find(&document, &operation.node.selection_set.node);
+    let operation = operation.node.ty;
     Ok(Checked {
         document,
         operation,
+        schema_descriptions,
     })
 }
 

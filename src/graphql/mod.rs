@@ -14,6 +14,7 @@ pub mod nesting;
 mod persisted;
 mod query;
 mod scalars;
+mod schema_description;
 mod subscription;
 mod types;
 
@@ -28,6 +29,7 @@ use crate::service::{Actor, Services};
 pub use document::{Checked, DocumentLimits, Refused, check};
 pub use error::{code_errors, refused};
 pub use persisted::persisted_query_hash;
+pub use schema_description::SchemaDescriptions;
 
 /// The root types, merged from one object per area.
 #[derive(MergedObject, Default)]

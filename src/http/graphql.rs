@@ -16,7 +16,7 @@ use super::request_log::RequestIdHeader;
 use crate::domain::Principal;
 use crate::error::ApiError;
 use crate::graphql::nesting::{MAX_NESTING, nests_deeper_than};
-use crate::graphql::{DocumentLimits, RequestId};
+use crate::graphql::{DocumentLimits, RequestId, SchemaDescriptions};
 use crate::service::persisted_queries::{PersistedQueries, PersistedQueryError};
 use crate::service::rate_limit;
 
@@ -62,18 +62,21 @@ pub async fn execute(
             &principal,
         ),
     );
-    let operation = match prepared.await {
-        Ok(Ok(operation)) => operation,
+    let prepared = match prepared.await {
+        Ok(Ok(prepared)) => prepared,
         Ok(Err(refusal)) => return refusal.into_response(),
         Err(_) => return timed_out(timeout),
     };
-    if let Err(refused) = admit(&state, &method, &principal, operation).await {
+    if let Err(refused) = admit(&state, &method, &principal, prepared.operation).await {
         return refused;
     }
     // A request stopped here drops its transaction uncommitted.
     let request = request.data(principal).data(RequestId(request_id.0));
     match tokio::time::timeout_at(deadline, state.schema.execute(request)).await {
-        Ok(response) => answered(response, operation_name),
+        Ok(mut response) => {
+            prepared.schema_descriptions.fill(&mut response);
+            answered(response, operation_name)
+        }
         Err(_) => timed_out(timeout),
     }
 }
@@ -189,16 +192,22 @@ impl IntoResponse for Refusal {
     }
 }
 
+/// A document that passed the checks, as the request now carries it.
+pub(super) struct Prepared {
+    pub operation: OperationType,
+    pub schema_descriptions: SchemaDescriptions,
+}
+
 /// The checks that every document passes before it runs, over HTTP and
 /// over WebSocket alike: nesting, persisted queries and the allow-list, and
 /// the document's limits. On success the request carries the parsed
-/// document, and the kind of its operation is returned.
+/// document.
 pub(super) async fn prepare(
     persisted_queries: &PersistedQueries,
     limits: &DocumentLimits,
     request: &mut async_graphql::Request,
     principal: &Principal,
-) -> Result<OperationType, Refusal> {
+) -> Result<Prepared, Refusal> {
     // Before anything parses it: registering a persisted query does.
     too_deep(&request.query)?;
     let hash = crate::graphql::persisted_query_hash(request).map_err(|reason| {
@@ -218,9 +227,11 @@ pub(super) async fn prepare(
     }
     let checked = crate::graphql::check(&request.query, request.operation_name.as_deref(), limits)
         .map_err(|refused| Refusal::Answer(Box::new(crate::graphql::refused(refused))))?;
-    let operation = checked.operation;
     request.set_parsed_query(checked.document);
-    Ok(operation)
+    Ok(Prepared {
+        operation: checked.operation,
+        schema_descriptions: checked.schema_descriptions,
+    })
 }
 
 /// Refuses a document nesting deeper than the parser can safely recurse.

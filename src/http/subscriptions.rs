@@ -432,7 +432,8 @@ impl ConnectionExecutor {
                 )
                 .into_answer()
             })?;
-        let operation = prepare(
+        // A subscription's root holds no `__schema`: no description to fill.
+        let prepared = prepare(
             &self.persisted_queries,
             &self.document_limits,
             &mut request,
@@ -440,7 +441,7 @@ impl ConnectionExecutor {
         )
         .await
         .map_err(Refusal::into_answer)?;
-        if operation != OperationType::Subscription {
+        if prepared.operation != OperationType::Subscription {
             return Err(ApiError::in_answer(
                 "BAD_REQUEST",
                 "only subscriptions are served over WebSocket; send queries and mutations with POST /graphql",

@@ -41,6 +41,7 @@ mod faults;
 mod fuzz;
 mod hooks;
 mod http;
+mod introspection;
 mod launch;
 mod lifecycle;
 mod limits;
