@@ -27,7 +27,7 @@ use crate::domain::Principal;
 use crate::service::{Actor, Services};
 
 pub use document::{Checked, DocumentLimits, Refused, check};
-pub use error::{code_errors, refused};
+pub use error::{REQUEST_ERROR_CODES, code_errors, refused};
 pub use persisted::persisted_query_hash;
 pub use schema_description::SchemaDescriptions;
 

@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use async_graphql::ParseRequestError;
 use async_graphql::parser::types::OperationType;
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use async_graphql_axum::GraphQLRequest;
 
 use axum::extract::{FromRef, FromRequestParts, RawQuery, State};
 use axum::http::request::Parts;
@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 use super::auth::Authenticated;
+use super::media_type::MediaType;
 use super::metrics::RequestOutcome;
 use super::request_log::RequestIdHeader;
 use crate::domain::Principal;
@@ -32,6 +33,7 @@ pub struct RequestTimeout(pub Duration);
 pub async fn execute(
     State(state): State<AppState>,
     method: Method,
+    media_type: MediaType,
     _: JsonBody,
     Authenticated(principal): Authenticated,
     request_id: RequestIdHeader,
@@ -64,10 +66,10 @@ pub async fn execute(
     );
     let prepared = match prepared.await {
         Ok(Ok(prepared)) => prepared,
-        Ok(Err(refusal)) => return refusal.into_response(),
+        Ok(Err(refusal)) => return refusal.render(media_type),
         Err(_) => return timed_out(timeout),
     };
-    if let Err(refused) = admit(&state, &method, &principal, prepared.operation).await {
+    if let Err(refused) = admit(&state, &method, &principal, prepared.operation, media_type).await {
         return refused;
     }
     // A request stopped here drops its transaction uncommitted.
@@ -75,7 +77,7 @@ pub async fn execute(
     match tokio::time::timeout_at(deadline, state.schema.execute(request)).await {
         Ok(mut response) => {
             prepared.schema_descriptions.fill(&mut response);
-            answered(response, operation_name)
+            answered(response, operation_name, media_type)
         }
         Err(_) => timed_out(timeout),
     }
@@ -88,6 +90,7 @@ async fn admit(
     method: &Method,
     principal: &Principal,
     operation: OperationType,
+    media_type: MediaType,
 ) -> Result<(), Response> {
     match operation {
         OperationType::Query => Ok(()),
@@ -113,16 +116,18 @@ async fn admit(
             match rate_limit::admit_mutation(&state.services, principal, limit).await {
                 Ok(Ok(())) => Ok(()),
                 Ok(Err(retry_after)) => Err(rate_limited(limit, retry_after)),
-                Err(error) => {
-                    Err(GraphQLResponse::from(ApiError::from(error).into_answer()).into_response())
-                }
+                Err(error) => Err(media_type.render(ApiError::from(error).into_answer())),
             }
         }
     }
 }
 
 /// The executor's answer, coded, with its outcome for the log and metrics.
-fn answered(mut response: async_graphql::Response, operation: Option<String>) -> Response {
+fn answered(
+    mut response: async_graphql::Response,
+    operation: Option<String>,
+    media_type: MediaType,
+) -> Response {
     crate::graphql::code_errors(&mut response);
     let outcome = response
         .errors
@@ -134,7 +139,7 @@ fn answered(mut response: async_graphql::Response, operation: Option<String>) ->
             |code| code.to_string().trim_matches('"').to_owned(),
         );
     tracing::Span::current().record("outcome", outcome.as_str());
-    let mut answer = GraphQLResponse::from(response).into_response();
+    let mut answer = media_type.render(response);
     answer.extensions_mut().insert(RequestOutcome {
         operation: operation.unwrap_or_default(),
         outcome,
@@ -163,9 +168,9 @@ fn timed_out(timeout: Duration) -> Response {
 
 /// Why a request is refused before it runs.
 pub(super) enum Refusal {
-    /// An HTTP status with one coded error.
+    /// An HTTP status with one coded error (with 200: an answer, as below).
     Error(ApiError),
-    /// An answer as the executor gives it (HTTP 200).
+    /// An answer as the executor gives it, in the media type asked for.
     Answer(Box<async_graphql::Response>),
 }
 
@@ -181,13 +186,16 @@ impl Refusal {
             Refusal::Answer(answer) => *answer,
         }
     }
-}
 
-impl IntoResponse for Refusal {
-    fn into_response(self) -> Response {
+    /// The refusal as an HTTP answer: its status, or a GraphQL answer in
+    /// the media type asked for.
+    fn render(self, media_type: MediaType) -> Response {
         match self {
+            Refusal::Error(error) if error.status == StatusCode::OK => {
+                media_type.render(error.into_answer())
+            }
             Refusal::Error(error) => error.into_response(),
-            Refusal::Answer(answer) => GraphQLResponse::from(*answer).into_response(),
+            Refusal::Answer(answer) => media_type.render(*answer),
         }
     }
 }
@@ -218,6 +226,13 @@ pub(super) async fn prepare(
         )
     })?;
     let sent_as_hash = request.query.is_empty();
+    if sent_as_hash && hash.is_none() {
+        return Err(Refusal::status(
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+            "no query: send the document in `query` (or a persisted query's hash)",
+        ));
+    }
     persisted_queries
         .resolve(&mut request.query, hash, principal)
         .await

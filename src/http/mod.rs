@@ -10,6 +10,7 @@ mod graphiql;
 mod graphql;
 mod health;
 mod launch;
+mod media_type;
 mod metrics;
 mod request_log;
 mod subscriptions;

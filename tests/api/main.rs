@@ -49,6 +49,7 @@ mod listing;
 mod migrations;
 mod mini_programs;
 mod persisted_queries;
+mod protocol;
 mod public_keys;
 mod scale_out;
 mod subscriptions;
