@@ -65,6 +65,9 @@ pub struct QueryLimits {
     /// How deeply selections nest with fragments expanded.
     pub recursion: usize,
     pub introspection: bool,
+    /// How deeply fields nest under `__schema` and `__type`, when
+    /// introspection is on.
+    pub introspection_depth: usize,
 }
 
 impl QueryLimits {
@@ -72,6 +75,8 @@ impl QueryLimits {
     /// enforces the rest while validating.
     pub fn document(&self) -> DocumentLimits {
         DocumentLimits {
+            depth: self.depth,
+            introspection_depth: self.introspection.then_some(self.introspection_depth),
             aliases: self.aliases,
             directives: self.directives,
             recursion: self.recursion,
@@ -90,9 +95,10 @@ pub fn schema(
     limits: QueryLimits,
     extensions: Vec<Arc<dyn ExtensionFactory>>,
 ) -> ApiSchema {
+    // The depth limit is `document::check`'s, which counts introspection
+    // apart: async-graphql's own refuses the standard introspection query.
     let mut builder = builder()
         .data(services)
-        .limit_depth(limits.depth)
         .limit_complexity(limits.complexity)
         .limit_directives(limits.directives)
         .limit_recursive_depth(limits.recursion);
