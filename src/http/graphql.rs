@@ -30,6 +30,10 @@ pub struct MutationLimit(pub u32);
 pub struct RequestTimeout(pub Duration);
 
 /// `POST /graphql`, and `GET /graphql` for queries.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "axum extractors, one per part of the request"
+)]
 pub async fn execute(
     State(state): State<AppState>,
     method: Method,

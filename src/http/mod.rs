@@ -94,7 +94,9 @@ pub fn router(state: AppState, settings: RouterSettings) -> Router {
         .route("/metrics", get(metrics::metrics))
         .route("/v1/launch/{mini_program_id}", get(launch::launch));
     if settings.graphiql {
-        router = router.route("/graphiql", get(graphiql::page));
+        router = router
+            .route("/graphiql", get(graphiql::page))
+            .route("/graphiql/{*path}", get(graphiql::file));
     }
     let mut router = router
         // A panic fails its request only; the process and other requests go on.
