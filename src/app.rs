@@ -393,6 +393,7 @@ fn query_limits(api: &ApiSettings, dev_mode: bool) -> QueryLimits {
         directives: api.graphql_max_directives,
         recursion: 32,
         introspection: api.graphql_introspection.unwrap_or(dev_mode),
+        introspection_depth: api.graphql_max_introspection_depth,
     }
 }
 

@@ -247,6 +247,16 @@ pub struct ApiSettings {
         global = true
     )]
     pub graphql_max_directives: usize,
+    /// The deepest nesting of fields under `__schema` or `__type`, counted
+    /// apart from `GRAPHQL_MAX_DEPTH` where introspection is on: the standard
+    /// introspection query (graphql-js `getIntrospectionQuery()`) needs 14.
+    #[arg(
+        long,
+        env = "GRAPHQL_MAX_INTROSPECTION_DEPTH",
+        default_value_t = 16,
+        global = true
+    )]
+    pub graphql_max_introspection_depth: usize,
     /// Allow introspection and "did you mean" suggestions. Default: on in
     /// development mode only.
     #[arg(long, env = "GRAPHQL_INTROSPECTION", global = true)]

@@ -15,9 +15,17 @@ use async_graphql::parser::types::{
 };
 use async_graphql::parser::{Pos, Positioned, parse_query};
 
+use super::schema_description::SchemaDescriptions;
+
 /// What a document may hold; see `config::ApiSettings`.
 #[derive(Debug, Clone, Copy)]
 pub struct DocumentLimits {
+    /// How deeply fields may nest, outside introspection.
+    pub depth: usize,
+    /// How deeply fields may nest under `__schema` and `__type`, counted
+    /// apart from `depth`; `None` when introspection is off, and they count
+    /// as any field.
+    pub introspection_depth: Option<usize>,
     pub aliases: usize,
     pub directives: usize,
     /// How deeply selections may nest, fragments expanded.
@@ -42,6 +50,8 @@ pub enum Refused {
 pub struct Checked {
     pub document: ExecutableDocument,
     pub operation: OperationType,
+    /// Where its answer is to hold the service's description.
+    pub schema_descriptions: SchemaDescriptions,
 }
 
 pub fn check(
@@ -56,7 +66,26 @@ pub fn check(
         fragments: HashMap::with_capacity(document.fragments.len()),
     };
     for (_, operation) in document.operations.iter() {
-        expander.selection_set(&operation.node.selection_set, 0)?;
+        let expansion = expander.selection_set(&operation.node.selection_set, 0)?;
+        if expansion.field_depth > limits.depth {
+            return Err(Refused::Validation(ServerError::new(
+                format!(
+                    "Query is nested too deep: fields nest at most {} levels",
+                    limits.depth
+                ),
+                Some(operation.pos),
+            )));
+        }
+        if let Some(limit) = limits.introspection_depth
+            && expansion.introspection_depth > limit
+        {
+            return Err(Refused::Validation(ServerError::new(
+                format!(
+                    "Query is nested too deep: fields under __schema and __type nest at most {limit} levels"
+                ),
+                Some(operation.pos),
+            )));
+        }
     }
     // Validation expands unused fragments too.
     for (name, fragment) in &document.fragments {
@@ -86,15 +115,12 @@ pub fn check(
     }
     // Picked as the executor picks it: a name must name an operation.
     let operation = match (&document.operations, operation_name) {
-        (DocumentOperations::Single(operation), None) => Some(operation.node.ty),
+        (DocumentOperations::Single(operation), None) => Some(operation),
         (DocumentOperations::Single(_), Some(_)) => None,
-        (DocumentOperations::Multiple(operations), Some(name)) => {
-            operations.get(name).map(|operation| operation.node.ty)
+        (DocumentOperations::Multiple(operations), Some(name)) => operations.get(name),
+        (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => {
+            operations.values().next()
         }
-        (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => operations
-            .values()
-            .next()
-            .map(|operation| operation.node.ty),
         (DocumentOperations::Multiple(_), None) => {
             return Err(Refused::Request(ServerError::new(
                 "Operation name required in request.",
@@ -111,19 +137,27 @@ pub fn check(
             None,
         )));
     };
+    let schema_descriptions =
+        SchemaDescriptions::find(&document, &operation.node.selection_set.node);
+    let operation = operation.node.ty;
     Ok(Checked {
         document,
         operation,
+        schema_descriptions,
     })
 }
 
 /// What a selection set grows to with its fragments expanded: how deeply it
-/// nests (fields with selections and fragments each add a level) and how
-/// many fields it holds.
+/// nests (fields with selections and fragments each add a level), how many
+/// fields it holds, how deeply its fields nest outside introspection, and
+/// how deeply they nest under `__schema` and `__type` (those fields
+/// included).
 #[derive(Debug, Clone, Copy, Default)]
 struct Expansion {
     depth: usize,
     fields: usize,
+    field_depth: usize,
+    introspection_depth: usize,
 }
 
 enum Fragment {
@@ -166,12 +200,15 @@ impl<'a> Expander<'a> {
                         )));
                     }
                     expansion.fields = expansion.fields.saturating_add(1);
-                    if field.node.selection_set.node.items.is_empty() {
-                        (Expansion::default(), field.pos)
+                    let child = if field.node.selection_set.node.items.is_empty() {
+                        Expansion::default()
                     } else {
-                        let child = self.selection_set(&field.node.selection_set, depth + 1)?;
-                        (lift(child), field.pos)
-                    }
+                        lift(self.selection_set(&field.node.selection_set, depth + 1)?)
+                    };
+                    (
+                        self.field_level(field.node.name.node.as_str(), child),
+                        field.pos,
+                    )
                 }
                 Selection::FragmentSpread(spread) => {
                     let name = spread.node.fragment_name.node.as_str();
@@ -186,6 +223,9 @@ impl<'a> Expander<'a> {
                 }
             };
             expansion.depth = expansion.depth.max(child.depth);
+            expansion.field_depth = expansion.field_depth.max(child.field_depth);
+            expansion.introspection_depth =
+                expansion.introspection_depth.max(child.introspection_depth);
             expansion.fields = expansion.fields.saturating_add(child.fields);
             if expansion.fields > self.limits.fields {
                 return Err(Refused::Validation(ServerError::new(
@@ -222,6 +262,26 @@ impl<'a> Expander<'a> {
         Ok(expansion)
     }
 
+    /// A field's own level over what its selections nest: it counts toward
+    /// the introspection depth if it is `__schema` or `__type` (and
+    /// introspection is on), else toward the field depth.
+    fn field_level(&self, name: &str, child: Expansion) -> Expansion {
+        let introspection =
+            self.limits.introspection_depth.is_some() && matches!(name, "__schema" | "__type");
+        if introspection {
+            Expansion {
+                field_depth: 1,
+                introspection_depth: 1 + child.field_depth.max(child.introspection_depth),
+                ..child
+            }
+        } else {
+            Expansion {
+                field_depth: 1 + child.field_depth,
+                ..child
+            }
+        }
+    }
+
     fn too_deep(&self, pos: Pos) -> Refused {
         Refused::Parse(ServerError::new(
             format!(
@@ -237,7 +297,7 @@ impl<'a> Expander<'a> {
 fn lift(child: Expansion) -> Expansion {
     Expansion {
         depth: child.depth + 1,
-        fields: child.fields,
+        ..child
     }
 }
 
@@ -261,6 +321,8 @@ mod tests {
     use super::*;
 
     const LIMITS: DocumentLimits = DocumentLimits {
+        depth: 12,
+        introspection_depth: Some(16),
         aliases: 30,
         directives: 5,
         recursion: 8,
@@ -268,7 +330,11 @@ mod tests {
     };
 
     fn refusal(query: &str) -> Option<String> {
-        match check(query, None, &LIMITS) {
+        refusal_within(&LIMITS, query)
+    }
+
+    fn refusal_within(limits: &DocumentLimits, query: &str) -> Option<String> {
+        match check(query, None, limits) {
             Ok(_) => None,
             Err(Refused::Parse(error) | Refused::Validation(error) | Refused::Request(error)) => {
                 Some(error.message)
@@ -334,6 +400,46 @@ mod tests {
         assert!(refused.unwrap().contains("recursion depth"));
         // Left to validation, which names the fragment.
         assert_eq!(refusal("{ ...Missing }"), None);
+    }
+
+    #[test]
+    fn introspection_nests_apart_from_the_depth_limit_but_is_bounded() {
+        let limits = DocumentLimits {
+            recursion: 32,
+            ..LIMITS
+        };
+        let nest = |levels: usize| {
+            (0..levels).fold("name".to_owned(), |inner, _| {
+                format!("ofType {{ {inner} }}")
+            })
+        };
+        // 12 levels of fields: within GRAPHQL_MAX_DEPTH, 13 not.
+        assert_eq!(
+            refusal_within(&limits, &format!("{{ {} }}", nest(11))),
+            None
+        );
+        let refused = refusal_within(&limits, &format!("{{ {} }}", nest(12))).unwrap();
+        assert!(refused.contains("at most 12 levels"), "{refused}");
+        // Under __schema, through a fragment, up to 16 levels.
+        let schema = |levels: usize| {
+            format!(
+                "{{ __schema {{ types {{ ...T }} }} }} fragment T on __Type {{ {} }}",
+                nest(levels)
+            )
+        };
+        assert_eq!(refusal_within(&limits, &schema(13)), None);
+        let refused = refusal_within(&limits, &schema(14)).unwrap();
+        assert!(
+            refused.contains("__schema and __type nest at most 16"),
+            "{refused}"
+        );
+        // With introspection off, it counts as any field.
+        let off = DocumentLimits {
+            introspection_depth: None,
+            ..limits
+        };
+        assert!(check(&schema(13), None, &off).is_err());
+        assert!(check(&schema(9), None, &off).is_ok());
     }
 
     #[test]

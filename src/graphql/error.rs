@@ -6,6 +6,15 @@ use async_graphql::{Response, ServerError};
 
 use super::document::Refused;
 
+/// The codes of a document that never ran: it did not parse, did not
+/// validate (variables that do not coerce included), or named no operation
+/// it holds.
+pub const REQUEST_ERROR_CODES: [&str; 3] = [
+    "GRAPHQL_PARSE_FAILED",
+    "GRAPHQL_VALIDATION_FAILED",
+    "BAD_REQUEST",
+];
+
 /// Gives an error `code` unless it has one, so that every error a client
 /// sees carries one.
 pub(super) fn with_code(mut error: ServerError, code: &'static str) -> ServerError {

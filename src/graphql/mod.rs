@@ -15,6 +15,7 @@ mod persisted;
 mod query;
 mod rollouts;
 mod scalars;
+mod schema_description;
 mod subscription;
 mod types;
 mod update_mode_windows;
@@ -28,8 +29,9 @@ use crate::domain::Principal;
 use crate::service::{Actor, Services};
 
 pub use document::{Checked, DocumentLimits, Refused, check};
-pub use error::{code_errors, refused};
+pub use error::{REQUEST_ERROR_CODES, code_errors, refused};
 pub use persisted::persisted_query_hash;
+pub use schema_description::SchemaDescriptions;
 
 /// The root types, merged from one object per area.
 #[derive(MergedObject, Default)]
@@ -68,6 +70,9 @@ pub struct QueryLimits {
     /// How deeply selections nest with fragments expanded.
     pub recursion: usize,
     pub introspection: bool,
+    /// How deeply fields nest under `__schema` and `__type`, when
+    /// introspection is on.
+    pub introspection_depth: usize,
 }
 
 impl QueryLimits {
@@ -75,6 +80,8 @@ impl QueryLimits {
     /// enforces the rest while validating.
     pub fn document(&self) -> DocumentLimits {
         DocumentLimits {
+            depth: self.depth,
+            introspection_depth: self.introspection.then_some(self.introspection_depth),
             aliases: self.aliases,
             directives: self.directives,
             recursion: self.recursion,
@@ -93,9 +100,10 @@ pub fn schema(
     limits: QueryLimits,
     extensions: Vec<Arc<dyn ExtensionFactory>>,
 ) -> ApiSchema {
+    // The depth limit is `document::check`'s, which counts introspection
+    // apart: async-graphql's own refuses the standard introspection query.
     let mut builder = builder()
         .data(services)
-        .limit_depth(limits.depth)
         .limit_complexity(limits.complexity)
         .limit_directives(limits.directives)
         .limit_recursive_depth(limits.recursion);

@@ -92,7 +92,8 @@ fn asset(path: &str, request: &HeaderMap) -> Response {
     response
 }
 
-fn content_type(path: &str) -> HeaderValue {
+/// The media type of a served file, by its extension.
+pub(super) fn content_type(path: &str) -> HeaderValue {
     let extension = path.rsplit_once('.').map_or("", |(_, extension)| extension);
     HeaderValue::from_static(match extension {
         "html" => "text/html; charset=utf-8",

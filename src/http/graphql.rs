@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use async_graphql::ParseRequestError;
 use async_graphql::parser::types::OperationType;
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use async_graphql_axum::GraphQLRequest;
 
 use axum::extract::{FromRef, FromRequestParts, RawQuery, State};
 use axum::http::request::Parts;
@@ -11,12 +11,13 @@ use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 use super::auth::Authenticated;
+use super::media_type::MediaType;
 use super::metrics::RequestOutcome;
 use super::request_log::RequestIdHeader;
 use crate::domain::Principal;
 use crate::error::ApiError;
 use crate::graphql::nesting::{MAX_NESTING, nests_deeper_than};
-use crate::graphql::{DocumentLimits, RequestId};
+use crate::graphql::{DocumentLimits, RequestId, SchemaDescriptions};
 use crate::service::persisted_queries::{PersistedQueries, PersistedQueryError};
 use crate::service::rate_limit;
 
@@ -29,9 +30,14 @@ pub struct MutationLimit(pub u32);
 pub struct RequestTimeout(pub Duration);
 
 /// `POST /graphql`, and `GET /graphql` for queries.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "axum extractors, one per part of the request"
+)]
 pub async fn execute(
     State(state): State<AppState>,
     method: Method,
+    media_type: MediaType,
     _: JsonBody,
     Authenticated(principal): Authenticated,
     request_id: RequestIdHeader,
@@ -62,18 +68,21 @@ pub async fn execute(
             &principal,
         ),
     );
-    let operation = match prepared.await {
-        Ok(Ok(operation)) => operation,
-        Ok(Err(refusal)) => return refusal.into_response(),
+    let prepared = match prepared.await {
+        Ok(Ok(prepared)) => prepared,
+        Ok(Err(refusal)) => return refusal.render(media_type),
         Err(_) => return timed_out(timeout),
     };
-    if let Err(refused) = admit(&state, &method, &principal, operation).await {
+    if let Err(refused) = admit(&state, &method, &principal, prepared.operation, media_type).await {
         return refused;
     }
     // A request stopped here drops its transaction uncommitted.
     let request = request.data(principal).data(RequestId(request_id.0));
     match tokio::time::timeout_at(deadline, state.schema.execute(request)).await {
-        Ok(response) => answered(response, operation_name),
+        Ok(mut response) => {
+            prepared.schema_descriptions.fill(&mut response);
+            answered(response, operation_name, media_type)
+        }
         Err(_) => timed_out(timeout),
     }
 }
@@ -85,6 +94,7 @@ async fn admit(
     method: &Method,
     principal: &Principal,
     operation: OperationType,
+    media_type: MediaType,
 ) -> Result<(), Response> {
     match operation {
         OperationType::Query => Ok(()),
@@ -110,16 +120,18 @@ async fn admit(
             match rate_limit::admit_mutation(&state.services, principal, limit).await {
                 Ok(Ok(())) => Ok(()),
                 Ok(Err(retry_after)) => Err(rate_limited(limit, retry_after)),
-                Err(error) => {
-                    Err(GraphQLResponse::from(ApiError::from(error).into_answer()).into_response())
-                }
+                Err(error) => Err(media_type.render(ApiError::from(error).into_answer())),
             }
         }
     }
 }
 
 /// The executor's answer, coded, with its outcome for the log and metrics.
-fn answered(mut response: async_graphql::Response, operation: Option<String>) -> Response {
+fn answered(
+    mut response: async_graphql::Response,
+    operation: Option<String>,
+    media_type: MediaType,
+) -> Response {
     crate::graphql::code_errors(&mut response);
     let outcome = response
         .errors
@@ -131,7 +143,7 @@ fn answered(mut response: async_graphql::Response, operation: Option<String>) ->
             |code| code.to_string().trim_matches('"').to_owned(),
         );
     tracing::Span::current().record("outcome", outcome.as_str());
-    let mut answer = GraphQLResponse::from(response).into_response();
+    let mut answer = media_type.render(response);
     answer.extensions_mut().insert(RequestOutcome {
         operation: operation.unwrap_or_default(),
         outcome,
@@ -160,9 +172,9 @@ fn timed_out(timeout: Duration) -> Response {
 
 /// Why a request is refused before it runs.
 pub(super) enum Refusal {
-    /// An HTTP status with one coded error.
+    /// An HTTP status with one coded error (with 200: an answer, as below).
     Error(ApiError),
-    /// An answer as the executor gives it (HTTP 200).
+    /// An answer as the executor gives it, in the media type asked for.
     Answer(Box<async_graphql::Response>),
 }
 
@@ -178,27 +190,36 @@ impl Refusal {
             Refusal::Answer(answer) => *answer,
         }
     }
-}
 
-impl IntoResponse for Refusal {
-    fn into_response(self) -> Response {
+    /// The refusal as an HTTP answer: its status, or a GraphQL answer in
+    /// the media type asked for.
+    fn render(self, media_type: MediaType) -> Response {
         match self {
+            Refusal::Error(error) if error.status == StatusCode::OK => {
+                media_type.render(error.into_answer())
+            }
             Refusal::Error(error) => error.into_response(),
-            Refusal::Answer(answer) => GraphQLResponse::from(*answer).into_response(),
+            Refusal::Answer(answer) => media_type.render(*answer),
         }
     }
+}
+
+/// A document that passed the checks, as the request now carries it.
+pub(super) struct Prepared {
+    pub operation: OperationType,
+    pub schema_descriptions: SchemaDescriptions,
 }
 
 /// The checks that every document passes before it runs, over HTTP and
 /// over WebSocket alike: nesting, persisted queries and the allow-list, and
 /// the document's limits. On success the request carries the parsed
-/// document, and the kind of its operation is returned.
+/// document.
 pub(super) async fn prepare(
     persisted_queries: &PersistedQueries,
     limits: &DocumentLimits,
     request: &mut async_graphql::Request,
     principal: &Principal,
-) -> Result<OperationType, Refusal> {
+) -> Result<Prepared, Refusal> {
     // Before anything parses it: registering a persisted query does.
     too_deep(&request.query)?;
     let hash = crate::graphql::persisted_query_hash(request).map_err(|reason| {
@@ -209,6 +230,13 @@ pub(super) async fn prepare(
         )
     })?;
     let sent_as_hash = request.query.is_empty();
+    if sent_as_hash && hash.is_none() {
+        return Err(Refusal::status(
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+            "no query: send the document in `query` (or a persisted query's hash)",
+        ));
+    }
     persisted_queries
         .resolve(&mut request.query, hash, principal)
         .await
@@ -218,9 +246,11 @@ pub(super) async fn prepare(
     }
     let checked = crate::graphql::check(&request.query, request.operation_name.as_deref(), limits)
         .map_err(|refused| Refusal::Answer(Box::new(crate::graphql::refused(refused))))?;
-    let operation = checked.operation;
     request.set_parsed_query(checked.document);
-    Ok(operation)
+    Ok(Prepared {
+        operation: checked.operation,
+        schema_descriptions: checked.schema_descriptions,
+    })
 }
 
 /// Refuses a document nesting deeper than the parser can safely recurse.

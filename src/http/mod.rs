@@ -10,6 +10,7 @@ mod graphiql;
 mod graphql;
 mod health;
 mod launch;
+mod media_type;
 mod metrics;
 mod request_log;
 mod subscriptions;
@@ -96,7 +97,9 @@ pub fn router(state: AppState, settings: RouterSettings) -> Router {
         .route("/v1/launch/keys", get(launch::keys))
         .route("/v1/launch/{mini_program_id}", get(launch::launch));
     if settings.graphiql {
-        router = router.route("/graphiql", get(graphiql::page));
+        router = router
+            .route("/graphiql", get(graphiql::page))
+            .route("/graphiql/{*path}", get(graphiql::file));
     }
     let mut router = router
         // A panic fails its request only; the process and other requests go on.

@@ -2,7 +2,8 @@
 //! `graphql-transport-ws` protocol: the token in `connection_init`, the
 //! caps on connections and subscriptions, server pings, and the close codes
 //! that clients act on (4401 token refused or expired, 4408 no
-//! `connection_init` in time, 4429 too many connections, 1001 restarting).
+//! `connection_init` in time, 4429 too many connections, 1009 a message over
+//! the size cap, 1001 restarting).
 
 use std::collections::HashMap;
 use std::future::{Future, ready};
@@ -23,6 +24,7 @@ use futures_util::stream::{BoxStream, SplitSink};
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use serde::Deserialize;
 use tokio::sync::watch;
+use tungstenite::error::CapacityError;
 
 use super::auth::bearer_token;
 use super::graphql::{Refusal, prepare};
@@ -105,6 +107,20 @@ impl Close {
         Close(4401, format!("Unauthorized: {reason}"))
     }
 
+    /// The close frame owed for a failed read: 1009 for a message over the
+    /// cap (RFC 6455 §7.4.1), refused by tungstenite from its header alone,
+    /// before its body is buffered. Other read errors (the peer is gone, or
+    /// its socket broke) leave nobody to tell.
+    fn for_read_error(error: &axum::Error) -> Option<Self> {
+        let source = std::error::Error::source(error)?;
+        match source.downcast_ref::<tungstenite::Error>()? {
+            tungstenite::Error::Capacity(CapacityError::MessageTooLong { max_size, .. }) => Some(
+                Close(1009, format!("Message too big: at most {max_size} bytes")),
+            ),
+            _ => None,
+        }
+    }
+
     /// A close frame's reason holds at most 123 bytes.
     fn frame(self) -> Message {
         let mut reason = self.1;
@@ -137,8 +153,12 @@ async fn serve(socket: WebSocket, state: AppState, header_token: Option<String>)
             .await;
             return;
         }
-        Ok(None) => return,
-        Ok(Some(first)) => first,
+        Ok(Err(Some(refusal))) => {
+            close(&mut sink, refusal).await;
+            return;
+        }
+        Ok(Err(None)) => return,
+        Ok(Ok(first)) => first,
     };
     let session = match authenticate(&state, &first, header_token.as_deref()).await {
         Ok(session) => session,
@@ -163,10 +183,18 @@ async fn serve(socket: WebSocket, state: AppState, header_token: Option<String>)
     let started = Instant::now();
     let heard = Arc::new(AtomicU64::new(0));
     let heard_from_client = heard.clone();
+    // Why reading stopped, when the client is owed a close frame for it.
+    let read_fault = Arc::new(Mutex::new(None));
+    let read_fault_seen = read_fault.clone();
     // Pings and pongs count as signs of life but are not GraphQL messages.
     let input = futures_util::stream::once(ready(Bytes::from(first))).chain(
         source
-            .take_while(|message| ready(message.is_ok()))
+            .take_while(move |message| {
+                if let Err(error) = message {
+                    *lock(&read_fault_seen) = Close::for_read_error(error);
+                }
+                ready(message.is_ok())
+            })
             .filter_map(move |message| {
                 heard_from_client.store(millis_since(started), Ordering::Relaxed);
                 ready(match message {
@@ -209,7 +237,13 @@ async fn serve(socket: WebSocket, state: AppState, header_token: Option<String>)
                     close(&mut sink, Close(code, reason)).await;
                     return;
                 }
-                None => return,
+                None => {
+                    let fault = lock(&read_fault).take();
+                    if let Some(fault) = fault {
+                        close(&mut sink, fault).await;
+                    }
+                    return;
+                }
             },
             _ = pings.tick() => {
                 let silent = millis_since(started).saturating_sub(heard.load(Ordering::Relaxed));
@@ -247,17 +281,20 @@ async fn close(sink: &mut Sink, close: Close) {
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, goodbye).await;
 }
 
-/// The next text (or binary) message; `None` when the client went away.
-async fn next_text(source: &mut futures_util::stream::SplitStream<WebSocket>) -> Option<String> {
-    while let Some(Ok(message)) = source.next().await {
-        match message {
-            Message::Text(text) => return Some(text.as_str().to_owned()),
-            Message::Binary(bytes) => return Some(String::from_utf8_lossy(&bytes).into_owned()),
-            Message::Close(_) => return None,
+/// The next text (or binary) message; else the close frame the client is
+/// owed, or nothing when it went away.
+async fn next_text(
+    source: &mut futures_util::stream::SplitStream<WebSocket>,
+) -> Result<String, Option<Close>> {
+    while let Some(message) = source.next().await {
+        match message.map_err(|error| Close::for_read_error(&error))? {
+            Message::Text(text) => return Ok(text.as_str().to_owned()),
+            Message::Binary(bytes) => return Ok(String::from_utf8_lossy(&bytes).into_owned()),
+            Message::Close(_) => return Err(None),
             Message::Ping(_) | Message::Pong(_) => {}
         }
     }
-    None
+    Err(None)
 }
 
 /// The first message of a connection.
@@ -395,7 +432,8 @@ impl ConnectionExecutor {
                 )
                 .into_answer()
             })?;
-        let operation = prepare(
+        // A subscription's root holds no `__schema`: no description to fill.
+        let prepared = prepare(
             &self.persisted_queries,
             &self.document_limits,
             &mut request,
@@ -403,7 +441,7 @@ impl ConnectionExecutor {
         )
         .await
         .map_err(Refusal::into_answer)?;
-        if operation != OperationType::Subscription {
+        if prepared.operation != OperationType::Subscription {
             return Err(ApiError::in_answer(
                 "BAD_REQUEST",
                 "only subscriptions are served over WebSocket; send queries and mutations with POST /graphql",

@@ -52,8 +52,12 @@ on_both_backends! {
         assert!(versions.iter().any(|v| v["offlineReason"].is_string()), "a rolled-back version");
 
         let page = server.http().get(format!("{}/graphiql", server.url)).send().await.unwrap().text().await.unwrap();
-        assert!(page.contains("Authorization") && page.contains("Bearer ey"), "GraphiQL opens with a token");
-        assert!(page.contains("subscriptionUrl") && page.contains("wsConnectionParams"), "and subscribes with it");
+        assert!(page.contains(r#""authorization":"Bearer ey"#), "GraphiQL opens with a token");
+        assert!(!page.contains("unpkg.com") && page.contains("/graphiql/vendor/graphiql.min.js"), "served by the server itself");
+        let start = server.http().get(format!("{}/graphiql/start.js", server.url)).send().await.unwrap().text().await.unwrap();
+        assert!(start.contains("subscriptionUrl") && start.contains("wsConnectionParams"), "and subscribes with it");
+        let licence = server.http().get(format!("{}/graphiql/vendor/LICENSE.graphiql.txt", server.url)).send().await.unwrap();
+        assert_eq!(licence.status(), 200, "its licences are served alongside");
 
         // A restart keeps the secret (the printed token still works) and seeds nothing twice.
         drop(server);

@@ -292,15 +292,34 @@ on_both_backends! {
         assert!([1011, 1006].contains(&closed.code), "{closed:?}");
     }
 
-    async fn a_message_larger_than_a_request_body_ends_the_connection(backend: Backend) {
+    async fn a_message_larger_than_a_request_body_is_closed_with_1009(backend: Backend) {
         let (server, _db) = TestServer::start(backend).await;
         let mut live = LiveClient::connect(&server, &viewer()).await;
         wait_for_gauge(&server, "update_mode_live_connections", 1).await;
         let padding = " ".repeat(70_000);
         live.subscribe("big", &format!("subscription {{{padding}}}"), json!({})).await;
         let closed = live.expect_closed().await;
-        assert!([1009, 1006].contains(&closed.code), "{closed:?}");
+        assert_eq!(closed.code, 1009, "{closed:?}");
+        assert_eq!(closed.reason, "Message too big: at most 65536 bytes");
         wait_for_gauge(&server, "update_mode_live_connections", 0).await;
+    }
+
+    async fn an_oversized_connection_init_is_closed_with_1009(backend: Backend) {
+        let (server, _db) = TestServer::start(backend).await;
+        let padding = " ".repeat(70_000);
+        let init = format!(r#"{{"type":"connection_init","payload":{{"x":"{padding}"}}}}"#);
+        let mut socket = open(&server).await;
+        socket
+            .send(Message::text(init))
+            .await
+            .expect("send connection_init");
+        match next_event(&mut socket).await {
+            Event::Closed(closed) => {
+                assert_eq!(closed.code, 1009, "{closed:?}");
+                assert!(closed.reason.starts_with("Message too big"), "{closed:?}");
+            }
+            Event::Message(message) => panic!("expected a close, got {message}"),
+        }
     }
 
     async fn a_connection_ends_when_its_token_does(backend: Backend) {

@@ -83,6 +83,9 @@ impl Driver {
                 "--disable-dev-shm-usage",
                 "--force-device-scale-factor=1",
                 format!("--window-size={width},{height}"),
+                // Every outside host is unreachable: what the pages need
+                // must come from the server itself.
+                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
             ],
         });
         // Windows narrower than 500 px are widened by Chromium: a phone's
