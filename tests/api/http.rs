@@ -212,7 +212,9 @@ on_both_backends! {
         assert_eq!(response.status(), 200);
         let page = response.text().await.unwrap();
         assert!(page.contains("graphiql"), "{page}");
-        assert!(page.contains("/graphql"));
+        assert!(page.contains("/graphiql/start.js"), "{page}");
+        let start = server.http().get(format!("{}/graphiql/start.js", server.url)).send().await.unwrap().text().await.unwrap();
+        assert!(start.contains("/graphql"), "GraphiQL talks to the API");
         assert!(!page.contains("Bearer"), "a token outside development mode");
     }
 
