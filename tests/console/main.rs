@@ -1350,5 +1350,30 @@ async fn graphiql_works_offline_with_its_docs() {
             |text| text.lines().any(|line| line.trim() == "MiniProgram"),
         )
         .await;
+    // And open the type's page, from the query root down.
+    let open_type = |name: &str| {
+        format!(
+            "const link = [...document.querySelectorAll('.graphiql-doc-explorer a')].find(a => a.textContent === '{name}'); \
+             if (link) {{ link.click(); return true; }} return false;"
+        )
+    };
+    for name in ["Query", "MiniProgram"] {
+        eventually(WAIT, &format!("a link to {name} in the docs"), || async {
+            (browser.eval(&open_type(name)).await == Value::Bool(true)).then_some(())
+        })
+        .await;
+        browser
+            .wait_for_text(
+                ".graphiql-doc-explorer-title",
+                &format!("the docs of {name}"),
+                |text| text.trim() == name,
+            )
+            .await;
+    }
+    browser
+        .wait_for_text(".graphiql-doc-explorer", "MiniProgram's fields", |text| {
+            text.contains("updateMode")
+        })
+        .await;
     browser.screenshot("graphiql-docs").await;
 }
