@@ -1303,3 +1303,86 @@ async fn release_gates_are_registered_and_deleted_through_their_page() {
     );
     browser.close().await;
 }
+
+/// The program's minimum version and revision, as the API says.
+async fn minimum_version(server: &TestServer, program: &str) -> Value {
+    let response = server
+        .gql(
+            &admin(),
+            "query($id: ID!) { miniProgram(id: $id) { minimumVersion revision } }",
+            json!({ "id": program }),
+        )
+        .await;
+    response.data()["miniProgram"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_minimum_version_is_chosen_among_the_released_versions() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let (server, _db) = TestServer::start(backend()).await;
+    let (program, _, second) = program_with_versions(&server).await;
+    approve(&server, &second).await;
+    release(&server, &second, None).await;
+    let gray = approved_version(&server, &program, "1.2.0").await;
+    release(&server, &gray, Some(10)).await;
+    let browser = driver.session(&server.url, 1280, 900).await;
+    browser.sign_in(&admin()).await;
+    open_program(&browser, &program).await;
+    browser
+        .wait_for(&format!("[data-version-id=\"{gray}\"]"))
+        .await;
+    assert_eq!(browser.text("#minimum-version").await, "None");
+
+    // Released versions up to the full release; not the gray one.
+    browser.click("#set-minimum-version").await;
+    browser.wait_for("#minimum-version-dialog").await;
+    assert_eq!(
+        values(&browser, "input[name=\"minimum-version\"]").await,
+        ["", "1.1.0", "1.0.0"]
+    );
+    let checked: Value = browser.eval("return document.activeElement.id").await;
+    assert_eq!(
+        checked, "minimum-version-none",
+        "the focus on the current choice"
+    );
+    browser.click("#minimum-version-1\\.0\\.0").await;
+    browser.screenshot("minimum-version-dialog").await;
+    browser.click("#confirm-minimum-version").await;
+    browser
+        .wait_for_text("#minimum-version", "the new floor", |text| text == "1.0.0")
+        .await;
+    let focused: Value = browser.eval("return document.activeElement.id").await;
+    assert_eq!(
+        focused, "set-minimum-version",
+        "the focus returns to the button"
+    );
+    let state = minimum_version(&server, &program).await;
+    assert_eq!(state["minimumVersion"], "1.0.0");
+
+    // The full release goes offline while the dialog is open: the server
+    // refuses 1.1.0 at the choice, and nothing changes.
+    browser.click("#set-minimum-version").await;
+    browser.click("#minimum-version-1\\.1\\.0").await;
+    server
+        .gql(
+            &admin(),
+            "mutation($id: ID!) { takeVersionOffline(input: { versionId: $id }) { miniProgramVersion { id } } }",
+            json!({ "id": second }),
+        )
+        .await
+        .data();
+    browser.click("#confirm-minimum-version").await;
+    browser
+        .wait_for_text(
+            "#minimum-version-choices ~ .field-error",
+            "the server's reason",
+            |text| !text.is_empty(),
+        )
+        .await;
+    assert_eq!(minimum_version(&server, &program).await, state);
+    browser.press(ESCAPE).await;
+    assert_eq!(browser.text("#minimum-version").await, "1.0.0");
+    browser.close().await;
+}
