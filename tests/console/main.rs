@@ -3,7 +3,8 @@
 //! second session, the locked button with its reasons, the Release panel,
 //! what each role is offered, paging, the server's refusals shown at their
 //! fields, secrets shown once, a refused live connection, keyboard use,
-//! rollout plans advancing live, a rollback and the release gates page.
+//! rollout plans advancing live, a rollback, the release gates page, the
+//! minimum version and update-mode windows that change the mode live.
 //! Screenshots of the main screens are saved under
 //! `target/console-screenshots/`.
 
