@@ -53,9 +53,12 @@ export function createUpdateModeWindows(ctx, { announce }) {
   function update(program) {
     const windows = program.scheduledUpdateModes;
     schedule.disabled = !program.updateModeEditable;
+    // A row read again keeps the focus of its Cancel button; a row gone gives it to Schedule.
+    const focusedIn = body.contains(document.activeElement) && document.activeElement.closest('tr').dataset.windowId;
     body.replaceChildren(...windows.map((w) => row(w, program.updateModeEditable)));
     table.hidden = !windows.length;
     empty.hidden = Boolean(windows.length);
+    if (focusedIn) (body.querySelector(`[data-window-id="${CSS.escape(focusedIn)}"] button`) || schedule).focus();
   }
 
   function row(w, editable) {

@@ -1505,6 +1505,11 @@ async fn a_window_scheduled_in_the_console_changes_the_mode_live_and_back() {
         browser.texts(&later_row).await.is_empty(),
         "the row is gone"
     );
+    eventually(WAIT, "the focus on Schedule", || async {
+        (browser.eval("return document.activeElement.id").await == "schedule-update-mode")
+            .then_some(())
+    })
+    .await;
 
     // The soon one starts: the mode changes live, and changes back at its end.
     browser
