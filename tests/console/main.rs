@@ -1466,8 +1466,8 @@ async fn a_window_scheduled_in_the_console_changes_the_mode_live_and_back() {
     // One that starts in a few seconds and ends a few seconds later.
     browser.click("#schedule-update-mode").await;
     browser.wait_for("#schedule-dialog").await;
-    set_local_time(&browser, "#schedule-starts-at", 6).await;
-    set_local_time(&browser, "#schedule-ends-at", 12).await;
+    set_local_time(&browser, "#schedule-starts-at", 8).await;
+    set_local_time(&browser, "#schedule-ends-at", 16).await;
     browser.screenshot("schedule-dialog").await;
     browser.click("#confirm-schedule").await;
     let soon_row = "#update-mode-windows tbody tr:first-child";
