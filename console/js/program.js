@@ -12,7 +12,10 @@ import { createLaunchTab } from './launch-preview.js';
 
 // The versions are the Versions tab's, read page by page.
 const QUERY = `query Program($id: ID!) {
-  miniProgram(id: $id) { id name type channel updateMode updateModeEditable updateModeLocks revision }
+  miniProgram(id: $id) {
+    id name type channel updateMode updateModeEditable updateModeLocks revision minimumVersion
+    scheduledUpdateModes { id mode startsAt endsAt status revertTo createdBy note }
+  }
 }`;
 
 const MODE_CHANGED = `subscription UpdateModeChanged($id: ID!) {

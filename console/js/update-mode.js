@@ -1,10 +1,12 @@
 // Versions > Update Mode: the program's global mode, why it may be locked,
 // and the dialog that changes it against the revision this page last read,
-// so that a stale page cannot overwrite someone else's change unnoticed.
+// so that a stale page cannot overwrite someone else's change unnoticed;
+// below it, the windows that change the mode at set times.
 
 import { graphql } from './api.js';
 import { h, say, createDialog } from './ui.js';
 import { MODE, MODE_EXPLANATION, LOCK } from './words.js';
+import { createUpdateModeWindows } from './update-mode-windows.js';
 
 const MUTATION = `mutation UpdateMode($input: UpdateModeInput!) {
   updateMode(input: $input) {
@@ -19,11 +21,12 @@ export function createUpdateModeSection(ctx, { announce, afterChange }) {
   const locks = h('ul.locks#update-mode-locks', { hidden: true });
   const button = h('button#update-mode-button', { type: 'button', 'aria-describedby': 'update-mode-locks' }, 'Update Mode');
   const result = h('p.result#update-mode-result', { role: 'status' });
+  const windows = createUpdateModeWindows(ctx, { announce });
   const el = h('section.update-mode', { 'aria-labelledby': 'update-mode-heading' },
     h('h2#update-mode-heading', 'Update Mode'),
     h('p.global-mode', 'Global update mode: ', modeEl),
     h('p.hint', 'New Version Created versions will execute this mode; it takes effect with a version after it is submitted for release approval.'),
-    h('div.actions', button), locks, result);
+    h('div.actions', button), locks, result, windows.el);
 
   const dialog = createDialog({ id: 'update-mode-dialog', title: 'Update Mode' });
   const errorEl = h('p.error#update-mode-error', { role: 'alert' });
@@ -57,6 +60,7 @@ export function createUpdateModeSection(ctx, { announce, afterChange }) {
     button.disabled = !program.updateModeEditable;
     locks.replaceChildren(...program.updateModeLocks.map((lock) => h('li', LOCK[lock] || lock)));
     locks.hidden = program.updateModeEditable || !program.updateModeLocks.length;
+    windows.update(program);
   }
 
   button.addEventListener('click', () => {

@@ -1,6 +1,6 @@
-// The Versions tab: the Update Mode section, Roll back, the versions with
-// their Release panels (lifecycle actions, rollout plan), and the New
-// version form.
+// The Versions tab: the Update Mode section, the minimum version, Roll back,
+// the versions with their Release panels (lifecycle actions, rollout plan),
+// and the New version form.
 //
 // The rules are the API's: the order of the versions, which steps a
 // version offers (availableActions), and whether a number or a gray share
@@ -15,6 +15,7 @@ import { MODE, plural, statusWords } from './words.js';
 import { createUpdateModeSection } from './update-mode.js';
 import { ROLLOUT_FIELDS, ROLLOUT_MUTATIONS, defaultDraft, isActive, rolloutEditor, rolloutProgress } from './rollout.js';
 import { createRollback, offlineReasonEl } from './rollback.js';
+import { createMinimumVersion } from './minimum-version.js';
 
 export const VERSION_FIELDS = `fragment VersionFields on MiniProgramVersion {
   id version description status updateMode updateModeSource grayPercentage
@@ -65,6 +66,7 @@ export function createVersionsTab(ctx) {
     announce: (text) => say(liveMessage, text),
     afterChange: () => ctx.reload(),
   });
+  const minimum = createMinimumVersion(ctx, { announce: (text) => say(liveMessage, text) });
   const newVersion = session.may('CREATE_VERSION') ? newVersionForm() : null;
   const rollback = session.may('RELEASE') ? createRollback(ctx, {
     done: async (ids, message) => {
@@ -74,7 +76,7 @@ export function createVersionsTab(ctx) {
   }) : null;
   const el = h('div.versions-tab', modeSection.el,
     h('section', { 'aria-labelledby': 'versions-heading' },
-      h('h2#versions-heading', 'Versions'), rollback?.el, count, listError, list, empty, h('div.actions', versions.more)),
+      h('h2#versions-heading', 'Versions'), minimum.el, rollback?.el, count, listError, list, empty, h('div.actions', versions.more)),
     newVersion?.el);
   let shownProgram = null;
 
@@ -126,6 +128,7 @@ export function createVersionsTab(ctx) {
     }
     newVersion?.hint(shown[0]?.version);
     rollback?.update(shown, shown.length >= total);
+    minimum.update(ctx.program, shown);
   }
 
   function renderRow(version) {

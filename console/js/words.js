@@ -44,6 +44,8 @@ export const LAUNCH_ACTION = {
 export const HOOK_EVENTS = ['UPDATE_MODE_CHANGED', 'VERSION_CREATED', 'VERSION_SUBMITTED_FOR_RELEASE_APPROVAL',
   'VERSION_APPROVED', 'VERSION_REJECTED', 'VERSION_RELEASED', 'VERSION_OFFLINE', 'ROLLOUT_PAUSED', 'ROLLOUT_COMPLETED'];
 
+export const WINDOW_STATUS = { SCHEDULED: 'Scheduled', ACTIVE: 'Active', COMPLETED: 'Completed', CANCELLED: 'Cancelled', SKIPPED: 'Skipped' };
+
 export const ROLLOUT_STATUS = { RUNNING: 'Running', PAUSED: 'Paused', COMPLETED: 'Completed', CANCELLED: 'Cancelled' };
 
 /** An enum value in words: WORKSPACE_ADMIN → "Workspace admin". */

@@ -3,7 +3,8 @@
 //! second session, the locked button with its reasons, the Release panel,
 //! what each role is offered, paging, the server's refusals shown at their
 //! fields, secrets shown once, a refused live connection, keyboard use,
-//! rollout plans advancing live, a rollback and the release gates page.
+//! rollout plans advancing live, a rollback, the release gates page, the
+//! minimum version and update-mode windows that change the mode live.
 //! Screenshots of the main screens are saved under
 //! `target/console-screenshots/`.
 
@@ -1376,4 +1377,241 @@ async fn graphiql_works_offline_with_its_docs() {
         })
         .await;
     browser.screenshot("graphiql-docs").await;
+}
+
+/// The program's minimum version and revision, as the API says.
+async fn minimum_version(server: &TestServer, program: &str) -> Value {
+    let response = server
+        .gql(
+            &admin(),
+            "query($id: ID!) { miniProgram(id: $id) { minimumVersion revision } }",
+            json!({ "id": program }),
+        )
+        .await;
+    response.data()["miniProgram"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_minimum_version_is_chosen_among_the_released_versions() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let (server, _db) = TestServer::start(backend()).await;
+    let (program, _, second) = program_with_versions(&server).await;
+    approve(&server, &second).await;
+    release(&server, &second, None).await;
+    let gray = approved_version(&server, &program, "1.2.0").await;
+    release(&server, &gray, Some(10)).await;
+    let browser = driver.session(&server.url, 1280, 900).await;
+    browser.sign_in(&admin()).await;
+    open_program(&browser, &program).await;
+    browser
+        .wait_for(&format!("[data-version-id=\"{gray}\"]"))
+        .await;
+    assert_eq!(browser.text("#minimum-version").await, "None");
+
+    // Released versions up to the full release; not the gray one.
+    browser.click("#set-minimum-version").await;
+    browser.wait_for("#minimum-version-dialog").await;
+    assert_eq!(
+        values(&browser, "input[name=\"minimum-version\"]").await,
+        ["", "1.1.0", "1.0.0"]
+    );
+    let checked: Value = browser.eval("return document.activeElement.id").await;
+    assert_eq!(
+        checked, "minimum-version-none",
+        "the focus on the current choice"
+    );
+    browser.click("#minimum-version-1\\.0\\.0").await;
+    browser.screenshot("minimum-version-dialog").await;
+    browser.click("#confirm-minimum-version").await;
+    browser
+        .wait_for_text("#minimum-version", "the new floor", |text| text == "1.0.0")
+        .await;
+    let focused: Value = browser.eval("return document.activeElement.id").await;
+    assert_eq!(
+        focused, "set-minimum-version",
+        "the focus returns to the button"
+    );
+    let state = minimum_version(&server, &program).await;
+    assert_eq!(state["minimumVersion"], "1.0.0");
+
+    // The full release goes offline while the dialog is open: the server
+    // refuses 1.1.0 at the choice, and nothing changes.
+    browser.click("#set-minimum-version").await;
+    browser.click("#minimum-version-1\\.1\\.0").await;
+    server
+        .gql(
+            &admin(),
+            "mutation($id: ID!) { takeVersionOffline(input: { versionId: $id }) { miniProgramVersion { id } } }",
+            json!({ "id": second }),
+        )
+        .await
+        .data();
+    browser.click("#confirm-minimum-version").await;
+    browser
+        .wait_for_text(
+            "#minimum-version-choices ~ .field-error",
+            "the server's reason",
+            |text| !text.is_empty(),
+        )
+        .await;
+    assert_eq!(minimum_version(&server, &program).await, state);
+    browser.press(ESCAPE).await;
+    assert_eq!(browser.text("#minimum-version").await, "1.0.0");
+    browser.close().await;
+}
+
+/// Sets a `datetime-local` input to `seconds` from now, as the browser's
+/// clock and time zone have it (WebDriver cannot type into one portably).
+async fn set_local_time(browser: &Browser, css: &str, seconds: i64) {
+    let script = format!(
+        "const at = new Date(Date.now() + {seconds} * 1000);
+         const local = new Date(at.getTime() - at.getTimezoneOffset() * 60000).toISOString().slice(0, 19);
+         document.querySelector({}).value = local;
+         return local",
+        Value::from(css)
+    );
+    browser.eval(&script).await;
+}
+
+/// The program's windows, as the API lists them.
+async fn windows(server: &TestServer, program: &str) -> Value {
+    let response = server
+        .gql(
+            &admin(),
+            "query($id: ID!) { miniProgram(id: $id) { scheduledUpdateModes { id mode status revertTo } } }",
+            json!({ "id": program }),
+        )
+        .await;
+    response.data()["miniProgram"]["scheduledUpdateModes"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_window_scheduled_in_the_console_changes_the_mode_live_and_back() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let (server, _db) = TestServer::start(backend()).await;
+    let (program, _, _) = program_with_versions(&server).await;
+    let browser = driver.session(&server.url, 1280, 900).await;
+    browser.sign_in(&admin()).await;
+    open_program(&browser, &program).await;
+    browser
+        .wait_for_text("#live-status", "Live", |text| text == "Live")
+        .await;
+    browser.wait_for("#update-mode-windows[hidden]").await;
+    // Gone if the page reloads.
+    browser.eval("window.notReloaded = true; return null").await;
+
+    // A window for later, without an end; an end before its start is
+    // refused at the end.
+    browser.click("#schedule-update-mode").await;
+    browser.wait_for("#schedule-dialog").await;
+    let focused: Value = browser.eval("return document.activeElement.id").await;
+    assert_eq!(focused, "schedule-mode", "the focus on the mode");
+    set_local_time(&browser, "#schedule-ends-at", -3600).await;
+    browser.click("#confirm-schedule").await;
+    browser
+        .wait_for_text(
+            "#schedule-ends-at ~ .field-error",
+            "the server's reason",
+            |text| !text.is_empty(),
+        )
+        .await;
+    assert_eq!(windows(&server, &program).await, json!([]));
+    browser
+        .eval("document.querySelector('#schedule-ends-at').value = ''; return null")
+        .await;
+    browser.click("#confirm-schedule").await;
+    browser
+        .wait_for("#update-mode-windows tr[data-window-status=\"SCHEDULED\"]")
+        .await;
+    let listed = windows(&server, &program).await;
+    let later = listed[0]["id"]
+        .as_str()
+        .expect("the window's id")
+        .to_owned();
+    assert_eq!(
+        listed,
+        json!([{ "id": later, "mode": "SYNC", "status": "SCHEDULED", "revertTo": null }])
+    );
+
+    // One that starts in a few seconds and ends a few seconds later.
+    browser.click("#schedule-update-mode").await;
+    browser.wait_for("#schedule-dialog").await;
+    set_local_time(&browser, "#schedule-starts-at", 8).await;
+    set_local_time(&browser, "#schedule-ends-at", 16).await;
+    browser.screenshot("schedule-dialog").await;
+    browser.click("#confirm-schedule").await;
+    let soon_row = "#update-mode-windows tbody tr:first-child";
+    browser
+        .wait_for_text("#update-mode-windows tbody", "two windows", |text| {
+            text.lines().count() >= 2
+        })
+        .await;
+    let soon = browser
+        .attribute(soon_row, "data-window-id")
+        .await
+        .expect("the window's id");
+    assert_ne!(soon, later, "the soonest first");
+    assert_eq!(
+        browser
+            .attribute(soon_row, "data-window-status")
+            .await
+            .as_deref(),
+        Some("SCHEDULED")
+    );
+    browser.screenshot("update-mode-windows").await;
+
+    // The later one is cancelled after a confirmation.
+    let later_row = format!("[data-window-id=\"{later}\"]");
+    browser
+        .click(&format!("{later_row} [data-action=\"cancel-window\"]"))
+        .await;
+    browser.click("dialog[open] button.danger").await;
+    browser
+        .wait_for_text("#update-mode-windows-result", "the cancellation", |text| {
+            text.contains("cancelled")
+        })
+        .await;
+    assert!(
+        browser.texts(&later_row).await.is_empty(),
+        "the row is gone"
+    );
+    eventually(WAIT, "the focus on Schedule", || async {
+        (browser.eval("return document.activeElement.id").await == "schedule-update-mode")
+            .then_some(())
+    })
+    .await;
+
+    // The soon one starts: the mode changes live, and changes back at its end.
+    browser
+        .wait_for_text("#global-update-mode", "Sync", |text| text == "Sync")
+        .await;
+    browser
+        .wait_for(&format!(
+            "[data-window-id=\"{soon}\"][data-window-status=\"ACTIVE\"]"
+        ))
+        .await;
+    let shown = browser.text(&format!("[data-window-id=\"{soon}\"]")).await;
+    assert!(
+        shown.contains("Active") && shown.contains("Default"),
+        "{shown}"
+    );
+    browser
+        .wait_for_text("#global-update-mode", "Default again", |text| {
+            text == "Default"
+        })
+        .await;
+    browser.wait_for("#update-mode-windows[hidden]").await;
+    assert_eq!(windows(&server, &program).await, json!([]));
+    let history = program_state(&server, &program).await["updateModeHistory"]["totalCount"].clone();
+    assert_eq!(history, 2, "the start and the end");
+    assert_eq!(
+        browser.eval("return window.notReloaded ?? false").await,
+        true,
+        "seen live, without a reload"
+    );
+    browser.close().await;
 }
