@@ -58,22 +58,10 @@ pub struct Rollout {
 }
 
 impl Rollout {
-    /// Whether the plan still holds the version (RUNNING or PAUSED).
-    pub fn in_force(&self) -> bool {
-        matches!(self.status, RolloutStatus::Running | RolloutStatus::Paused)
-    }
-
     /// The step after the one in force, with its index.
     pub fn next_step(&self) -> Option<(usize, &RolloutStep)> {
         let index = self.current_step + 1;
         self.steps.get(index).map(|step| (index, step))
-    }
-
-    /// The share of the step in force.
-    pub fn current_percentage(&self) -> i32 {
-        self.steps
-            .get(self.current_step)
-            .map_or(0, |step| step.percentage)
     }
 
     /// The plan once step `index` was reached at `at`: the next step falls
@@ -351,7 +339,7 @@ mod tests {
         assert_eq!(plan.next_step().map(|(index, _)| index), Some(1));
         let later = start + chrono::Duration::seconds(60);
         let plan = plan.reached(1, later);
-        assert_eq!(plan.current_percentage(), 50);
+        assert_eq!(plan.steps[plan.current_step].percentage, 50);
         assert_eq!(
             plan.next_advance_at,
             Some(later + chrono::Duration::seconds(120))
@@ -378,7 +366,7 @@ mod tests {
         );
         assert!(resumed.clone().resume(resumed_at).is_err());
         let cancelled = resumed.cancel(resumed_at).unwrap();
-        assert!(!cancelled.in_force());
+        assert_eq!(cancelled.status, RolloutStatus::Cancelled);
         assert!(cancelled.clone().cancel(resumed_at).is_err());
         assert!(cancelled.resume(resumed_at).is_err());
     }

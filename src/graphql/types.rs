@@ -305,8 +305,9 @@ impl MiniProgramVersion {
     /// The version's latest rollout plan; null if it never had one.
     async fn rollout(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Rollout>> {
         let (services, principal) = caller(ctx)?;
-        let mut latest = rollouts::latest(services, principal, &[&self.0]).await?;
-        Ok(latest.remove(&self.0.id).map(Rollout))
+        Ok(rollouts::latest(services, principal, &self.0)
+            .await?
+            .map(Rollout))
     }
 
     /// The lifecycle steps that the caller's roles and the version's status

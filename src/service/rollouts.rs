@@ -4,8 +4,6 @@
 //! transaction with the release rule, guard hooks, events, audit and launch
 //! refresh, done as the plan's starter.
 
-use std::collections::HashMap;
-
 use chrono::Utc;
 
 use super::versions::apply;
@@ -25,23 +23,19 @@ fn require_release_manager(principal: &Principal) -> Result<(), ServiceError> {
     )
 }
 
-/// The latest plan of each version that has one, by version id.
+/// The latest plan of a version, if it ever had one.
 pub async fn latest(
     services: &Services,
     principal: &Principal,
-    versions: &[&MiniProgramVersion],
-) -> Result<HashMap<String, Rollout>, ServiceError> {
+    version: &MiniProgramVersion,
+) -> Result<Option<Rollout>, ServiceError> {
     require_reader(principal)?;
-    let ids: Vec<&str> = versions.iter().map(|version| version.id.as_str()).collect();
-    let plans = services
+    let plan = services
         .db
-        .read(async |conn| repository::latest(conn, &ids).await)
-        .await?;
-    Ok(plans
-        .into_iter()
-        .filter(|plan| plan.workspace_id == principal.workspace_id)
-        .map(|plan| (plan.version_id.clone(), plan))
-        .collect())
+        .read(async |conn| repository::latest(conn, &[&version.id]).await)
+        .await?
+        .pop();
+    Ok(plan.filter(|plan| plan.workspace_id == principal.workspace_id))
 }
 
 /// Starts a plan: its first step applies at once, as `releaseVersion`
