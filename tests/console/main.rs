@@ -1575,10 +1575,11 @@ async fn a_window_scheduled_in_the_console_changes_the_mode_live_and_back() {
             text.contains("cancelled")
         })
         .await;
-    assert!(
-        browser.texts(&later_row).await.is_empty(),
-        "the row is gone"
-    );
+    // The list is read again after the answer: the row goes then.
+    eventually(WAIT, "the cancelled row to go", || async {
+        browser.texts(&later_row).await.is_empty().then_some(())
+    })
+    .await;
     eventually(WAIT, "the focus on Schedule", || async {
         (browser.eval("return document.activeElement.id").await == "schedule-update-mode")
             .then_some(())
