@@ -15,6 +15,7 @@ use crate::auth::{
     ClaimNames, JwtSettings, KeyRefresh, KeySource, TokenIssuer, TokenVerifier,
     load_or_create_dev_secret, parse_role_map,
 };
+use crate::check_ins::{CheckIns, Flusher};
 use crate::config::{
     ApiSettings, AuthSettings, DatabaseSettings, HookSettings, LaunchSettings, ServeArgs,
     SubscriptionSettings, TokenArgs,
@@ -74,6 +75,7 @@ pub struct Server {
     shutdown_grace: Duration,
     dispatcher: Dispatcher,
     scheduler: Scheduler,
+    check_ins: Flusher,
     /// On PostgreSQL: the snapshot to keep in step, and where to listen.
     follower: Option<(Arc<LaunchPolicies>, String, Duration)>,
     services: Services,
@@ -104,6 +106,12 @@ pub async fn start(settings: ServerSettings, plugins: Plugins) -> Result<Server,
         registry = registry.with_notifier(notifier);
     }
     let launch = Arc::new(LaunchPolicies::load(db.clone()).await?);
+    let check_ins = Flusher {
+        check_ins: Arc::new(CheckIns::new(settings.launch.checkin_counting)),
+        db: db.clone(),
+        every: settings.launch.checkin_flush,
+        retention_days: settings.launch.checkin_retention_days,
+    };
     let targets = TargetPolicy {
         allow_private: hooks.webhook_allow_private_targets.unwrap_or(dev_mode),
     };
@@ -201,6 +209,7 @@ pub async fn start(settings: ServerSettings, plugins: Plugins) -> Result<Server,
             settings.launch.launch_rate_limit_per_minute,
         )),
         launch_signer,
+        check_ins: check_ins.check_ins.clone(),
         request_timeout: RequestTimeout(api.request_timeout),
         body_limit: BodyLimit(api.max_body_bytes),
         persisted_queries,
@@ -216,6 +225,7 @@ pub async fn start(settings: ServerSettings, plugins: Plugins) -> Result<Server,
         shutdown_grace: api.shutdown_grace,
         dispatcher,
         scheduler,
+        check_ins,
         follower,
         services,
         stopping,
@@ -242,6 +252,8 @@ impl Server {
         tracing::info!(address = %self.address, "listening");
         let dispatcher = tokio::spawn(self.dispatcher.run());
         let scheduler = tokio::spawn(self.scheduler.run());
+        let (stop_flushing, flushing_stopped) = tokio::sync::oneshot::channel();
+        let check_ins = tokio::spawn(self.check_ins.run(flushing_stopped));
         let key_refresh = tokio::spawn(self.state.verifier.key_ring().refresh_periodically());
         let launch_keys = tokio::spawn(self.state.launch_limiter.clone().forget_idle_keys());
         let metrics_upkeep = tokio::spawn(self.state.metrics.clone().run_upkeep_periodically());
@@ -284,6 +296,11 @@ impl Server {
         // Deliveries in flight are taken over after their lease: at least
         // once. A rollout step in flight either committed or is applied by
         // whichever process claims it after its lease: exactly once.
+        // Every request has been answered: the last check-ins are flushed.
+        let _ = stop_flushing.send(());
+        if let Err(error) = check_ins.await {
+            tracing::warn!(%error, "the check-in flusher failed");
+        }
         dispatcher.abort();
         scheduler.abort();
         key_refresh.abort();

@@ -219,6 +219,17 @@ pub struct LaunchSettings {
         value_name = "PATH"
     )]
     pub launch_signing_previous_key_file: Option<std::path::PathBuf>,
+    /// Whether launch answers are counted as device check-ins (adoption and
+    /// impact previews); off, nothing is counted or stored.
+    #[arg(long, env = "CHECKIN_COUNTING", default_value_t = true, global = true, action = clap::ArgAction::Set)]
+    pub checkin_counting: bool,
+    /// How often each process adds the check-ins it counted to the
+    /// database (and at a graceful stop); a crash loses at most this long.
+    #[arg(long = "checkin-flush-seconds", env = "CHECKIN_FLUSH_SECONDS", default_value = "10", global = true, value_name = "DURATION", value_parser = seconds(1..=3600))]
+    pub checkin_flush: Duration,
+    /// Days of check-ins kept; the server deletes older hours.
+    #[arg(long, env = "CHECKIN_RETENTION_DAYS", default_value_t = 30, global = true, value_parser = clap::value_parser!(u32).range(1..=3660))]
+    pub checkin_retention_days: u32,
 }
 
 /// Limits that keep one request from costing the service more than it should.

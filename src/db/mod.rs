@@ -27,6 +27,7 @@ mod dialect;
 mod leases;
 
 pub mod audit_log;
+pub mod check_ins;
 pub mod client_keys;
 mod error;
 pub mod hook_deliveries;

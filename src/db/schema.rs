@@ -208,6 +208,20 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    check_in_hours (mini_program_id, hour, cached_version, action, gray, stale) {
+        mini_program_id -> Text,
+        hour -> Timestamp,
+        cached_version -> Text,
+        action -> Text,
+        gray -> Bool,
+        stale -> Bool,
+        check_ins -> BigInt,
+        devices -> Binary,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     mini_programs,
     mini_program_versions,
@@ -223,4 +237,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     release_gates,
     version_replacements,
     scheduled_update_mode_changes,
+    check_in_hours,
 );

@@ -64,6 +64,12 @@ impl UpdateTimers {
             sync_update_seconds,
         })
     }
+
+    /// Whether a cache of this age is past the sync timer, so that under
+    /// DEFAULT the device downloads before starting.
+    pub fn cache_is_stale(&self, cache_age_seconds: u64) -> bool {
+        cache_age_seconds >= u64::try_from(self.sync_update_seconds).unwrap_or(0)
+    }
 }
 
 /// A released version as devices are sent to it.
@@ -163,6 +169,8 @@ pub struct LaunchDecision {
     pub target_version: Option<VersionNumber>,
     pub update_mode: UpdateMode,
     pub action: LaunchAction,
+    /// The rule that settled `action`.
+    pub rule: LaunchRule,
     pub timers: UpdateTimers,
     /// Whether the target is a gray version for this device.
     pub gray_release: bool,
@@ -186,49 +194,100 @@ pub fn in_gray_group(mini_program_id: &str, device_id: &str, gray_percentage: i3
     gray_bucket(mini_program_id, device_id) < u64::try_from(gray_percentage).unwrap_or(0) * 100
 }
 
+/// The rule that settled a launch action, so that a preview can say why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LaunchRule {
+    NothingReleased,
+    FirstOpen,
+    CachedIsTarget,
+    /// The cached version is newer than the target: it was taken offline.
+    NewerThanTarget,
+    BelowMinimum(VersionNumber),
+    RolledBack,
+    /// The target's mode decided (SYNC, ASYNC, or DEFAULT and the cache age).
+    Mode,
+}
+
+/// What a device with `cached_version` and `cache_age_seconds` does when
+/// sent to `target`: the action and the rule that settled it. Shared by
+/// launch answers and by the impact previews, which ask it for the
+/// versions and cache ages devices reported.
+pub fn decide_action(
+    policy: &LaunchPolicy,
+    target: Option<ReleasedTarget>,
+    cached_version: Option<VersionNumber>,
+    cache_age_seconds: Option<u64>,
+) -> (LaunchAction, LaunchRule) {
+    let Some(target) = target else {
+        return (LaunchAction::None, LaunchRule::NothingReleased);
+    };
+    let Some(cached) = cached_version else {
+        return (LaunchAction::SyncDownload, LaunchRule::FirstOpen);
+    };
+    if cached == target.number {
+        return (LaunchAction::None, LaunchRule::CachedIsTarget);
+    }
+    // The cached version was taken offline: roll back before starting.
+    if cached > target.number {
+        return (LaunchAction::SyncDownload, LaunchRule::NewerThanTarget);
+    }
+    // Below the floor: never started again.
+    if let Some(floor) = policy.minimum_version.filter(|floor| cached < *floor) {
+        return (LaunchAction::SyncDownload, LaunchRule::BelowMinimum(floor));
+    }
+    // A rolled-back version is never started again.
+    if policy.rolled_back.contains(&cached) {
+        return (LaunchAction::SyncDownload, LaunchRule::RolledBack);
+    }
+    let action = match target.update_mode {
+        UpdateMode::Sync => LaunchAction::SyncDownload,
+        UpdateMode::Async => LaunchAction::AsyncDownload,
+        UpdateMode::Default
+            if cache_age_seconds.is_some_and(|age| policy.timers.cache_is_stale(age)) =>
+        {
+            LaunchAction::SyncDownload
+        }
+        UpdateMode::Default => LaunchAction::AsyncDownload,
+    };
+    (action, LaunchRule::Mode)
+}
+
+/// Whether the device's bucket is in the gray group of the program's gray
+/// version.
+pub fn in_gray_release(policy: &LaunchPolicy, device_id: &str) -> bool {
+    policy.gray.is_some_and(|(_, percentage)| {
+        in_gray_group(&policy.mini_program_id, device_id, percentage)
+    })
+}
+
+impl LaunchPolicy {
+    /// The version a device is sent to: the gray version for a device of
+    /// the gray group, else the full release.
+    pub fn target(&self, in_gray_group: bool) -> Option<ReleasedTarget> {
+        self.gray
+            .filter(|_| in_gray_group)
+            .map(|(target, _)| target)
+            .or(self.full)
+    }
+}
+
 /// Decides what a device does at a cold start.
 pub fn decide_launch(policy: &LaunchPolicy, request: &LaunchRequest) -> LaunchDecision {
-    let gray = policy
-        .gray
-        .filter(|(_, percentage)| {
-            in_gray_group(&policy.mini_program_id, &request.device_id, *percentage)
-        })
-        .map(|(target, _)| target);
-    let target = gray.or(policy.full);
-    let update_mode = target.map_or(policy.global_update_mode, |t| t.update_mode);
-    let action = match (target, request.cached_version) {
-        (None, _) => LaunchAction::None,
-        (Some(_), None) => LaunchAction::SyncDownload,
-        (Some(target), Some(cached)) if cached == target.number => LaunchAction::None,
-        // The cached version was taken offline: roll back before starting.
-        (Some(target), Some(cached)) if cached > target.number => LaunchAction::SyncDownload,
-        // Below the floor: never started again.
-        (Some(_), Some(cached)) if policy.minimum_version.is_some_and(|floor| cached < floor) => {
-            LaunchAction::SyncDownload
-        }
-        // A rolled-back version is never started again.
-        (Some(_), Some(cached)) if policy.rolled_back.contains(&cached) => {
-            LaunchAction::SyncDownload
-        }
-        (Some(_), Some(_)) => match update_mode {
-            UpdateMode::Sync => LaunchAction::SyncDownload,
-            UpdateMode::Async => LaunchAction::AsyncDownload,
-            UpdateMode::Default => match request.cache_age_seconds {
-                Some(age)
-                    if age >= u64::try_from(policy.timers.sync_update_seconds).unwrap_or(0) =>
-                {
-                    LaunchAction::SyncDownload
-                }
-                _ => LaunchAction::AsyncDownload,
-            },
-        },
-    };
+    let gray_release = in_gray_release(policy, &request.device_id);
+    let target = policy.target(gray_release);
+    let (action, rule) = decide_action(
+        policy,
+        target,
+        request.cached_version,
+        request.cache_age_seconds,
+    );
     LaunchDecision {
         target_version: target.map(|t| t.number),
-        update_mode,
+        update_mode: target.map_or(policy.global_update_mode, |t| t.update_mode),
         action,
+        rule,
         timers: policy.timers,
-        gray_release: gray.is_some(),
+        gray_release,
         minimum_version: policy.minimum_version,
         policy_revision: policy.revision,
     }

@@ -48,12 +48,14 @@ macro_rules! named_enum {
 mod address;
 mod audit;
 mod capability;
+mod check_in;
 mod client_key;
 mod error;
 mod event;
 mod gate;
 mod integration;
 mod launch;
+mod launch_reasons;
 mod lifecycle;
 mod mini_program;
 mod minimum_version;
@@ -67,6 +69,11 @@ mod window;
 pub use address::{TargetPolicy, literal_address};
 pub use audit::{AuditAction, AuditContext, AuditFilter, AuditRecord, Audited};
 pub use capability::Capability;
+pub use check_in::{
+    ActionCounts, Adoption, AdoptionPoint, AdoptionWindow, CheckInGroup, CheckInKind, DeviceHash,
+    DeviceSketch, MinimumVersionImpact, SketchError, VersionAdoption, adoption, adoption_series,
+    hour_of, minimum_version_impact, update_mode_impact,
+};
 pub use client_key::{ClientKey, client_key_hash, sha256_hex};
 pub use error::RuleViolation;
 pub use event::{DeliveryStatus, DomainEvent, EventData, EventType, EventVersion};
@@ -75,9 +82,10 @@ pub use integration::{
     DeliveryRecord, ReleaseIntegration, validate_event_selection, validate_webhook_url,
 };
 pub use launch::{
-    LaunchAction, LaunchDecision, LaunchPolicy, LaunchRequest, ReleasedTarget, UpdateTimers,
-    decide_launch, gray_bucket, in_gray_group,
+    LaunchAction, LaunchDecision, LaunchPolicy, LaunchRequest, LaunchRule, ReleasedTarget,
+    UpdateTimers, decide_action, decide_launch, gray_bucket, in_gray_group,
 };
+pub use launch_reasons::launch_reasons;
 pub use lifecycle::{
     ReleaseDecision, ReleaseState, ReleasedVersion, Rollback, VersionAction, VersionChange,
     VersionTransition, available_actions, decide_release, plan_offline, plan_release, plan_restore,

@@ -28,6 +28,10 @@ pub struct LaunchPolicy {
     /// target first, whatever the mode.
     minimum_version: Option<String>,
     policy_revision: i32,
+    /// The rules that produced this answer, in order, in words: the gray
+    /// group, the target, the mode and why it applies, the cache age
+    /// against the timers, the minimum version and rollbacks.
+    reasons: Vec<String>,
 }
 
 /// A key a super app sends as `x-client-key`.
@@ -120,7 +124,7 @@ impl LaunchQuery {
         cache_age_seconds: Option<i32>,
     ) -> async_graphql::Result<LaunchPolicy> {
         let (services, principal) = caller(ctx)?;
-        let decision = launch::preview(
+        let (decision, reasons) = launch::preview(
             services,
             principal,
             &mini_program_id,
@@ -139,6 +143,7 @@ impl LaunchQuery {
             gray_release: decision.gray_release,
             minimum_version: decision.minimum_version.map(|version| version.to_string()),
             policy_revision: decision.policy_revision,
+            reasons,
         })
     }
 

@@ -1,6 +1,7 @@
 //! The GraphQL API: the schema, thin resolvers that call the services, the
 //! GraphQL types, and the one place where errors become `extensions.code`.
 
+mod adoption;
 mod audit;
 mod connection;
 mod document;
@@ -41,6 +42,7 @@ pub struct Query(
     integrations::IntegrationQuery,
     launch::LaunchQuery,
     rollouts::ReleaseControlQuery,
+    adoption::AdoptionQuery,
 );
 
 #[derive(MergedObject, Default)]

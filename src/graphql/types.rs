@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use async_graphql::{Context, ID, Object, SimpleObject};
 
+use super::adoption::{Adoption, AdoptionPoint, program_adoption, program_series};
 use super::caller;
 use super::connection::{ListConnection, TotalCount, connection, page_cost};
 use super::enums::{
@@ -148,6 +149,26 @@ impl MiniProgram {
     /// updates before starting.
     async fn sync_update_seconds(&self) -> i32 {
         self.program.timers.sync_update_seconds
+    }
+
+    /// Launch answers of the last `sinceHours` hours counted as device
+    /// check-ins, per version devices had cached (most devices first).
+    async fn adoption(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 24, desc = "1 to 720; null means 24")] since_hours: Option<i32>,
+    ) -> async_graphql::Result<Adoption> {
+        program_adoption(ctx, &self.program, since_hours).await
+    }
+
+    /// Distinct devices per hour and cached version over the last
+    /// `sinceHours` hours, oldest hour first.
+    async fn adoption_series(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 24, desc = "1 to 720; null means 24")] since_hours: Option<i32>,
+    ) -> async_graphql::Result<Vec<AdoptionPoint>> {
+        program_series(ctx, &self.program, since_hours).await
     }
 
     /// The program's versions, newest version number first (1.10.0 before 1.9.0).

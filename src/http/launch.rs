@@ -5,13 +5,14 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRef, Path, Query, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{LaunchCaching, etag};
+use super::{AppState, LaunchCaching, etag};
+use crate::check_ins::CheckIns;
 use crate::domain::{LaunchDecision, LaunchRequest};
 use crate::error::ApiError;
 use crate::launch::{LaunchLimiter, LaunchPolicies, LaunchRefusal, LaunchSigner};
@@ -59,15 +60,40 @@ impl<'a> LaunchAnswer<'a> {
     }
 }
 
+/// What the launch endpoint answers with, taken from the server's state.
+pub struct LaunchEndpoint {
+    policies: Arc<LaunchPolicies>,
+    caching: LaunchCaching,
+    limiter: Arc<LaunchLimiter>,
+    signer: Option<Arc<LaunchSigner>>,
+    check_ins: Arc<CheckIns>,
+}
+
+impl FromRef<AppState> for LaunchEndpoint {
+    fn from_ref(state: &AppState) -> Self {
+        Self {
+            policies: state.launch.clone(),
+            caching: state.launch_caching,
+            limiter: state.launch_limiter.clone(),
+            signer: state.launch_signer.clone(),
+            check_ins: state.check_ins.clone(),
+        }
+    }
+}
+
 pub async fn launch(
-    State(launch): State<Arc<LaunchPolicies>>,
-    State(caching): State<LaunchCaching>,
-    State(limiter): State<Arc<LaunchLimiter>>,
-    State(signer): State<Option<Arc<LaunchSigner>>>,
+    State(endpoint): State<LaunchEndpoint>,
     Path(mini_program_id): Path<String>,
     parameters: Result<Query<LaunchParameters>, axum::extract::rejection::QueryRejection>,
     headers: HeaderMap,
 ) -> Response {
+    let LaunchEndpoint {
+        policies: launch,
+        caching,
+        limiter,
+        signer,
+        check_ins,
+    } = endpoint;
     let client_key = headers
         .get("x-client-key")
         .and_then(|value| value.to_str().ok());
@@ -112,6 +138,8 @@ pub async fn launch(
         Ok(decision) => decision,
         Err(refusal) => return refused(refusal),
     };
+    // An answer given, fresh or not modified, is a check-in.
+    check_ins.count(&mini_program_id, &request, &decision);
     let mut answer = LaunchAnswer::new(&mini_program_id, &decision);
     let Ok(body) = serde_json::to_vec(&answer) else {
         return internal_error();

@@ -36,6 +36,7 @@ pub use metrics::Metrics;
 pub use subscriptions::{Connections, Stopping, SubscriptionLimits};
 
 use crate::auth::{TokenIssuer, TokenVerifier};
+use crate::check_ins::CheckIns;
 use crate::db::Database;
 use crate::error::ApiError;
 use crate::graphql::{ApiSchema, DocumentLimits};
@@ -56,6 +57,8 @@ pub struct AppState {
     pub launch_limiter: Arc<LaunchLimiter>,
     /// Signs launch answers, when a signing key is configured.
     pub launch_signer: Option<Arc<LaunchSigner>>,
+    /// Counts each launch answer as a device check-in.
+    pub check_ins: Arc<CheckIns>,
     pub request_timeout: RequestTimeout,
     pub body_limit: BodyLimit,
     pub services: Services,

@@ -6,13 +6,13 @@ use super::{Actor, ServiceError, Services, require, require_reader};
 use crate::db::{audit_log, launch_policies, mini_programs, outbox, versions};
 use crate::domain::{
     AuditAction, DomainEvent, LaunchDecision, LaunchRequest, MiniProgram, MinimumVersionDecision,
-    Principal, RuleViolation, UpdateTimers, decide_launch, decide_minimum_version,
+    Principal, RuleViolation, UpdateTimers, decide_launch, decide_minimum_version, launch_reasons,
     update_mode_locks,
 };
 use crate::launch::PolicyChange;
 
 /// The answer a device would get now, read from the database rather than
-/// from the snapshot, with the same rules.
+/// from the snapshot, with the same rules, and the reasons for it.
 pub async fn preview(
     services: &Services,
     principal: &Principal,
@@ -20,7 +20,7 @@ pub async fn preview(
     device_id: &str,
     cached_version: Option<&str>,
     cache_age_seconds: Option<i32>,
-) -> Result<LaunchDecision, ServiceError> {
+) -> Result<(LaunchDecision, Vec<String>), ServiceError> {
     require_reader(principal)?;
     let cache_age_seconds = cache_age_seconds
         .map(|age| {
@@ -37,7 +37,9 @@ pub async fn preview(
         .pop()
         .filter(|policy| policy.workspace_id == principal.workspace_id)
         .ok_or(ServiceError::NotFound("mini program"))?;
-    Ok(decide_launch(&policy, &request))
+    let decision = decide_launch(&policy, &request);
+    let reasons = launch_reasons(&policy, &request, &decision);
+    Ok((decision, reasons))
 }
 
 /// Sets a program's update timers. WORKSPACE_ADMIN, for the programs whose

@@ -3,6 +3,7 @@
 //! write transaction { lock, domain decision, writes, guard hooks vet,
 //! outbox append, audit record }, then `after_commit`.
 
+pub mod adoption;
 pub mod audit_log;
 pub mod client_keys;
 pub mod demo;

@@ -394,6 +394,26 @@ on_both_backends! {
             let response = server.gql(&viewer(), preview, json!({ "p": program, "d": device, "c": "1.0.0", "a": 900000 })).await;
             assert_eq!(response.data()["launchPolicy"], answer, "{device}");
         }
+        let explained = "query($p: ID!, $d: String!) { launchPolicy(miniProgramId: $p, deviceId: $d, cachedVersion: \"1.0.0\", cacheAgeSeconds: 900000) { action reasons } }";
+        for i in 0..10 {
+            let device = format!("device-{i}");
+            let response = server.gql(&viewer(), explained, json!({ "p": program, "d": device })).await;
+            let policy = &response.data()["launchPolicy"];
+            let reasons: Vec<&str> = policy["reasons"].as_array().unwrap().iter().map(|r| r.as_str().unwrap()).collect();
+            let digest = Sha256::digest(format!("{program}:{device}").as_bytes());
+            let bucket = u64::from_be_bytes(digest[..8].try_into().unwrap()) % 10_000;
+            assert!(reasons[0].starts_with(&format!("This device's gray bucket is {bucket} of 10,000; 1.1.0 is gray-released to 40% (buckets below 4000)")), "{reasons:?}");
+            if in_gray_group(&program, &device, 40) {
+                assert_eq!(reasons[1], "The target is the gray version 1.1.0.");
+                assert!(reasons[3].contains("at or past the sync timer (864000 s)"), "{reasons:?}");
+                assert_eq!(policy["action"], "SYNC_DOWNLOAD");
+            } else {
+                assert_eq!(reasons[1], "The target is the full release 1.0.0.");
+                assert_eq!(reasons[3], "The cached version is the target, 1.0.0: the device starts it as it is.");
+                assert_eq!(policy["action"], "NONE");
+            }
+            assert!(reasons[2].starts_with("The mode is DEFAULT"), "{reasons:?}");
+        }
         let response = server.gql(&viewer(), preview, json!({ "p": program, "d": "bad device" })).await;
         assert_eq!(response.code(), "BAD_USER_INPUT");
         let response = server.gql(&token(OTHER_WORKSPACE, &["VIEWER"]), preview, json!({ "p": program, "d": "d1" })).await;

@@ -36,6 +36,7 @@ mod common {
 mod audit_log;
 mod authentication;
 mod capabilities;
+mod check_ins;
 mod console;
 mod dev_mode;
 mod exhaustion;

@@ -45,6 +45,15 @@ impl InProcessServer {
                 .map(String::from),
             );
         }
+        // Check-ins flush and prune in the background: statement counts
+        // keep them out of the way unless a test sets its own interval.
+        if !settings
+            .env
+            .iter()
+            .any(|(name, _)| name == "CHECKIN_FLUSH_SECONDS")
+        {
+            args.extend(["--checkin-flush-seconds", "3600"].map(String::from));
+        }
         for (name, value) in &settings.env {
             args.push(format!("--{}", name.to_lowercase().replace('_', "-")));
             args.push(value.clone());
