@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::{TimeDelta, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use tokio::sync::oneshot;
 
 use crate::db::{Database, StorageError, check_ins};
@@ -52,10 +52,21 @@ impl CheckIns {
 
     /// Counts one launch answer of the program.
     pub fn count(&self, mini_program_id: &str, request: &LaunchRequest, decision: &LaunchDecision) {
+        self.count_at(Utc::now(), mini_program_id, request, decision);
+    }
+
+    /// Counts one launch answer given at `at` (the demo's past answers).
+    pub fn count_at(
+        &self,
+        at: DateTime<Utc>,
+        mini_program_id: &str,
+        request: &LaunchRequest,
+        decision: &LaunchDecision,
+    ) {
         if !self.counting {
             return;
         }
-        let kind = CheckInKind::of(request, decision, Utc::now());
+        let kind = CheckInKind::of(request, decision, at);
         let device = DeviceHash::of(mini_program_id, &request.device_id);
         let mut pending = lock(&self.pending);
         // Looked up by reference first: the id is copied once per flush

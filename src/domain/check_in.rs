@@ -207,11 +207,13 @@ pub fn adoption(groups: &[CheckInGroup]) -> Adoption {
             None => by_version.push((version, group.check_ins, group.devices.clone())),
         }
     }
-    let devices = everyone.devices();
+    let check_ins = groups.iter().map(|group| group.check_ins).sum();
+    let devices = everyone.devices().min(check_ins);
     let mut versions: Vec<VersionAdoption> = by_version
         .into_iter()
         .map(|(version, check_ins, sketch)| {
-            let version_devices = sketch.devices().min(devices);
+            // An estimate never shows more devices than answers given.
+            let version_devices = sketch.devices().min(devices).min(check_ins);
             VersionAdoption {
                 version,
                 check_ins,
@@ -222,7 +224,7 @@ pub fn adoption(groups: &[CheckInGroup]) -> Adoption {
         .collect();
     versions.sort_by(|a, b| b.devices.cmp(&a.devices).then(b.version.cmp(&a.version)));
     Adoption {
-        check_ins: groups.iter().map(|group| group.check_ins).sum(),
+        check_ins,
         devices,
         versions,
         updated_at: groups.iter().map(|group| group.updated_at).max(),

@@ -1,8 +1,10 @@
 //! The demo workspace that a fresh development installation starts with, so
 //! that GraphiQL and the console have something to show: programs of every
 //! type and channel, versions in every status, an update mode history, a
-//! rollback and a rollout plan in progress.
+//! rollback and a rollout plan in progress, and a week of check-ins.
 //! It is built through the same use cases as any client's requests.
+
+mod fleet;
 
 use super::mini_programs::{self, CreateMiniProgram};
 use super::rollouts;
@@ -13,6 +15,7 @@ use crate::domain::{
     MiniProgramChannel, MiniProgramType, Principal, ReleaseDecision, RequestedStep, Role,
     UpdateMode,
 };
+use fleet::Fleet;
 
 /// A day, the hold of each step of the demo's rollout plan.
 const DAY: i32 = 86_400;
@@ -131,6 +134,41 @@ pub async fn seed_if_empty(services: &Services) -> Result<bool, ServiceError> {
         Stage::RollingOut(&[(5, DAY), (25, DAY), (50, DAY), (100, 0)]),
     )
     .await?;
+
+    // Adoption to look at: a week of Mall's 1.1.0 taking over from 1.0.0,
+    // Coupons with a gray version, and a day of Loyalty's rollback.
+    let fleets = [
+        (
+            &mall,
+            Fleet {
+                devices: 1_800,
+                hours: 7 * 24,
+                opens_per_hour: 0.05,
+                cached: &[("1.0.0", 0.8), ("1.1.0", 0.12)],
+            },
+        ),
+        (
+            &coupons,
+            Fleet {
+                devices: 1_200,
+                hours: 7 * 24,
+                opens_per_hour: 0.04,
+                cached: &[("2.0.0", 0.9)],
+            },
+        ),
+        (
+            &loyalty,
+            Fleet {
+                devices: 1_500,
+                hours: 24,
+                opens_per_hour: 0.06,
+                cached: &[("1.1.0", 0.55), ("1.0.0", 0.4)],
+            },
+        ),
+    ];
+    for (program, fleet) in &fleets {
+        fleet::simulate(&services.db, program, fleet).await?;
+    }
     Ok(true)
 }
 
