@@ -1,8 +1,10 @@
 -- wrk script shared by the runs of bench/launch.sh. With LAUNCH_PATH and
 -- CLIENT_KEY set it asks GET /v1/launch/{id} for a different device on every
 -- request; without, it sends wrk's plain GET (the trivial-endpoint ceiling).
+-- DEVICES (default 100,000) bounds the distinct device ids of one thread.
 -- It counts answers that are not 200: a run with any is void.
 local path = os.getenv("LAUNCH_PATH")
+local devices = tonumber(os.getenv("DEVICES") or "100000")
 local key = os.getenv("CLIENT_KEY")
 local threads = {}
 local counter = 0
@@ -19,7 +21,7 @@ end
 if path and path ~= "" then
   function request()
     counter = counter + 1
-    local device = "device-" .. id .. "-" .. (counter % 100000)
+    local device = "device-" .. id .. "-" .. (counter % devices)
     return wrk.format("GET", path .. "?deviceId=" .. device .. "&cachedVersion=1.0.0&cacheAgeSeconds=5400",
       { ["x-client-key"] = key })
   end
