@@ -128,5 +128,5 @@ if [ "$SOAK" -gt 0 ]; then
   # The soak's check-ins reach the database at the next flush (10 s).
   sleep 12
   graphql "{\"query\":\"{ miniProgram(id: \\\"$program\\\") { adoption(sinceHours: 2) { checkIns devices } } }\"}" \
-    | field '"check-ins (all runs): %(checkIns)s; devices estimated: %(devices)s (the rounds' ids are among the soak's)" % d["data"]["miniProgram"]["adoption"]'
+    | field '"check-ins (all runs): %(checkIns)s; devices estimated: %(devices)s (the ids of the rounds are among those of the soak)" % d["data"]["miniProgram"]["adoption"]'
 fi

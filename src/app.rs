@@ -293,14 +293,14 @@ impl Server {
                 Ok(())
             }
         };
-        // Deliveries in flight are taken over after their lease: at least
-        // once. A rollout step in flight either committed or is applied by
-        // whichever process claims it after its lease: exactly once.
         // Every request has been answered: the last check-ins are flushed.
         let _ = stop_flushing.send(());
         if let Err(error) = check_ins.await {
             tracing::warn!(%error, "the check-in flusher failed");
         }
+        // Deliveries in flight are taken over after their lease: at least
+        // once. A rollout step in flight either committed or is applied by
+        // whichever process claims it after its lease: exactly once.
         dispatcher.abort();
         scheduler.abort();
         key_refresh.abort();

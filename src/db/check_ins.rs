@@ -92,10 +92,7 @@ pub async fn add(
             .get_result(conn)
             .await?
     });
-    let mut merged = DeviceSketch::from_bytes(&stored).map_err(|error| StorageError::Corrupt {
-        what: "device sketch",
-        value: error.to_string(),
-    })?;
+    let mut merged = stored_sketch(&stored)?;
     merged.merge(devices);
     let bytes = merged.to_bytes();
     on_backend!(tx, |conn| {
@@ -139,6 +136,13 @@ pub async fn delete_before(
     Ok(deleted)
 }
 
+fn stored_sketch(bytes: &[u8]) -> Result<DeviceSketch, StorageError> {
+    DeviceSketch::from_bytes(bytes).map_err(|error| StorageError::Corrupt {
+        what: "device sketch",
+        value: error.to_string(),
+    })
+}
+
 impl TryFrom<CheckInRow> for CheckInGroup {
     type Error = StorageError;
 
@@ -162,12 +166,7 @@ impl TryFrom<CheckInRow> for CheckInGroup {
                 stale: row.stale,
             },
             check_ins: u64::try_from(row.check_ins).unwrap_or(0),
-            devices: DeviceSketch::from_bytes(&row.devices).map_err(|error| {
-                StorageError::Corrupt {
-                    what: "device sketch",
-                    value: error.to_string(),
-                }
-            })?,
+            devices: stored_sketch(&row.devices)?,
             updated_at: utc(row.updated_at),
         })
     }
