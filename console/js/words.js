@@ -76,3 +76,5 @@ export const WOULD = {
   NONE: 'would start the version they have',
 };
 
+/** sinceHours in the words of the console's periods. */
+export const PERIOD = { 24: 'last 24 hours', 168: 'last 7 days' };
