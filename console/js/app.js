@@ -95,7 +95,7 @@ live.onRefused(() => signOut('Your session ended: the live connection refused th
 
 const ROUTES = [
   [/^\/programs$/, () => ({ key: 'programs', mount: renderPrograms })],
-  [/^\/programs\/([^/]+)(?:\/(versions|history|launch-preview))?$/, (id, tab = 'versions') => ({
+  [/^\/programs\/([^/]+)(?:\/(versions|adoption|history|launch-preview))?$/, (id, tab = 'versions') => ({
     key: `program:${id}`, params: { id: decodeURIComponent(id), tab }, mount: openProgram,
   })],
   [/^\/integrations$/, () => ({ key: 'integrations', mount: renderIntegrations, needs: 'MANAGE_INTEGRATIONS' })],

@@ -1,4 +1,5 @@
-// Launch preview: what a device would be told at a cold start of a program now.
+// Launch preview: what a device would be told at a cold start of a program
+// now, and the rules that made the answer, in the order they applied.
 
 import { graphql } from './api.js';
 import { h, field, say, act } from './ui.js';
@@ -6,7 +7,7 @@ import { MODE, LAUNCH_ACTION, duration } from './words.js';
 
 const QUERY = `query Launch($id: ID!, $deviceId: String!, $cachedVersion: String, $cacheAgeSeconds: Int) {
   launchPolicy(miniProgramId: $id, deviceId: $deviceId, cachedVersion: $cachedVersion, cacheAgeSeconds: $cacheAgeSeconds) {
-    targetVersion updateMode action asyncUpdateSeconds syncUpdateSeconds grayRelease policyRevision
+    targetVersion updateMode action asyncUpdateSeconds syncUpdateSeconds grayRelease policyRevision reasons
   }
 }`;
 
@@ -51,7 +52,9 @@ export function createLaunchTab(ctx) {
         ['Policy revision', String(p.policyRevision)],
       ];
       result.replaceChildren(h('h3', `Launch answer for device ${device.value.trim()}`),
-        h('dl.facts', rows.map(([term, value]) => h('div', h('dt', term), h('dd', value)))));
+        h('dl.facts', rows.map(([term, value]) => h('div', h('dt', term), h('dd', value)))),
+        h('h4#launch-reasons-heading', 'Why this answer'),
+        h('ol.reasons#launch-reasons', { 'aria-labelledby': 'launch-reasons-heading' }, p.reasons.map((reason) => h('li', reason))));
     }, { deviceId: device, cachedVersion: cached, cacheAgeSeconds: age });
   });
   return { el };

@@ -1,11 +1,13 @@
 // Versions > Minimum version: the floor below which no device may start,
 // and the dialog that sets or clears it against the revision this page last
 // read. Which versions may be the floor is the server's rule; the dialog
-// offers those that look eligible among the versions shown.
+// offers those that look eligible among the versions shown, and tells how
+// many of the devices seen the chosen floor would make download first.
 
 import { graphql } from './api.js';
 import { h, say, act, createDialog } from './ui.js';
 import { statusWords } from './words.js';
+import { impactLine, minimumVersionImpact } from './impact.js';
 
 const MUTATION = `mutation SetMinimumVersion($input: SetMinimumVersionInput!) {
   setMinimumVersion(input: $input) { miniProgram { id minimumVersion revision } } }`;
@@ -52,12 +54,20 @@ export function createMinimumVersion(ctx, { announce }) {
     });
     const group = h('fieldset#minimum-version-choices',
       h('legend', 'The oldest version a device may start'), options);
+    const impact = impactLine('minimum-version-impact');
+    const preview = () => {
+      const chosen = group.querySelector('input:checked');
+      if (!chosen) impact.show('');
+      else if (!chosen.value) impact.show('With no minimum, no device has to download before starting because of its version.');
+      else impact.preview(() => minimumVersionImpact(ctx.id, chosen.value));
+    };
+    group.addEventListener('change', preview);
     const errorEl = h('p.error#minimum-version-error', { role: 'alert' });
     const confirm = h('button#confirm-minimum-version', { type: 'submit' }, 'Confirm');
     const cancel = h('button.secondary', { type: 'button', onclick: () => d.close() }, 'Cancel');
     const form = h('form', { noValidate: true },
       h('p.hint', 'Versions that are or were released, up to the full release.'),
-      group, errorEl, h('div.actions', confirm, cancel));
+      group, impact.el, errorEl, h('div.actions', confirm, cancel));
     d.body.append(form);
     d.dialog.addEventListener('close', () => d.dialog.remove());
     form.addEventListener('submit', (event) => {
@@ -84,6 +94,7 @@ export function createMinimumVersion(ctx, { announce }) {
         await ctx.reload();
       }, { version: group });
     });
+    preview();
     d.open(button, group.querySelector('input:checked') || group.querySelector('input'));
   }
 

@@ -9,6 +9,7 @@ import { TYPE, CHANNEL } from './words.js';
 import { createVersionsTab } from './versions.js';
 import { createHistoryTab } from './history.js';
 import { createLaunchTab } from './launch-preview.js';
+import { createAdoptionTab } from './adoption.js';
 
 // The versions are the Versions tab's, read page by page.
 const QUERY = `query Program($id: ID!) {
@@ -30,6 +31,7 @@ const VERSION_CHANGED = `subscription VersionChanged($id: ID!) {
 
 const TABS = [
   ['versions', 'Versions', createVersionsTab],
+  ['adoption', 'Adoption', createAdoptionTab, 'READ'],
   ['history', 'History', createHistoryTab],
   ['launch-preview', 'Launch preview', createLaunchTab, 'READ'],
 ];

@@ -1,12 +1,14 @@
 // Versions > Update Mode: the program's global mode, why it may be locked,
 // and the dialog that changes it against the revision this page last read,
-// so that a stale page cannot overwrite someone else's change unnoticed;
-// below it, the windows that change the mode at set times.
+// so that a stale page cannot overwrite someone else's change unnoticed,
+// and that tells, before Confirm, what the chosen mode would make the
+// devices seen do; below it, the windows that change the mode at set times.
 
 import { graphql } from './api.js';
 import { h, say, createDialog } from './ui.js';
 import { MODE, MODE_EXPLANATION, LOCK } from './words.js';
 import { createUpdateModeWindows } from './update-mode-windows.js';
+import { impactLine, updateModeImpact } from './impact.js';
 
 const MUTATION = `mutation UpdateMode($input: UpdateModeInput!) {
   updateMode(input: $input) {
@@ -36,16 +38,32 @@ export function createUpdateModeSection(ctx, { announce, afterChange }) {
     type: 'radio', name: 'update-mode', value: mode, id: `update-mode-${mode.toLowerCase()}`,
     'aria-describedby': `update-mode-${mode.toLowerCase()}-hint`,
   }));
+  const impactHeading = h('h3#update-mode-impact-heading');
+  const impact = impactLine('update-mode-impact');
+  const impactSection = h('section.impact-preview', { 'aria-labelledby': 'update-mode-impact-heading' },
+    impactHeading, impact.el,
+    h('p.hint', 'What the devices seen would be told had the current release been released with this mode. A new mode applies from the next version submitted for release approval; released versions keep theirs.'));
   const form = h('form.mode-form',
     h('fieldset',
       h('legend', 'Choose how the super app updates this mini program at a cold start'),
       radios.map((radio) => h('div.option', radio,
         h('label', { htmlFor: radio.id }, `${MODE[radio.value]} mode`),
         h('p.hint', { id: `${radio.id}-hint` }, MODE_EXPLANATION[radio.value])))),
+    impactSection,
     h('p.note', 'The update mode takes effect with a version after it is submitted for release approval.'),
     errorEl,
     h('div.actions', confirm, cancel));
   dialog.body.append(form);
+  form.addEventListener('change', (event) => {
+    if (event.target.name === 'update-mode') previewImpact();
+  });
+
+  function previewImpact() {
+    const mode = radios.find((radio) => radio.checked)?.value;
+    if (!mode) return;
+    impactHeading.textContent = `What ${MODE[mode]} would do`;
+    impact.preview(() => updateModeImpact(ctx.id, mode));
+  }
 
   // While a change is on its way, events wait: the answer tells whether
   // the event was our own change (same revision) or someone else's.
@@ -68,6 +86,7 @@ export function createUpdateModeSection(ctx, { announce, afterChange }) {
     if (!program) return;
     say(errorEl, '');
     for (const radio of radios) radio.checked = radio.value === program.updateMode;
+    previewImpact();
     dialog.open(button, radios.find((radio) => radio.checked));
   });
 

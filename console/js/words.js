@@ -60,3 +60,21 @@ export function duration(seconds) {
   if (seconds % 60 === 0 && seconds) return plural(seconds / 60, 'minute');
   return plural(seconds, 'second');
 }
+
+const numberFormat = new Intl.NumberFormat();
+/** 12410 → "12,410" (in the viewer's locale); with a noun, "12,410 devices". */
+export const count = (n, one, many = `${one}s`) => (one ? `${numberFormat.format(n)} ${n === 1 ? one : many}` : numberFormat.format(n));
+
+const shareFormat = new Intl.NumberFormat(undefined, { style: 'percent', maximumFractionDigits: 1 });
+/** A share of 0 to 1 → "3.3%". */
+export const percent = (share) => shareFormat.format(share);
+
+/** What a device is told, as what it would do ("9,870 would update in the background"). */
+export const WOULD = {
+  ASYNC_DOWNLOAD: 'would update in the background',
+  SYNC_DOWNLOAD: 'would wait for a download',
+  NONE: 'would start the version they have',
+};
+
+/** sinceHours in the words of the console's periods. */
+export const PERIOD = { 24: 'last 24 hours', 168: 'last 7 days' };

@@ -4,7 +4,9 @@
 //! what each role is offered, paging, the server's refusals shown at their
 //! fields, secrets shown once, a refused live connection, keyboard use,
 //! rollout plans advancing live, a rollback, the release gates page, the
-//! minimum version and update-mode windows that change the mode live.
+//! minimum version and update-mode windows that change the mode live, and
+//! (in `adoption`) what devices reported: the Adoption tab, the dialogs'
+//! impact previews and the launch preview's reasons.
 //! Screenshots of the main screens are saved under
 //! `target/console-screenshots/`.
 
@@ -25,6 +27,7 @@ mod common {
     pub use wait::*;
 }
 
+mod adoption;
 mod browser;
 
 use serde_json::{Value, json};
@@ -477,7 +480,7 @@ async fn a_viewer_is_offered_only_what_it_may_do() {
     let tabs = browser.texts(".tabs a").await;
     assert_eq!(
         tabs,
-        ["Versions", "History", "Launch preview"],
+        ["Versions", "Adoption", "History", "Launch preview"],
         "every reader may preview launches"
     );
     assert!(
