@@ -9,7 +9,9 @@ use diesel_async::RunQueryDsl;
 use super::rows::{now, parse, utc};
 use super::schema::check_in_hours as hours;
 use super::{Conn, StorageError, Tx};
-use crate::domain::{CheckInGroup, CheckInKind, DeviceSketch, LaunchAction, VersionNumber};
+use crate::domain::{
+    CacheAge, CheckInGroup, CheckInKind, DeviceSketch, LaunchAction, VersionNumber,
+};
 
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = hours, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
@@ -19,7 +21,7 @@ struct CheckInRow {
     cached_version: String,
     action: String,
     gray: bool,
-    stale: bool,
+    cache_age: String,
     check_ins: i64,
     devices: Vec<u8>,
     updated_at: NaiveDateTime,
@@ -36,14 +38,14 @@ fn row_of<'a>(mini_program_id: &'a str, kind: &'a CheckInKind, version: &'a str)
     let hour: NaiveDateTime = kind.hour.naive_utc();
     let action: &'static str = kind.action.as_str();
     let gray: bool = kind.gray;
-    let stale: bool = kind.stale;
+    let cache_age: &'static str = kind.cache_age.as_str();
     hours::table
         .filter(hours::mini_program_id.eq(mini_program_id))
         .filter(hours::hour.eq(hour))
         .filter(hours::cached_version.eq(version))
         .filter(hours::action.eq(action))
         .filter(hours::gray.eq(gray))
-        .filter(hours::stale.eq(stale))
+        .filter(hours::cache_age.eq(cache_age))
 }
 
 /// Adds `check_ins` and `devices` to the program's row of `kind`. Callers
@@ -65,7 +67,7 @@ pub async fn add(
         cached_version: version.clone(),
         action: kind.action.as_str().to_owned(),
         gray: kind.gray,
-        stale: kind.stale,
+        cache_age: kind.cache_age.as_str().to_owned(),
         check_ins: count,
         devices: devices.to_bytes(),
         updated_at: at,
@@ -163,7 +165,7 @@ impl TryFrom<CheckInRow> for CheckInGroup {
                 cached_version,
                 action: parse("launch action", &row.action, LaunchAction::from_name)?,
                 gray: row.gray,
-                stale: row.stale,
+                cache_age: parse("cache age", &row.cache_age, CacheAge::from_name)?,
             },
             check_ins: u64::try_from(row.check_ins).unwrap_or(0),
             devices: stored_sketch(&row.devices)?,

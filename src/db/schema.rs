@@ -209,13 +209,13 @@ diesel::table! {
 }
 
 diesel::table! {
-    check_in_hours (mini_program_id, hour, cached_version, action, gray, stale) {
+    check_in_hours (mini_program_id, hour, cached_version, action, gray, cache_age) {
         mini_program_id -> Text,
         hour -> Timestamp,
         cached_version -> Text,
         action -> Text,
         gray -> Bool,
-        stale -> Bool,
+        cache_age -> Text,
         check_ins -> BigInt,
         devices -> Binary,
         updated_at -> Timestamp,

@@ -13,8 +13,8 @@ use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use sha2::{Digest, Sha256};
 
 use super::{
-    LaunchAction, LaunchDecision, LaunchPolicy, LaunchRequest, ReleasedTarget, RuleViolation,
-    UpdateMode, VersionNumber, decide_action,
+    CacheAge, LaunchAction, LaunchDecision, LaunchPolicy, LaunchRequest, ReleasedTarget,
+    RuleViolation, UpdateMode, VersionNumber, decide_action,
 };
 
 /// 2^14 registers: a standard error of 0.81%, so estimates stay well within
@@ -115,9 +115,8 @@ pub struct CheckInKind {
     pub action: LaunchAction,
     /// Whether the device was sent to the gray version.
     pub gray: bool,
-    /// Whether its cache age was at or past the program's sync timer, the
-    /// one age that changes an answer (under DEFAULT).
-    pub stale: bool,
+    /// Its cache age against the program's timers, what DEFAULT decides by.
+    pub cache_age: CacheAge,
 }
 
 impl CheckInKind {
@@ -127,9 +126,7 @@ impl CheckInKind {
             cached_version: request.cached_version,
             action: decision.action,
             gray: decision.gray_release,
-            stale: request
-                .cache_age_seconds
-                .is_some_and(|age| decision.timers.cache_is_stale(age)),
+            cache_age: decision.timers.cache_age(request.cache_age_seconds),
         }
     }
 }
@@ -352,10 +349,8 @@ pub fn update_mode_impact(
             .map(|(target, share)| (with_mode(target), share)),
         ..policy.clone()
     };
-    // A stale cache is one at the sync timer; any fresh age answers alike.
-    let stale_age = u64::try_from(policy.timers.sync_update_seconds).unwrap_or(0);
     count_actions(groups, |kind| {
-        let age = if kind.stale { stale_age } else { 0 };
+        let age = policy.timers.age_in(kind.cache_age);
         decide_action(
             &under,
             under.target(kind.gray),
@@ -420,7 +415,7 @@ mod tests {
                 cached_version: version.map(v),
                 action: LaunchAction::AsyncDownload,
                 gray: false,
-                stale: false,
+                cache_age: CacheAge::Due,
             },
             check_ins: u64::from(devices.len() as u32) * 2,
             devices: sketch,
@@ -485,7 +480,7 @@ mod tests {
     #[test]
     fn the_series_merges_groups_of_the_same_hour_and_version() {
         let mut stale = group(1, Some("1.0.0"), 50..100);
-        stale.kind.stale = true;
+        stale.kind.cache_age = CacheAge::Stale;
         let series = adoption_series(&[
             group(2, Some("1.0.0"), 0..10),
             group(1, Some("1.0.0"), 0..100),
@@ -600,7 +595,7 @@ mod tests {
             revision: 1,
         };
         let mut stale = group(1, Some("1.0.0"), 1_000..1_100);
-        stale.kind.stale = true;
+        stale.kind.cache_age = CacheAge::Stale;
         let groups = [
             group(1, Some("1.0.0"), 0..1_000),
             stale,

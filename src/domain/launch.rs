@@ -65,10 +65,41 @@ impl UpdateTimers {
         })
     }
 
-    /// Whether a cache of this age is past the sync timer, so that under
-    /// DEFAULT the device downloads before starting.
-    pub fn cache_is_stale(&self, cache_age_seconds: u64) -> bool {
-        cache_age_seconds >= u64::try_from(self.sync_update_seconds).unwrap_or(0)
+    /// Where a cache of this age stands against the timers. An unknown
+    /// age counts as due: the device asked, so it is not known to be fresh.
+    pub fn cache_age(&self, cache_age_seconds: Option<u64>) -> CacheAge {
+        let reached = |timer: i32| {
+            cache_age_seconds.is_some_and(|age| age >= u64::try_from(timer).unwrap_or(0))
+        };
+        if reached(self.sync_update_seconds) {
+            CacheAge::Stale
+        } else if cache_age_seconds.is_none() || reached(self.async_update_seconds) {
+            CacheAge::Due
+        } else {
+            CacheAge::Fresh
+        }
+    }
+
+    /// An age in `class`, for replaying the rules on a class of caches.
+    pub fn age_in(&self, class: CacheAge) -> u64 {
+        let seconds = match class {
+            CacheAge::Fresh => 0,
+            CacheAge::Due => self.async_update_seconds,
+            CacheAge::Stale => self.sync_update_seconds,
+        };
+        u64::try_from(seconds).unwrap_or(0)
+    }
+}
+
+named_enum! {
+    /// A cache's age against the program's two timers: what DEFAULT decides by.
+    pub enum CacheAge {
+        /// Younger than the async timer: started as it is, not updated.
+        Fresh => "FRESH",
+        /// Past the async timer (or of unknown age): updated in the background.
+        Due => "DUE",
+        /// At or past the sync timer: updated before starting.
+        Stale => "STALE",
     }
 }
 
@@ -242,12 +273,12 @@ pub fn decide_action(
     let action = match target.update_mode {
         UpdateMode::Sync => LaunchAction::SyncDownload,
         UpdateMode::Async => LaunchAction::AsyncDownload,
-        UpdateMode::Default
-            if cache_age_seconds.is_some_and(|age| policy.timers.cache_is_stale(age)) =>
-        {
-            LaunchAction::SyncDownload
-        }
-        UpdateMode::Default => LaunchAction::AsyncDownload,
+        UpdateMode::Default => match policy.timers.cache_age(cache_age_seconds) {
+            // Before the async time the device starts its cache unchecked.
+            CacheAge::Fresh => LaunchAction::None,
+            CacheAge::Due => LaunchAction::AsyncDownload,
+            CacheAge::Stale => LaunchAction::SyncDownload,
+        },
     };
     (action, LaunchRule::Mode)
 }
@@ -429,6 +460,15 @@ mod tests {
         let default = policy(Some(("1.1.0", UpdateMode::Default)), None);
         assert_eq!(
             action(&default, Some("1.0.0"), None),
+            LaunchAction::AsyncDownload
+        );
+        assert_eq!(
+            action(&default, Some("1.0.0"), Some(3599)),
+            LaunchAction::None,
+            "before the async time the cache starts unchecked"
+        );
+        assert_eq!(
+            action(&default, Some("1.0.0"), Some(3600)),
             LaunchAction::AsyncDownload
         );
         assert_eq!(

@@ -2,7 +2,7 @@
 //! the rules of `decide_launch` in the order they applied.
 
 use super::{
-    LaunchDecision, LaunchPolicy, LaunchRequest, LaunchRule, ReleasedTarget, UpdateMode,
+    CacheAge, LaunchDecision, LaunchPolicy, LaunchRequest, LaunchRule, ReleasedTarget, UpdateMode,
     gray_bucket,
 };
 
@@ -131,30 +131,38 @@ fn default_reason(
     version: super::VersionNumber,
 ) -> String {
     let timers = policy.timers;
+    let async_timer = seconds(timers.age_in(CacheAge::Due));
+    let sync_timer = seconds(timers.age_in(CacheAge::Stale));
     let Some(age) = request.cache_age_seconds else {
         return format!(
             "Under DEFAULT with no cache age reported, the device starts the cached {cached} and \
              downloads {version} in the background."
         );
     };
-    let sync = timers.sync_update_seconds;
-    let asynchronous = timers.async_update_seconds;
-    if timers.cache_is_stale(age) {
-        format!(
-            "Under DEFAULT the cache age, {age} s, is at or past the sync timer ({sync} s), so \
-             the device downloads {version} before starting."
-        )
+    let age_text = seconds(age);
+    match timers.cache_age(Some(age)) {
+        CacheAge::Fresh => format!(
+            "Under DEFAULT the cache age, {age_text}, is below the async timer ({async_timer}), \
+             so the device starts the cached {cached} without updating it yet."
+        ),
+        CacheAge::Due => format!(
+            "Under DEFAULT the cache age, {age_text}, is past the async timer ({async_timer}) \
+             and below the sync timer ({sync_timer}), so the device starts the cached {cached} \
+             and downloads {version} in the background."
+        ),
+        CacheAge::Stale => format!(
+            "Under DEFAULT the cache age, {age_text}, is at or past the sync timer \
+             ({sync_timer}), so the device downloads {version} before starting."
+        ),
+    }
+}
+
+/// Seconds as a release manager reads them: `45 s`, `1h 30m`, `10days`.
+fn seconds(count: u64) -> String {
+    if count < 60 {
+        format!("{count} s")
     } else {
-        let against_async = if age >= u64::try_from(asynchronous).unwrap_or(0) {
-            "past"
-        } else {
-            "below"
-        };
-        format!(
-            "Under DEFAULT the cache age, {age} s, is {against_async} the async timer \
-             ({asynchronous} s) and below the sync timer ({sync} s), so the device starts the \
-             cached {cached} and downloads {version} in the background."
-        )
+        humantime::format_duration(std::time::Duration::from_secs(count)).to_string()
     }
 }
 
@@ -212,9 +220,9 @@ mod tests {
                 "The target is the full release 1.0.0.",
                 "The mode is DEFAULT: 1.0.0 was released with it. The global mode, SYNC, applies \
                  to versions submitted from now on.",
-                "Under DEFAULT the cache age, 5400 s, is past the async timer (3600 s) and below \
-                 the sync timer (864000 s), so the device starts the cached 0.9.2 and downloads \
-                 1.0.0 in the background.",
+                "Under DEFAULT the cache age, 1h 30m, is past the async timer (1h) and below the \
+                 sync timer (10days), so the device starts the cached 0.9.2 and downloads 1.0.0 \
+                 in the background.",
                 "The minimum version 0.9.0 does not apply: the cached 0.9.2 is not below it.",
                 "Rolled back and never started again: 0.9.5.",
             ]
@@ -239,6 +247,11 @@ mod tests {
         }
         let stale = explain(&policy(), Some("0.9.2"), Some(864_000));
         assert!(stale[3].contains("at or past the sync timer"), "{stale:?}");
+        let fresh = explain(&policy(), Some("0.9.2"), Some(60));
+        assert!(
+            fresh[3].contains("1m, is below the async timer"),
+            "{fresh:?}"
+        );
     }
 
     #[test]

@@ -82,8 +82,8 @@ pub use integration::{
     DeliveryRecord, ReleaseIntegration, validate_event_selection, validate_webhook_url,
 };
 pub use launch::{
-    LaunchAction, LaunchDecision, LaunchPolicy, LaunchRequest, LaunchRule, ReleasedTarget,
-    UpdateTimers, decide_action, decide_launch, gray_bucket, in_gray_group,
+    CacheAge, LaunchAction, LaunchDecision, LaunchPolicy, LaunchRequest, LaunchRule,
+    ReleasedTarget, UpdateTimers, decide_action, decide_launch, gray_bucket, in_gray_group,
 };
 pub use launch_reasons::launch_reasons;
 pub use lifecycle::{

@@ -71,9 +71,10 @@ struct Device {
     age: u64,
 }
 
-/// A known population: 1,500 devices on 1.0.0 with a fresh cache, 1,200 on
-/// 1.5.0 with a cache past the default sync timer, 300 on the target and
-/// 80 first opens; 3,080 devices in all.
+/// A known population against the default timers (1 hour, 10 days): 1,500
+/// devices on 1.0.0 past the async time, 1,200 on 1.5.0 past the sync time,
+/// 600 on 1.5.0 before the async time, 300 on the target and 80 first
+/// opens; 3,680 devices in all.
 fn population() -> Vec<Device> {
     let group = |prefix: &str, count: usize, cached, age| {
         (0..count)
@@ -85,8 +86,9 @@ fn population() -> Vec<Device> {
             .collect::<Vec<_>>()
     };
     [
-        group("fresh", 1_500, Some("1.0.0"), 60),
+        group("due", 1_500, Some("1.0.0"), 5_400),
         group("stale", 1_200, Some("1.5.0"), 900_000),
+        group("recent", 600, Some("1.5.0"), 60),
         group("current", 300, Some("2.0.0"), 60),
         group("new", 80, None, 0),
     ]
@@ -251,26 +253,26 @@ on_both_backends! {
         let twin_answers = check_in(&server, &key, &twin, &devices).await;
         check_in(&server, &other_key, &theirs, &devices[..100]).await;
 
-        let read = flushed(&server, &shop, 3_580).await;
+        let read = flushed(&server, &shop, 4_180).await;
         let seen = &read["adoption"];
-        assert_near(&seen["devices"], 3_080, 0.03, "devices");
+        assert_near(&seen["devices"], 3_680, 0.03, "devices");
         assert!(seen["updatedAt"].is_string());
         for (number, check_ins, devices) in [
             (json!("1.0.0"), 2_000, 1_500),
-            (json!("1.5.0"), 1_200, 1_200),
+            (json!("1.5.0"), 1_800, 1_800),
             (json!("2.0.0"), 300, 300),
         ] {
             let version = version(seen, number.clone());
             assert_eq!(version["checkIns"], check_ins, "{number}");
             assert_near(&version["devices"], devices, 0.03, &number.to_string());
             let share = version["share"].as_f64().unwrap();
-            assert!((share - devices as f64 / 3_080.0).abs() < 0.03, "{number}: {share}");
+            assert!((share - devices as f64 / 3_680.0).abs() < 0.03, "{number}: {share}");
         }
         let first_opens = version(seen, Value::Null);
         assert_eq!(first_opens["checkIns"], 80);
         assert_eq!(first_opens["devices"], 80, "small counts are exact");
         let order: Vec<&Value> = seen["versions"].as_array().unwrap().iter().map(|v| &v["version"]).collect();
-        assert_eq!(order, [&json!("1.0.0"), &json!("1.5.0"), &json!("2.0.0"), &Value::Null]);
+        assert_eq!(order, [&json!("1.5.0"), &json!("1.0.0"), &json!("2.0.0"), &Value::Null]);
         let series = read["adoptionSeries"].as_array().unwrap();
         for number in [json!("1.0.0"), json!("1.5.0"), json!("2.0.0"), Value::Null] {
             assert!(series.iter().any(|point| point["version"] == number), "{number}: {series:?}");
@@ -280,25 +282,29 @@ on_both_backends! {
         // The previews match what answers under each mode really gave: Twin
         // serves the same devices the same target under SYNC.
         let (shop_answered, twin_answered) = (tally(&shop_answers), tally(&twin_answers));
-        assert_eq!(shop_answered["ASYNC_DOWNLOAD"], 1_500);
-        assert_eq!(twin_answered["SYNC_DOWNLOAD"], 2_780);
-        flushed(&server, &twin, 3_080).await;
+        assert_eq!(
+            (shop_answered["NONE"], shop_answered["ASYNC_DOWNLOAD"], shop_answered["SYNC_DOWNLOAD"]),
+            (900, 1_500, 1_280),
+            "before the async time a cache starts as it is"
+        );
+        assert_eq!(twin_answered["SYNC_DOWNLOAD"], 3_380);
+        flushed(&server, &twin, 3_680).await;
         assert_matches(&impact(&server, &shop, "DEFAULT").await, &shop_answered, "Shop as it is");
         assert_matches(&impact(&server, &shop, "SYNC").await, &twin_answered, "Shop under SYNC");
         assert_matches(&impact(&server, &twin, "DEFAULT").await, &shop_answered, "Twin under DEFAULT");
         let asynchronous = impact(&server, &shop, "ASYNC").await;
-        assert_near(&json!(asynchronous["ASYNC_DOWNLOAD"]), 2_700, 0.03, "ASYNC");
+        assert_near(&json!(asynchronous["ASYNC_DOWNLOAD"]), 3_300, 0.03, "ASYNC");
         // First opens download first: 80 devices, counted before the rest.
         assert_near(&json!(asynchronous["SYNC_DOWNLOAD"]), 80, 0.0, "first opens");
 
-        for (floor, below) in [("1.5.0", 1_500), ("2.0.0", 2_700)] {
+        for (floor, below) in [("1.5.0", 1_500), ("2.0.0", 3_300)] {
             let read = server
                 .gql(&viewer(), MINIMUM_VERSION_IMPACT, json!({ "id": shop, "version": floor }))
                 .await;
             let impact = &read.data()["minimumVersionImpact"];
             assert_near(&impact["devicesBelow"], below, 0.03, floor);
             let share = impact["share"].as_f64().unwrap();
-            assert!((share - below as f64 / 3_080.0).abs() < 0.03, "{floor}: {share}");
+            assert!((share - below as f64 / 3_680.0).abs() < 0.03, "{floor}: {share}");
         }
         let none_below = server
             .gql(&viewer(), MINIMUM_VERSION_IMPACT, json!({ "id": shop, "version": "1.0.0" }))
@@ -379,7 +385,7 @@ on_both_backends! {
             ("strftime('%Y-%m-%d %H:00:00', 'now', '-72 hours')", "X'010000'")
         };
         db.execute(&format!(
-            "INSERT INTO check_in_hours VALUES ('{shop}', {old_hour}, '1.0.0', 'NONE', false, false, 7, {sketch}, {old_hour})"
+            "INSERT INTO check_in_hours VALUES ('{shop}', {old_hour}, '1.0.0', 'NONE', false, 'DUE', 7, {sketch}, {old_hour})"
         ))
         .await;
         let kept = Settings::with_env(&[("CHECKIN_FLUSH_SECONDS", "1"), ("CHECKIN_RETENTION_DAYS", "7")]);
@@ -427,24 +433,24 @@ async fn two_processes_add_up() {
     )
     .await;
     let devices = population();
-    // 2,000 devices through the first, 1,580 through the second, and the
+    // 2,000 devices through the first, 2,180 through the second, and the
     // 500 in the middle through both.
     let (to_first, to_second) = (&devices[..2_000], &devices[1_500..]);
     let (a, b) = tokio::join!(
         check_in(&first, &key, &shop, to_first),
         check_in(&second, &key, &shop, to_second)
     );
-    assert_eq!(a.len() + b.len(), 3_580);
+    assert_eq!(a.len() + b.len(), 4_180);
     // The probe counted once too.
-    let read = flushed(&first, &shop, 3_581).await;
+    let read = flushed(&first, &shop, 4_181).await;
     let seen = &read["adoption"];
-    assert_near(&seen["devices"], 3_081, 0.03, "devices");
-    let stale = version(seen, json!("1.5.0"));
-    assert_eq!(stale["checkIns"], 1_700, "500 of them through both");
-    assert_near(&stale["devices"], 1_200, 0.03, "1.5.0");
+    assert_near(&seen["devices"], 3_681, 0.03, "devices");
+    let older = version(seen, json!("1.5.0"));
+    assert_eq!(older["checkIns"], 2_300, "500 of them through both");
+    assert_near(&older["devices"], 1_800, 0.03, "1.5.0");
     assert_eq!(
         adoption(&second, &admin(), &shop).await["adoption"]["checkIns"],
-        3_581,
+        4_181,
         "every process reads the same figures"
     );
 }

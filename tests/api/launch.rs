@@ -405,7 +405,7 @@ on_both_backends! {
             assert!(reasons[0].starts_with(&format!("This device's gray bucket is {bucket} of 10,000; 1.1.0 is gray-released to 40% (buckets below 4000)")), "{reasons:?}");
             if in_gray_group(&program, &device, 40) {
                 assert_eq!(reasons[1], "The target is the gray version 1.1.0.");
-                assert!(reasons[3].contains("at or past the sync timer (864000 s)"), "{reasons:?}");
+                assert!(reasons[3].contains("at or past the sync timer (10days)"), "{reasons:?}");
                 assert_eq!(policy["action"], "SYNC_DOWNLOAD");
             } else {
                 assert_eq!(reasons[1], "The target is the full release 1.0.0.");

@@ -305,10 +305,10 @@ async fn the_adoption_tab_shows_what_devices_reported_in_a_table_and_a_chart() {
     browser.close().await;
 }
 
-/// 4 devices a version behind with a fresh cache, 2 with a stale one,
+/// 4 devices a version behind past the async time, 2 past the sync time,
 /// 3 on the release and a first open: 10 devices.
 async fn known_devices(server: &TestServer, key: &str, program: &str) {
-    launch_group(server, key, program, ("fresh", 4, Some("0.9.0"), 60)).await;
+    launch_group(server, key, program, ("due", 4, Some("0.9.0"), 5_400)).await;
     launch_group(
         server,
         key,

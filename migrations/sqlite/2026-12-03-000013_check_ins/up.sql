@@ -9,12 +9,13 @@ CREATE TABLE check_in_hours (
     cached_version TEXT NOT NULL,
     action TEXT NOT NULL,
     gray BOOLEAN NOT NULL,
-    -- The cache age was at or past the program's sync timer.
-    stale BOOLEAN NOT NULL,
+    -- The cache age against the program's timers: FRESH (before the async
+    -- time), DUE (past it, or unknown) or STALE (at or past the sync time).
+    cache_age TEXT NOT NULL,
     check_ins BIGINT NOT NULL,
     devices BLOB NOT NULL,
     updated_at TIMESTAMP NOT NULL,
-    PRIMARY KEY (mini_program_id, hour, cached_version, action, gray, stale)
+    PRIMARY KEY (mini_program_id, hour, cached_version, action, gray, cache_age)
 );
 -- Retention deletes by hour across programs.
 CREATE INDEX check_in_hours_by_hour ON check_in_hours (hour);
