@@ -15,20 +15,6 @@ fn flushing() -> Settings {
     Settings::with_env(&[("CHECKIN_FLUSH_SECONDS", "1")])
 }
 
-async fn client_key_as(server: &TestServer, token: &str) -> String {
-    let response = server
-        .gql(
-            token,
-            "mutation { createClientKey(input: { name: \"devices\" }) { key } }",
-            json!({}),
-        )
-        .await;
-    response.data()["createClientKey"]["key"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 /// A DSL program of the admin's workspace with 2.0.0 fully released under
 /// `mode` (the global mode when it was submitted).
 async fn released(server: &TestServer, token: &str, name: &str, mode: &str) -> String {
@@ -48,14 +34,7 @@ async fn released(server: &TestServer, token: &str, name: &str, mode: &str) -> S
         .unwrap()
         .to_owned();
     submit(server, token, &version).await.data();
-    server
-        .gql(
-            token,
-            "mutation($id: ID!) { decideRelease(input: { versionId: $id, decision: APPROVE, comment: \"ok\" }) { miniProgramVersion { id } } }",
-            json!({ "id": version }),
-        )
-        .await
-        .data();
+    decide(server, token, &version, "APPROVE").await;
     server
         .gql(token, RELEASE, json!({ "id": version, "g": null }))
         .await
@@ -147,10 +126,11 @@ async fn adoption(server: &TestServer, token: &str, program: &str) -> Value {
         .clone()
 }
 
-/// Waits until the program's flushed check-ins reach `check_ins`.
-async fn flushed(server: &TestServer, program: &str, check_ins: i64) -> Value {
+/// Waits until the program's flushed check-ins reach `check_ins`, read as
+/// `token` of the program's workspace.
+async fn flushed(server: &TestServer, token: &str, program: &str, check_ins: i64) -> Value {
     let seen = eventually(Duration::from_secs(20), "the check-ins flushed", || async {
-        let read = adoption(server, &admin(), program).await;
+        let read = adoption(server, token, program).await;
         (read["adoption"]["checkIns"].as_i64() >= Some(check_ins)).then_some(read)
     })
     .await;
@@ -229,11 +209,11 @@ on_both_backends! {
     async fn check_ins_show_adoption_and_the_impact_of_a_change(backend: Backend) {
         let db = TestDatabase::create(backend).await;
         let server = TestServer::start_on(&db, flushing()).await;
-        let key = client_key_as(&server, &admin()).await;
+        let key = create_client_key(&server, &admin()).await;
         let shop = released(&server, &admin(), "Shop", "DEFAULT").await;
         let twin = released(&server, &admin(), "Twin", "SYNC").await;
         let other_admin = token(OTHER_WORKSPACE, &["WORKSPACE_ADMIN"]);
-        let other_key = client_key_as(&server, &other_admin).await;
+        let other_key = create_client_key(&server, &other_admin).await;
         let theirs = released(&server, &other_admin, "Theirs", "DEFAULT").await;
 
         // Another workspace's key is refused our program, and not counted.
@@ -253,7 +233,7 @@ on_both_backends! {
         let twin_answers = check_in(&server, &key, &twin, &devices).await;
         check_in(&server, &other_key, &theirs, &devices[..100]).await;
 
-        let read = flushed(&server, &shop, 4_180).await;
+        let read = flushed(&server, &admin(), &shop, 4_180).await;
         let seen = &read["adoption"];
         assert_near(&seen["devices"], 3_680, 0.03, "devices");
         assert!(seen["updatedAt"].is_string());
@@ -288,7 +268,7 @@ on_both_backends! {
             "before the async time a cache starts as it is"
         );
         assert_eq!(twin_answered["SYNC_DOWNLOAD"], 3_380);
-        flushed(&server, &twin, 3_680).await;
+        flushed(&server, &admin(), &twin, 3_680).await;
         assert_matches(&impact(&server, &shop, "DEFAULT").await, &shop_answered, "Shop as it is");
         assert_matches(&impact(&server, &shop, "SYNC").await, &twin_answered, "Shop under SYNC");
         assert_matches(&impact(&server, &twin, "DEFAULT").await, &shop_answered, "Twin under DEFAULT");
@@ -311,9 +291,9 @@ on_both_backends! {
             .await;
         assert_eq!(none_below.data()["minimumVersionImpact"], json!({ "devicesBelow": 0, "share": 0.0 }));
 
-        // Each workspace sees only its own.
-        let their_read = adoption(&server, &other_admin, &theirs).await;
-        assert_eq!(their_read["adoption"]["checkIns"], 100);
+        // Each workspace sees only its own. Their check-ins may land in a
+        // later flush than ours, so they are awaited too.
+        flushed(&server, &other_admin, &theirs, 100).await;
         assert_eq!(adoption(&server, &other_admin, &shop).await, Value::Null);
         for (query, variables) in [
             (UPDATE_MODE_IMPACT, json!({ "id": shop, "mode": "SYNC" })),
@@ -361,7 +341,7 @@ on_both_backends! {
         // Never flushed on schedule within the test: only the stop flushes.
         let quiet = Settings::with_env(&[("CHECKIN_FLUSH_SECONDS", "3600")]);
         let mut server = TestServer::start_on(&db, quiet.clone()).await;
-        let key = client_key_as(&server, &admin()).await;
+        let key = create_client_key(&server, &admin()).await;
         let shop = released(&server, &admin(), "Shop", "DEFAULT").await;
         check_in(&server, &key, &shop, &population()[..250]).await;
         assert_eq!(adoption(&server, &admin(), &shop).await["adoption"]["checkIns"], 0);
@@ -415,7 +395,7 @@ async fn two_processes_add_up() {
     let db = TestDatabase::create(Backend::Postgres).await;
     let first = TestServer::start_on(&db, flushing()).await;
     let second = TestServer::start_on(&db, flushing()).await;
-    let key = client_key_as(&first, &admin()).await;
+    let key = create_client_key(&first, &admin()).await;
     let shop = released(&first, &admin(), "Shop", "DEFAULT").await;
     eventually(
         Duration::from_secs(5),
@@ -442,7 +422,7 @@ async fn two_processes_add_up() {
     );
     assert_eq!(a.len() + b.len(), 4_180);
     // The probe counted once too.
-    let read = flushed(&first, &shop, 4_181).await;
+    let read = flushed(&first, &admin(), &shop, 4_181).await;
     let seen = &read["adoption"];
     assert_near(&seen["devices"], 3_681, 0.03, "devices");
     let older = version(seen, json!("1.5.0"));

@@ -9,12 +9,13 @@ use crate::on_both_backends;
 /// The documented gray group: SHA-256 of `{programId}:{deviceId}`, first
 /// eight bytes big-endian, modulo 10 000, below percentage x 100.
 fn in_gray_group(program: &str, device: &str, percentage: u64) -> bool {
-    let digest = Sha256::digest(format!("{program}:{device}").as_bytes());
-    u64::from_be_bytes(digest[..8].try_into().unwrap()) % 10_000 < percentage * 100
+    gray_bucket(program, device) < percentage * 100
 }
 
-async fn client_key(server: &TestServer, token: &str) -> String {
-    named_client_key(server, token, "iOS app").await
+/// The device's gray bucket, 0 to 9 999.
+fn gray_bucket(program: &str, device: &str) -> u64 {
+    let digest = Sha256::digest(format!("{program}:{device}").as_bytes());
+    u64::from_be_bytes(digest[..8].try_into().unwrap()) % 10_000
 }
 
 /// Names are unique in a workspace: a second key needs its own.
@@ -100,7 +101,7 @@ fn action(answer: &Value) -> &str {
 on_both_backends! {
     async fn devices_are_told_what_to_do_at_launch(backend: Backend) {
         let (server, _db) = TestServer::start(backend).await;
-        let key = client_key(&server, &admin()).await;
+        let key = create_client_key(&server, &admin()).await;
 
         let (asynchronous, _) = released(&server, "Async", "ASYNC", "1.1.0").await;
         let first_open = launch(&server, &key, &asynchronous, &[("deviceId", "d1")]).await;
@@ -148,7 +149,7 @@ on_both_backends! {
 
     async fn gray_releases_reach_a_stable_growing_share(backend: Backend) {
         let (server, _db) = TestServer::start(backend).await;
-        let key = client_key(&server, &admin()).await;
+        let key = create_client_key(&server, &admin()).await;
         let (program, _) = released(&server, "Shop", "DEFAULT", "1.0.0").await;
         update_mode(&server, &admin(), &program, "SYNC").await.data();
         let gray = create_version(&server, &program, "1.1.0").await;
@@ -183,7 +184,7 @@ on_both_backends! {
 
     async fn taking_a_gray_version_offline_rolls_its_devices_back(backend: Backend) {
         let (server, _db) = TestServer::start(backend).await;
-        let key = client_key(&server, &admin()).await;
+        let key = create_client_key(&server, &admin()).await;
         let (program, _) = released(&server, "Shop", "ASYNC", "1.0.0").await;
         let gray = create_version(&server, &program, "1.1.0").await;
         submit(&server, &developer(), &gray).await.data();
@@ -210,8 +211,8 @@ on_both_backends! {
 
     async fn keys_workspaces_and_input_are_checked(backend: Backend) {
         let (server, _db) = TestServer::start(backend).await;
-        let key = client_key(&server, &admin()).await;
-        let foreign_key = client_key(&server, &token(OTHER_WORKSPACE, &["WORKSPACE_ADMIN"])).await;
+        let key = create_client_key(&server, &admin()).await;
+        let foreign_key = create_client_key(&server, &token(OTHER_WORKSPACE, &["WORKSPACE_ADMIN"])).await;
         let (program, _) = released(&server, "Shop", "ASYNC", "1.0.0").await;
         let device = [("deviceId", "d1")];
 
@@ -259,7 +260,7 @@ on_both_backends! {
 
     async fn client_key_names_are_checked_and_unique_among_live_keys(backend: Backend) {
         let (server, _db) = TestServer::start(backend).await;
-        client_key(&server, &admin()).await;
+        named_client_key(&server, &admin(), "iOS app").await;
         let create = |name: &str| {
             let server = &server;
             let name = name.to_owned();
@@ -295,7 +296,7 @@ on_both_backends! {
         let db = TestDatabase::create(backend).await;
         let settings = Settings { env: vec![("LAUNCH_CACHE_MAX_AGE_SECONDS".into(), "30".into())], ..Settings::default() };
         let server = TestServer::start_on(&db, settings).await;
-        let key = client_key(&server, &admin()).await;
+        let key = create_client_key(&server, &admin()).await;
         let (program, _) = released(&server, "Shop", "ASYNC", "1.0.0").await;
         let device = [("deviceId", "d1"), ("cachedVersion", "1.0.0")];
         let first = launch_with(&server, Some(&key), &program, &device, None).await;
@@ -323,7 +324,7 @@ on_both_backends! {
         let db = TestDatabase::create(backend).await;
         let settings = Settings { env: vec![("LAUNCH_RATE_LIMIT_PER_MINUTE".into(), "5".into())], ..Settings::default() };
         let server = TestServer::start_on(&db, settings).await;
-        let key = client_key(&server, &admin()).await;
+        let key = create_client_key(&server, &admin()).await;
         let other_key = named_client_key(&server, &admin(), "Android app").await;
         let (program, _) = released(&server, "Shop", "ASYNC", "1.0.0").await;
         for _ in 0..5 {
@@ -341,7 +342,7 @@ on_both_backends! {
 
     async fn admins_set_the_update_timers(backend: Backend) {
         let (server, _db) = TestServer::start(backend).await;
-        let key = client_key(&server, &admin()).await;
+        let key = create_client_key(&server, &admin()).await;
         let (program, _) = released(&server, "Shop", "DEFAULT", "1.0.0").await;
         let set = |token: String, program: String, async_seconds: i64, sync_seconds: i64| {
             let server = &server;
@@ -381,7 +382,7 @@ on_both_backends! {
 
     async fn the_preview_is_the_device_answer(backend: Backend) {
         let (server, _db) = TestServer::start(backend).await;
-        let key = client_key(&server, &admin()).await;
+        let key = create_client_key(&server, &admin()).await;
         let (program, _) = released(&server, "Shop", "DEFAULT", "1.0.0").await;
         let gray = create_version(&server, &program, "1.1.0").await;
         submit(&server, &developer(), &gray).await.data();
@@ -400,8 +401,7 @@ on_both_backends! {
             let response = server.gql(&viewer(), explained, json!({ "p": program, "d": device })).await;
             let policy = &response.data()["launchPolicy"];
             let reasons: Vec<&str> = policy["reasons"].as_array().unwrap().iter().map(|r| r.as_str().unwrap()).collect();
-            let digest = Sha256::digest(format!("{program}:{device}").as_bytes());
-            let bucket = u64::from_be_bytes(digest[..8].try_into().unwrap()) % 10_000;
+            let bucket = gray_bucket(&program, &device);
             assert!(reasons[0].starts_with(&format!("This device's gray bucket is {bucket} of 10,000; 1.1.0 is gray-released to 40% (buckets below 4000)")), "{reasons:?}");
             if in_gray_group(&program, &device, 40) {
                 assert_eq!(reasons[1], "The target is the gray version 1.1.0.");
@@ -430,7 +430,7 @@ on_both_backends! {
             ..Settings::default()
         };
         let server = InProcessServer::start(&db, quiet, Default::default()).await;
-        let key = client_key(&server, &admin()).await;
+        let key = create_client_key(&server, &admin()).await;
         let (program, _) = released(&server, "Shop", "ASYNC", "1.0.0").await;
         launch(&server, &key, &program, &[("deviceId", "warm-up")]).await;
         // The dispatcher wakes on the last commit, finds nothing and goes idle.
@@ -458,7 +458,7 @@ async fn other_processes_follow_changes_within_a_second() {
     let first = TestServer::start_on(&db, Settings::default()).await;
     let second = TestServer::start_on(&db, Settings::default()).await;
     let (program, _) = released(&first, "Shop", "ASYNC", "1.0.0").await;
-    let key = client_key(&first, &admin()).await;
+    let key = create_client_key(&first, &admin()).await;
 
     let within_a_second =
         |what: &'static str, check: Box<dyn Fn(&Answer) -> bool + Send + Sync>| {
@@ -524,7 +524,7 @@ async fn a_cut_notification_connection_is_recovered() {
     let first = TestServer::start_on(&db, Settings::default()).await;
     let second = TestServer::start_on(&db, Settings::default()).await;
     let (program, _) = released(&first, "Shop", "ASYNC", "1.0.0").await;
-    let key = client_key(&first, &admin()).await;
+    let key = create_client_key(&first, &admin()).await;
     eventually(
         Duration::from_secs(2),
         "the second process to know the key",

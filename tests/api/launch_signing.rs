@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::common::identity_provider::fixture;
 use crate::common::*;
 use crate::on_both_backends;
-use crate::rollback::{client_key, released_version};
+use crate::rollback::released_version;
 
 struct Signed {
     status: u16,
@@ -101,7 +101,7 @@ on_both_backends! {
         let server = TestServer::start_on(&db, signing("ed25519.key.pem", None)).await;
         let program = create_dsl_program(&server, "Mall").await;
         released_version(&server, &program, "1.1.0", None).await;
-        let key = client_key(&server).await;
+        let key = create_client_key(&server, &admin()).await;
         let keys = published_keys(&server).await;
         assert_eq!(keys.keys.len(), 1);
 
@@ -135,7 +135,7 @@ on_both_backends! {
         let server = TestServer::start_on(&db, signing("ed25519.key.pem", None)).await;
         let program = create_dsl_program(&server, "Mall").await;
         released_version(&server, &program, "1.1.0", None).await;
-        let key = client_key(&server).await;
+        let key = create_client_key(&server, &admin()).await;
         let old = get_launch(&server, &key, &program, None).await;
         let old_kid = published_keys(&server).await.keys[0].common.key_id.clone().unwrap();
         drop(server);
@@ -154,7 +154,7 @@ on_both_backends! {
         let (server, _db) = TestServer::start(backend).await;
         let program = create_dsl_program(&server, "Mall").await;
         released_version(&server, &program, "1.1.0", None).await;
-        let key = client_key(&server).await;
+        let key = create_client_key(&server, &admin()).await;
         let answer = get_launch(&server, &key, &program, None).await;
         assert!(answer.signature.is_none());
         let body: Value = serde_json::from_slice(&answer.body).unwrap();

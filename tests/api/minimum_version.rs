@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::common::*;
 use crate::on_both_backends;
-use crate::rollback::{client_key, released_version};
+use crate::rollback::released_version;
 
 const SET: &str = "mutation($id: ID!, $v: String, $r: Int) {
     setMinimumVersion(input: { miniProgramId: $id, version: $v, expectedRevision: $r }) {
@@ -81,7 +81,7 @@ on_both_backends! {
         let response = server.gql(&admin(), REGISTER, json!({ "input": { "name": "Desk", "url": receiver.url, "events": ["MINIMUM_VERSION_CHANGED"] } })).await;
         let secret = response.data()["registerReleaseIntegration"]["secret"].as_str().unwrap().to_owned();
         let program = program_with_releases(&server).await;
-        let key = client_key(&server).await;
+        let key = create_client_key(&server, &admin()).await;
         let before = launch_answer(&server, &key, &program, "1.0.0").await;
         assert_eq!(before["minimumVersion"], Value::Null);
         assert_eq!(before["action"], "ASYNC_DOWNLOAD");
@@ -172,7 +172,7 @@ async fn every_process_answers_with_the_floor() {
     let first = TestServer::start_on(&db, Settings::default()).await;
     let second = TestServer::start_on(&db, Settings::default()).await;
     let program = program_with_releases(&first).await;
-    let key = client_key(&first).await;
+    let key = create_client_key(&first, &admin()).await;
     set(&first, &admin(), &program, Some("1.1.0"), None)
         .await
         .data();

@@ -35,20 +35,6 @@ pub async fn released_version(
     version
 }
 
-pub async fn client_key(server: &TestServer) -> String {
-    let response = server
-        .gql(
-            &admin(),
-            "mutation { createClientKey(input: { name: \"app\" }) { key } }",
-            json!({}),
-        )
-        .await;
-    response.data()["createClientKey"]["key"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 /// A device's launch answer: (targetVersion, action).
 pub async fn launch(server: &TestServer, key: &str, program: &str, cached: &str) -> (Value, Value) {
     let response = server
@@ -78,7 +64,7 @@ on_both_backends! {
         update_mode(&server, &admin(), &program, "ASYNC").await.data();
         let first = released_version(&server, &program, "1.0.0", None).await;
         let second = released_version(&server, &program, "1.1.0", None).await;
-        let key = client_key(&server).await;
+        let key = create_client_key(&server, &admin()).await;
         assert_eq!(launch(&server, &key, &program, "1.0.0").await, (json!("1.1.0"), json!("ASYNC_DOWNLOAD")));
         let history_before = program_state(&server, &program).await["updateModeHistory"].clone();
 
@@ -137,7 +123,7 @@ on_both_backends! {
         submit(&server, &developer(), &version).await.data();
         decide(&server, &approver(), &version, "APPROVE").await;
         start_rollout(&server, &admin(), &version, &[(20, 3600), (100, 0)]).await.data();
-        let key = client_key(&server).await;
+        let key = create_client_key(&server, &admin()).await;
 
         let rolled = roll_back(&server, &admin(), &program, "error rate").await;
         let payload = &rolled.data()["rollBackRelease"];
@@ -188,7 +174,7 @@ async fn every_process_answers_launches_with_the_restored_version_within_a_secon
     let program = create_dsl_program(&first, "Mall").await;
     released_version(&first, &program, "1.0.0", None).await;
     released_version(&first, &program, "1.1.0", None).await;
-    let key = client_key(&first).await;
+    let key = create_client_key(&first, &admin()).await;
     eventually(
         std::time::Duration::from_secs(10),
         "the second process to serve 1.1.0",

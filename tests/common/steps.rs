@@ -1,6 +1,6 @@
 //! The domain's steps through the API, as the tests' setups take them:
-//! create programs and versions, change the update mode, submit, decide,
-//! release, and read a program's whole state.
+//! create programs, versions and client keys, change the update mode,
+//! submit, decide, release, and read a program's whole state.
 
 use serde_json::{Value, json};
 
@@ -95,6 +95,22 @@ pub async fn decide(server: &TestServer, token: &str, version: &str, decision: &
         )
         .await
         .data();
+}
+
+/// Creates a client key named "app" in the token's workspace and returns
+/// the key that devices send.
+pub async fn create_client_key(server: &TestServer, token: &str) -> String {
+    let response = server
+        .gql(
+            token,
+            "mutation { createClientKey(input: { name: \"app\" }) { key } }",
+            json!({}),
+        )
+        .await;
+    response.data()["createClientKey"]["key"]
+        .as_str()
+        .expect("a client key")
+        .to_owned()
 }
 
 pub const RELEASE: &str = "mutation($id: ID!, $g: Int) {

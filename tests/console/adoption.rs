@@ -17,20 +17,6 @@ async fn flushing_server() -> (TestServer, TestDatabase) {
     (TestServer::start_on(&db, settings).await, db)
 }
 
-async fn client_key(server: &TestServer) -> String {
-    let response = server
-        .gql(
-            &admin(),
-            "mutation { createClientKey(input: { name: \"devices\" }) { key } }",
-            json!({}),
-        )
-        .await;
-    response.data()["createClientKey"]["key"]
-        .as_str()
-        .expect("a client key")
-        .to_owned()
-}
-
 /// One cold start of `device`, as a super app asks: `GET /v1/launch/{id}`.
 async fn launch(
     server: &TestServer,
@@ -134,7 +120,7 @@ async fn the_adoption_tab_shows_what_devices_reported_in_a_table_and_a_chart() {
     let (program, _, newest) = program_with_versions(&server).await;
     approve(&server, &newest).await;
     release(&server, &newest, None).await;
-    let key = client_key(&server).await;
+    let key = create_client_key(&server, &admin()).await;
 
     let browser = driver.session(&server.url, 1280, 900).await;
     browser.sign_in(&viewer()).await;
@@ -336,7 +322,7 @@ async fn the_dialogs_tell_what_a_change_would_make_the_devices_seen_do() {
     };
     let (server, _db) = flushing_server().await;
     let (program, _, _) = program_with_versions(&server).await;
-    let key = client_key(&server).await;
+    let key = create_client_key(&server, &admin()).await;
     known_devices(&server, &key, &program).await;
 
     let browser = driver.session(&server.url, 1280, 900).await;
