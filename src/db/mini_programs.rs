@@ -74,7 +74,7 @@ macro_rules! filtered_programs {
 }
 
 /// A LIKE pattern that matches `text` literally anywhere.
-fn contains_pattern(text: &str) -> String {
+pub(super) fn contains_pattern(text: &str) -> String {
     let mut pattern = String::from("%");
     for c in search_form(text).chars() {
         if matches!(c, '\\' | '%' | '_') {
@@ -99,36 +99,6 @@ pub async fn find(
             .optional()?
     });
     row.map(MiniProgram::try_from).transpose()
-}
-
-/// Up to `limit` programs after `after`, ordered by name (ignoring case)
-/// then id.
-pub async fn list(
-    conn: &mut Conn<'_>,
-    workspace_id: &str,
-    filter: &ProgramFilter,
-    after: Option<&ProgramKey>,
-    limit: i64,
-) -> Result<Vec<MiniProgram>, StorageError> {
-    let rows: Vec<MiniProgramRow> = on_backend!(conn, |conn| {
-        let mut query = filtered_programs!(workspace_id, filter);
-        if let Some(after) = after {
-            query = query.filter(
-                mini_programs::search_name
-                    .gt(&after.name)
-                    .or(mini_programs::search_name
-                        .eq(&after.name)
-                        .and(mini_programs::id.gt(&after.id))),
-            );
-        }
-        query
-            .order((mini_programs::search_name.asc(), mini_programs::id.asc()))
-            .limit(limit)
-            .select(MiniProgramRow::as_select())
-            .load(conn)
-            .await?
-    });
-    rows.into_iter().map(MiniProgram::try_from).collect()
 }
 
 pub async fn count(

@@ -38,6 +38,7 @@ pub mod mini_programs;
 mod name_keys;
 pub mod outbox;
 pub mod persisted_queries;
+pub mod program_pages;
 pub mod rate_limits;
 pub mod release_gates;
 pub mod release_integrations;

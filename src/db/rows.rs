@@ -42,7 +42,7 @@ pub(super) fn parse<T>(
     })
 }
 
-#[derive(Queryable, Selectable, Insertable)]
+#[derive(Queryable, QueryableByName, Selectable, Insertable)]
 #[diesel(table_name = mini_programs, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
 pub(super) struct MiniProgramRow {
     pub id: String,

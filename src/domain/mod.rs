@@ -105,7 +105,7 @@ pub use update_mode::{
     UpdateModeSource, decide_update_mode_change, update_mode_locks,
 };
 pub use version::{
-    MiniProgramVersion, ReleaseDecisionRecord, VersionNumber, VersionStatus,
+    MiniProgramVersion, ReleaseDecisionRecord, VersionNumber, VersionStatus, VersionSummary,
     check_new_version_number, check_submission, validate_description,
 };
 pub use window::{

@@ -112,10 +112,35 @@ impl MiniProgramVersion {
     /// The mode this version shows: the global mode it will execute until it
     /// is submitted, the mode it was released with from then on.
     pub fn update_mode(&self) -> (UpdateMode, UpdateModeSource) {
-        match self.fixed_update_mode {
-            Some(mode) => (mode, UpdateModeSource::Released),
-            None => (self.program_update_mode, UpdateModeSource::Pending),
-        }
+        shown_update_mode(self.fixed_update_mode, self.program_update_mode)
+    }
+}
+
+/// What a listed page shows of a version under its program: its number,
+/// status and mode, without the rest of its record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionSummary {
+    pub id: String,
+    pub mini_program_id: String,
+    pub number: VersionNumber,
+    pub status: VersionStatus,
+    pub fixed_update_mode: Option<UpdateMode>,
+    pub program_update_mode: UpdateMode,
+}
+
+impl VersionSummary {
+    pub fn update_mode(&self) -> (UpdateMode, UpdateModeSource) {
+        shown_update_mode(self.fixed_update_mode, self.program_update_mode)
+    }
+}
+
+fn shown_update_mode(
+    fixed: Option<UpdateMode>,
+    program: UpdateMode,
+) -> (UpdateMode, UpdateModeSource) {
+    match fixed {
+        Some(mode) => (mode, UpdateModeSource::Released),
+        None => (program, UpdateModeSource::Pending),
     }
 }
 

@@ -15,7 +15,11 @@ use crate::service::{audit_log, integrations, mini_programs, versions};
 
 /// What a connection's `totalCount` counts.
 pub enum TotalCount {
-    MiniPrograms(ProgramFilter),
+    MiniPrograms {
+        filter: ProgramFilter,
+        /// Counted with the page, when it was.
+        counted: Option<i64>,
+    },
     Versions {
         program: MiniProgram,
         statuses: Vec<VersionStatus>,
@@ -33,9 +37,14 @@ impl TotalCount {
     async fn total_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
         let (services, principal) = caller(ctx)?;
         let count = match self {
-            TotalCount::MiniPrograms(filter) => {
-                mini_programs::count(services, principal, filter).await?
-            }
+            TotalCount::MiniPrograms {
+                counted: Some(count),
+                ..
+            } => *count,
+            TotalCount::MiniPrograms {
+                filter,
+                counted: None,
+            } => mini_programs::count(services, principal, filter).await?,
             TotalCount::Versions {
                 program,
                 statuses,

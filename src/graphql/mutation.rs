@@ -102,11 +102,11 @@ pub struct VersionTransitionPayload {
 impl From<VersionTransition> for VersionTransitionPayload {
     fn from(transition: VersionTransition) -> Self {
         Self {
-            mini_program_version: MiniProgramVersion(transition.version),
+            mini_program_version: MiniProgramVersion::from(transition.version),
             offline_versions: transition
                 .superseded
                 .into_iter()
-                .map(MiniProgramVersion)
+                .map(MiniProgramVersion::from)
                 .collect(),
         }
     }
@@ -146,7 +146,7 @@ impl ProgramMutation {
         };
         let version = versions::create(services, actor, input).await?;
         Ok(CreateMiniProgramVersionPayload {
-            mini_program_version: MiniProgramVersion(version),
+            mini_program_version: MiniProgramVersion::from(version),
         })
     }
 
@@ -178,7 +178,7 @@ impl ProgramMutation {
             affected_versions: outcome
                 .affected_versions
                 .into_iter()
-                .map(MiniProgramVersion)
+                .map(MiniProgramVersion::from)
                 .collect(),
         })
     }
@@ -195,7 +195,7 @@ impl ProgramMutation {
         let version =
             versions::submit_for_release_approval(services, actor, &input.version_id).await?;
         Ok(SubmitVersionPayload {
-            mini_program_version: MiniProgramVersion(version),
+            mini_program_version: MiniProgramVersion::from(version),
         })
     }
 

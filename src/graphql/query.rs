@@ -5,7 +5,7 @@ use async_graphql::{Context, ID, InputObject, Object};
 use super::caller;
 use super::connection::{ListConnection, TotalCount, connection, page_cost};
 use super::enums::{MiniProgramChannel, MiniProgramType, UpdateMode};
-use super::listing::Listing;
+use super::listing::{Listing, shown};
 use super::types::{MiniProgram, MiniProgramVersion, Viewer};
 use crate::domain::ProgramFilter;
 use crate::service::page::PageRequest;
@@ -55,18 +55,16 @@ impl ProgramQuery {
     ) -> async_graphql::Result<ListConnection<MiniProgram>> {
         let (services, principal) = caller(ctx)?;
         let filter = ProgramFilter::from(filter.unwrap_or_default());
-        let page = mini_programs::list(services, principal, &filter, &PageRequest { first, after })
-            .await?;
-        let listed = page
-            .items
-            .iter()
-            .map(|(_, program)| program.clone())
-            .collect();
-        let listing = Arc::new(Listing::new(listed));
+        let request = PageRequest { first, after };
+        let listed =
+            mini_programs::list(services, principal, &filter, &request, &shown(ctx)).await?;
+        let counted = listed.total;
+        let (page, listing) = Listing::new(listed);
+        let listing = Arc::new(listing);
         Ok(connection(
             page,
             |program| MiniProgram::listed(program, listing.clone()),
-            TotalCount::MiniPrograms(filter),
+            TotalCount::MiniPrograms { filter, counted },
         ))
     }
 
@@ -91,6 +89,6 @@ impl ProgramQuery {
         let (services, principal) = caller(ctx)?;
         Ok(versions::find(services, principal, &id)
             .await?
-            .map(MiniProgramVersion))
+            .map(MiniProgramVersion::from))
     }
 }

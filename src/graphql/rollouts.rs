@@ -119,7 +119,7 @@ pub struct RolloutPayload {
 impl From<domain::MiniProgramVersion> for RolloutPayload {
     fn from(version: domain::MiniProgramVersion) -> Self {
         Self {
-            mini_program_version: MiniProgramVersion(version),
+            mini_program_version: MiniProgramVersion::from(version),
         }
     }
 }
@@ -287,8 +287,8 @@ impl ReleaseControlMutation {
         let outcome =
             versions::roll_back(services, actor, &input.mini_program_id, &input.reason).await?;
         Ok(RollBackReleasePayload {
-            rolled_back: MiniProgramVersion(outcome.rolled_back),
-            restored: outcome.restored.map(MiniProgramVersion),
+            rolled_back: MiniProgramVersion::from(outcome.rolled_back),
+            restored: outcome.restored.map(MiniProgramVersion::from),
         })
     }
 

@@ -36,6 +36,6 @@ impl Subscription {
     {
         let (services, principal) = caller(ctx)?;
         let versions = live::version_changes(services, principal, &mini_program_id).await?;
-        Ok(versions.map(|version| Ok(MiniProgramVersion(version?))))
+        Ok(versions.map(|version| Ok(MiniProgramVersion::from(version?))))
     }
 }

@@ -11,7 +11,7 @@ use super::enums::{
     Capability, MiniProgramChannel, MiniProgramType, Role, UpdateMode, UpdateModeLock,
     UpdateModeSource, VersionAction, VersionStatus,
 };
-use super::listing::Listing;
+use super::listing::{ListedVersion, Listing};
 use super::rollouts::Rollout;
 use super::scalars::DateTime;
 use super::update_mode_windows::ScheduledUpdateModeChange;
@@ -188,18 +188,19 @@ impl MiniProgram {
             .map(Into::into)
             .collect();
         let listed = match (&self.listing, &after) {
-            (Some(listing), None) => {
-                listing
-                    .first_page(services, principal, &self.program.id, &statuses, first)
-                    .await?
-            }
+            (Some(listing), None) => listing
+                .first_page(services, principal, &self.program.id, &statuses, first)
+                .await?
+                .map(|page| page.map(|version| MiniProgramVersion::listed(version, listing))),
             _ => None,
         };
         let page = match listed {
             Some(page) => page,
             None => {
                 let request = PageRequest { first, after };
-                versions::list(services, principal, &self.program, &statuses, &request).await?
+                versions::list(services, principal, &self.program, &statuses, &request)
+                    .await?
+                    .map(MiniProgramVersion::from)
             }
         };
         let total = TotalCount::Versions {
@@ -207,7 +208,7 @@ impl MiniProgram {
             statuses,
             listing: self.listing.clone(),
         };
-        Ok(connection(page, MiniProgramVersion, total))
+        Ok(connection(page, std::convert::identity, total))
     }
 
     /// The program's SCHEDULED and ACTIVE update-mode windows, soonest first.
@@ -244,18 +245,84 @@ impl MiniProgram {
     }
 }
 
-/// A version of a mini program.
-pub struct MiniProgramVersion(pub domain::MiniProgramVersion);
+/// A version of a mini program: its whole record, or the summary its
+/// listed page read, whose other fields read the whole records of the page's
+/// versions together.
+pub struct MiniProgramVersion(VersionRecord);
+
+enum VersionRecord {
+    Whole(domain::MiniProgramVersion),
+    Summary {
+        version: domain::VersionSummary,
+        listing: Arc<Listing>,
+    },
+}
+
+impl From<domain::MiniProgramVersion> for MiniProgramVersion {
+    fn from(version: domain::MiniProgramVersion) -> Self {
+        Self(VersionRecord::Whole(version))
+    }
+}
+
+impl MiniProgramVersion {
+    fn listed(version: ListedVersion, listing: &Arc<Listing>) -> Self {
+        Self(match version {
+            ListedVersion::Whole(version) => VersionRecord::Whole(version),
+            ListedVersion::Summary(version) => VersionRecord::Summary {
+                version,
+                listing: listing.clone(),
+            },
+        })
+    }
+
+    fn id(&self) -> &str {
+        match &self.0 {
+            VersionRecord::Whole(version) => &version.id,
+            VersionRecord::Summary { version, .. } => &version.id,
+        }
+    }
+
+    fn summary(&self) -> (&str, domain::VersionNumber, domain::VersionStatus) {
+        match &self.0 {
+            VersionRecord::Whole(v) => (&v.mini_program_id, v.number, v.status),
+            VersionRecord::Summary { version: v, .. } => (&v.mini_program_id, v.number, v.status),
+        }
+    }
+
+    fn shown_update_mode(&self) -> (domain::UpdateMode, domain::UpdateModeSource) {
+        match &self.0 {
+            VersionRecord::Whole(version) => version.update_mode(),
+            VersionRecord::Summary { version, .. } => version.update_mode(),
+        }
+    }
+
+    async fn record(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<&domain::MiniProgramVersion> {
+        match &self.0 {
+            VersionRecord::Whole(version) => Ok(version),
+            VersionRecord::Summary { version, listing } => {
+                let (services, principal) = caller(ctx)?;
+                Ok(listing
+                    .whole_version(services, principal, &version.id)
+                    .await?)
+            }
+        }
+    }
+}
 
 #[Object]
 impl MiniProgramVersion {
-    async fn id(&self) -> ID {
-        ID(self.0.id.clone())
+    #[graphql(name = "id")]
+    async fn graphql_id(&self) -> ID {
+        ID(self.id().to_owned())
     }
 
     async fn mini_program(&self, ctx: &Context<'_>) -> async_graphql::Result<MiniProgram> {
         let (services, principal) = caller(ctx)?;
-        let program = mini_programs::find(services, principal, &self.0.mini_program_id)
+        let (program_id, ..) = self.summary();
+        let program = mini_programs::find(services, principal, program_id)
             .await?
             .ok_or(ServiceError::NotFound("mini program"))?;
         Ok(MiniProgram::from(program))
@@ -263,70 +330,74 @@ impl MiniProgramVersion {
 
     /// The version number, MAJOR.MINOR.PATCH.
     async fn version(&self) -> String {
-        self.0.number.to_string()
+        self.summary().1.to_string()
     }
 
-    async fn description(&self) -> Option<&str> {
-        self.0.description.as_deref()
+    async fn description(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
+        Ok(self.record(ctx).await?.description.as_deref())
     }
 
     async fn status(&self) -> VersionStatus {
-        self.0.status.into()
+        self.summary().2.into()
     }
 
     /// While New Version Created, the mode the version will finally execute
     /// (the global mode); from submission on, the mode it was released with.
     async fn update_mode(&self) -> UpdateMode {
-        self.0.update_mode().0.into()
+        self.shown_update_mode().0.into()
     }
 
     async fn update_mode_source(&self) -> UpdateModeSource {
-        self.0.update_mode().1.into()
+        self.shown_update_mode().1.into()
     }
 
-    async fn created_at(&self) -> DateTime {
-        self.0.created_at.into()
+    async fn created_at(&self, ctx: &Context<'_>) -> async_graphql::Result<DateTime> {
+        Ok(self.record(ctx).await?.created_at.into())
     }
 
     /// When the version was submitted for release approval.
-    async fn submitted_at(&self) -> Option<DateTime> {
-        self.0.submitted_at.map(Into::into)
+    async fn submitted_at(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<DateTime>> {
+        Ok(self.record(ctx).await?.submitted_at.map(Into::into))
     }
 
     /// The share of devices (1 to 99) that a gray release reaches.
-    async fn gray_percentage(&self) -> Option<i32> {
-        self.0.gray_percentage
+    async fn gray_percentage(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<i32>> {
+        Ok(self.record(ctx).await?.gray_percentage)
     }
 
     /// When the version was approved or rejected.
-    async fn decided_at(&self) -> Option<DateTime> {
-        self.0.decision.as_ref().map(|d| d.decided_at.into())
+    async fn decided_at(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<DateTime>> {
+        let decision = self.record(ctx).await?.decision.as_ref();
+        Ok(decision.map(|d| d.decided_at.into()))
     }
 
     /// Who approved or rejected the version (the token's subject).
-    async fn decided_by(&self) -> Option<&str> {
-        self.0.decision.as_ref().map(|d| d.decided_by.as_str())
+    async fn decided_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
+        let decision = self.record(ctx).await?.decision.as_ref();
+        Ok(decision.map(|d| d.decided_by.as_str()))
     }
 
-    async fn decision_comment(&self) -> Option<&str> {
-        self.0.decision.as_ref().and_then(|d| d.comment.as_deref())
+    async fn decision_comment(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
+        let decision = self.record(ctx).await?.decision.as_ref();
+        Ok(decision.and_then(|d| d.comment.as_deref()))
     }
 
     /// When the version was first released, gray or full.
-    async fn released_at(&self) -> Option<DateTime> {
-        self.0.released_at.map(Into::into)
+    async fn released_at(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<DateTime>> {
+        Ok(self.record(ctx).await?.released_at.map(Into::into))
     }
 
     /// Why a rollback took the version offline; such a version is never
     /// served again.
-    async fn offline_reason(&self) -> Option<&str> {
-        self.0.offline_reason.as_deref()
+    async fn offline_reason(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
+        Ok(self.record(ctx).await?.offline_reason.as_deref())
     }
 
     /// The version's latest rollout plan; null if it never had one.
     async fn rollout(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Rollout>> {
         let (services, principal) = caller(ctx)?;
-        Ok(rollouts::latest(services, principal, &self.0)
+        let version = self.record(ctx).await?;
+        Ok(rollouts::latest(services, principal, version)
             .await?
             .map(Rollout))
     }
@@ -340,7 +411,7 @@ impl MiniProgramVersion {
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Vec<VersionAction>> {
         let (_, principal) = caller(ctx)?;
-        Ok(domain::available_actions(principal, &self.0)
+        Ok(domain::available_actions(principal, self.summary().2)
             .into_iter()
             .map(Into::into)
             .collect())

@@ -3,11 +3,13 @@
 use super::page::{Page, PageRequest};
 use super::{Actor, ServiceError, Services, require, require_reader};
 use crate::db::mini_programs::{self as repository, ProgramKey};
+use crate::db::program_pages::{self, PageQuery, VersionList};
 use crate::db::{Tx, audit_log, launch_policies, outbox, update_mode_changes, versions};
 use crate::domain::{
     AuditAction, AuditContext, DomainEvent, MiniProgram, MiniProgramChannel, MiniProgramType,
     NewMiniProgram, Principal, ProgramFilter, UpdateMode, UpdateModeChange, UpdateModeDecision,
-    UpdateModeOutcome, decide_update_mode_change, validate_name,
+    UpdateModeOutcome, VersionNumber, VersionStatus, VersionSummary, decide_update_mode_change,
+    validate_name,
 };
 use crate::launch::PolicyChange;
 
@@ -24,28 +26,105 @@ pub async fn find(
         .await
 }
 
+/// A version list that a listed page shows under each of its programs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShownList {
+    /// Empty means every status.
+    pub statuses: Vec<VersionStatus>,
+    /// As the list asks: `None` is the default size.
+    pub first: Option<i32>,
+    /// Whether each program's count of such versions is shown.
+    pub counted: bool,
+}
+
+/// What a listed page shows besides its programs, so that it is read with
+/// them.
+#[derive(Debug, Clone, Default)]
+pub struct Shown {
+    pub total: bool,
+    pub lists: Vec<ShownList>,
+}
+
+/// A page of programs with what it shows, in the order of `Shown::lists`.
+pub struct ListedPage {
+    pub programs: Page<ListedProgram>,
+    /// How many programs pass the filter, when shown and read with the page.
+    pub total: Option<i64>,
+    /// The lists read with the page; those of `Shown::lists` that ask for a
+    /// size out of range are left to be refused on their own.
+    pub lists: Vec<ShownList>,
+}
+
+/// A listed program with the first page of each list read with it.
+pub struct ListedProgram {
+    pub program: MiniProgram,
+    pub versions: Vec<Page<VersionSummary>>,
+    pub counts: Vec<Option<i64>>,
+}
+
 pub async fn list(
     services: &Services,
     principal: &Principal,
     filter: &ProgramFilter,
     page: &PageRequest,
-) -> Result<Page<MiniProgram>, ServiceError> {
+    shown: &Shown,
+) -> Result<ListedPage, ServiceError> {
     require_reader(principal)?;
     let window = page.window::<ProgramKey>()?;
-    let programs = services
+    let (lists, windows): (Vec<ShownList>, Vec<_>) = shown
+        .lists
+        .iter()
+        .filter_map(|list| {
+            let request = PageRequest {
+                first: list.first,
+                after: None,
+            };
+            let window = request.window::<VersionNumber>().ok()?;
+            Some((list.clone(), window))
+        })
+        .unzip();
+    let stored_lists: Vec<VersionList> = lists
+        .iter()
+        .zip(&windows)
+        .map(|(list, window)| VersionList {
+            statuses: list.statuses.clone(),
+            per_program: window.fetch,
+            counted: list.counted,
+        })
+        .collect();
+    let read = services
         .db
         .read(async |conn| {
-            repository::list(
-                conn,
-                &principal.workspace_id,
+            let query = PageQuery {
+                workspace_id: &principal.workspace_id,
                 filter,
-                window.after.as_ref(),
-                window.fetch,
-            )
-            .await
+                after: window.after.as_ref(),
+                limit: window.fetch,
+                total: shown.total,
+                lists: &stored_lists,
+            };
+            Ok::<_, ServiceError>(program_pages::read(conn, query).await?)
         })
         .await?;
-    Ok(window.page(programs, ProgramKey::of))
+    let programs = read
+        .programs
+        .into_iter()
+        .map(|listed| ListedProgram {
+            versions: listed
+                .versions
+                .into_iter()
+                .zip(&windows)
+                .map(|(versions, window)| window.page(versions, |version| version.number))
+                .collect(),
+            counts: listed.counts,
+            program: listed.program,
+        })
+        .collect();
+    Ok(ListedPage {
+        programs: window.page(programs, |listed| ProgramKey::of(&listed.program)),
+        total: read.total,
+        lists,
+    })
 }
 
 pub async fn count(

@@ -54,6 +54,21 @@ pub struct Page<T> {
     pub has_previous_page: bool,
 }
 
+impl<T> Page<T> {
+    /// The same page of other items, each with its cursor.
+    pub fn map<U>(self, mut item: impl FnMut(T) -> U) -> Page<U> {
+        Page {
+            items: self
+                .items
+                .into_iter()
+                .map(|(cursor, it)| (cursor, item(it)))
+                .collect(),
+            has_next_page: self.has_next_page,
+            has_previous_page: self.has_previous_page,
+        }
+    }
+}
+
 impl<K> Window<K> {
     /// Cuts what storage returned (up to `fetch` items) to the page.
     pub(super) fn page<T, KS: Serialize>(

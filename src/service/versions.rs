@@ -109,6 +109,25 @@ pub async fn counts(
     Ok(counts)
 }
 
+/// The whole records of versions listed under `programs` (read as
+/// summaries with their page), read together.
+pub async fn listed(
+    services: &Services,
+    principal: &Principal,
+    programs: &[MiniProgram],
+    ids: &[&str],
+) -> Result<Vec<MiniProgramVersion>, ServiceError> {
+    let program_ids = visible_ids(principal, programs)?;
+    let versions = services
+        .db
+        .read(async |conn| Ok::<_, ServiceError>(repository::by_ids(conn, ids).await?))
+        .await?;
+    Ok(versions
+        .into_iter()
+        .filter(|version| program_ids.contains(&version.mini_program_id.as_str()))
+        .collect())
+}
+
 /// The ids of programs read together, each of which the principal may see.
 fn visible_ids<'a>(
     principal: &Principal,
