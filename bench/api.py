@@ -213,16 +213,31 @@ def pgbench(url, script, seconds, variables):
 
 
 def pgbench_variables(setup):
-    page = run("psql", setup.url, "-Atc",
-               "SELECT '{' || string_agg(id, ',') || '}' FROM (SELECT id FROM mini_programs "
-               "WHERE workspace_id = 'bench-0' ORDER BY search_name, id LIMIT 20) page").strip()
-    ids = run("psql", setup.url, "-Atc",
-              "SELECT '{' || string_agg(v.id, ',') || '}' FROM unnest(CAST(%s AS text[])) AS p(id) "
-              "CROSS JOIN LATERAL (SELECT id FROM mini_program_versions WHERE mini_program_id = p.id "
-              "ORDER BY major DESC, minor DESC, patch DESC LIMIT 6) v" % quote(page)).strip()
     integration = run("psql", setup.url, "-Atc", "SELECT id FROM release_integrations LIMIT 1").strip()
-    # pgbench passes each value as a statement parameter, as it is.
-    return {"programs": page, "ids": ids, "editable": str(setup.size // 2), "integration": integration}
+    # pgbench passes each value as a statement parameter, as it is: the
+    # workspace listed and, as the server binds them, the page's limits
+    # (20 programs and 5 versions each, and one more of each).
+    return {"ws": "bench-0", "n": "21", "per": "6", "editable": str(setup.size // 2),
+            "integration": integration}
+
+
+def cpu_seconds(pids):
+    """User + system CPU time of the processes and all their descendants."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total, seen, todo = 0, set(), list(pids)
+    while todo:
+        pid = todo.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                todo.extend(int(child) for child in (task / "children").read_text().split())
+        except OSError:
+            pass
+    return total / ticks
 
 
 def quote(text):
@@ -285,6 +300,8 @@ def measure(backend, size, work, receiver, args, loads):
             variables = pgbench_variables(setup)
             if "list" in loads:
                 subjects["db ceiling: list"] = lambda: pgbench(setup.url, "list.sql", args.seconds, variables)
+                subjects["db ceiling: PostGraphile's SQL"] = lambda: pgbench(
+                    setup.url, "postgraphile-list.sql", args.seconds, variables)
             if "update" in loads:
                 subjects["db ceiling: update"] = lambda: pgbench(setup.url, "update_mode.sql", args.seconds, variables)
             if args.peers:
@@ -297,22 +314,32 @@ def measure(backend, size, work, receiver, args, loads):
         wrk(url, 2, args.connections, dict(base, MODE="list"))
         runs = {name: [] for name in subjects}
         peaks = {name: 0 for name in subjects}
+        ours = [server.pid for server, _ in setup.servers]
+        served_by = {f"peer: {name}": [process.pid] for (name, *_), process in zip(peers, PEER_PROCESSES)}
         for round in range(args.rounds):
             for name, subject in subjects.items():
-                peak = Peak([server.pid for server, _ in setup.servers])
+                pids = served_by.get(name, [] if name.startswith("db") else ours)
+                peak = Peak(ours)
+                cpu = cpu_seconds(pids)
                 figures = subject()
+                cpu = cpu_seconds(pids) - cpu
                 peaks[name] = max(peaks[name], peak.stop())
+                # CPU per answered request of the server that answered it.
+                answered = figures["rps"] * args.seconds
+                figures["cpu_ms"] = 1000 * cpu / answered if pids and answered else None
                 runs[name].append(figures)
                 # The webhook deliveries of the mutations are not left to
                 # compete with the next load.
                 if name in ("update", "mixed"):
                     drain(port)
+                cpu_ms = "" if figures["cpu_ms"] is None else f" cpu {figures['cpu_ms']:.3f} ms/request"
                 print(f"  round {round + 1} {name}: {figures['rps']:.0f}/s p50 {figures['p50_ms']} ms "
-                      f"p99 {figures['p99_ms']} ms void {figures['void']}", flush=True)
+                      f"p99 {figures['p99_ms']} ms void {figures['void']}{cpu_ms}", flush=True)
         for name in subjects:
             results.append({"backend": backend, "size": size, "load": name, "runs": runs[name],
                             "rps": median(runs[name], "rps"), "p50_ms": median(runs[name], "p50_ms"),
                             "p99_ms": median(runs[name], "p99_ms"), "void": sum(r["void"] for r in runs[name]),
+                            "cpu_ms": median(runs[name], "cpu_ms"),
                             "server_peak_rss_mib": peaks[name] if not name.startswith(("peer", "db")) else None})
         stop_peers()
         if args.processes and backend == "postgres":
@@ -372,17 +399,18 @@ def wait_port(port, timeout=60.0):
 
 
 def report(results):
-    print("\n| backend | programs | load | req/s | p50 ms | p99 ms | peak RSS MiB | void |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("\n| backend | programs | load | req/s | p50 ms | p99 ms | CPU ms/request | peak RSS MiB | void |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for result in results:
         if "ready_ms" in result:
             ready = ", ".join(f"{ms:.0f}" for ms in result["ready_ms"])
-            print(f"| {result['backend']} | {result['size']} | start to ready | {ready} ms | | | | |")
+            print(f"| {result['backend']} | {result['size']} | start to ready | {ready} ms | | | | | |")
             continue
         p99 = "" if result["p99_ms"] is None else f"{result['p99_ms']:.2f}"
         rss = result.get("server_peak_rss_mib") or ""
+        cpu = "" if result.get("cpu_ms") is None else f"{result['cpu_ms']:.3f}"
         print(f"| {result['backend']} | {result['size']} | {result['load']} | {result['rps']:.0f} | "
-              f"{result['p50_ms']:.2f} | {p99} | {rss} | {result['void']} |")
+              f"{result['p50_ms']:.2f} | {p99} | {cpu} | {rss} | {result['void']} |")
 
 
 if __name__ == "__main__":
