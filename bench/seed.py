@@ -26,6 +26,7 @@ import random
 import sqlite3
 import subprocess
 import sys
+import unicodedata
 from datetime import datetime, timedelta
 
 MODES = ["DEFAULT", "ASYNC", "SYNC"]
@@ -36,6 +37,12 @@ BASE = datetime(2026, 1, 1)
 def tenant_of(index, programs):
     big = programs // 2
     return "bench-0" if index < big else f"bench-{1 + index % (TENANTS - 1)}"
+
+
+def name_key(name):
+    """The key names are unique by (`domain::name_key`): NFKC, then case
+    folded. Written here so that the first start has no keys to fill."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
 
 
 def stamp(minutes):
@@ -59,7 +66,7 @@ def rows(programs):
         yield "mini_programs", (
             pid, workspace, name, name.lower(), program_type, channel, modes[-1],
             1 + changes, stamp(created), stamp(created + changes * 60),
-            3600, 864000, 1,
+            3600, 864000, 1, name_key(name),
         )
         for revision in range(2, changes + 2):
             yield "update_mode_changes", (
@@ -101,7 +108,8 @@ def rows(programs):
 
 COLUMNS = {
     "mini_programs": "id, workspace_id, name, search_name, program_type, channel, update_mode, "
-    "revision, created_at, updated_at, async_update_seconds, sync_update_seconds, policy_revision",
+    "revision, created_at, updated_at, async_update_seconds, sync_update_seconds, policy_revision, "
+    "name_key",
     "update_mode_changes": "mini_program_id, revision, previous_mode, mode, changed_by, changed_at",
     "mini_program_versions": "id, mini_program_id, major, minor, patch, description, status, "
     "update_mode, created_at, submitted_at, gray_percentage, decided_at, decided_by, "
