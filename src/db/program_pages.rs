@@ -37,6 +37,8 @@ pub struct VersionList {
 /// Which page of which programs, and what it shows under them.
 pub struct PageQuery<'a> {
     pub workspace_id: &'a str,
+    /// Only the program with this id: one program's page.
+    pub id: Option<&'a str>,
     pub filter: &'a ProgramFilter,
     pub after: Option<&'a ProgramKey>,
     pub limit: i64,
@@ -187,6 +189,10 @@ impl Writer {
     fn filter(&mut self, query: &PageQuery<'_>) {
         self.sql("p.workspace_id = ");
         self.bind(Bind::Text(query.workspace_id.to_owned()));
+        if let Some(id) = query.id {
+            self.sql(" AND p.id = ");
+            self.bind(Bind::Text(id.to_owned()));
+        }
         let filter = query.filter;
         let equal = [
             ("program_type", filter.program_type.map(|t| t.as_str())),

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 
-use async_graphql::{Context, Value};
+use async_graphql::{Context, SelectionField, Value};
 use tokio::sync::OnceCell;
 
 use crate::domain::{MiniProgram, MiniProgramVersion, Principal, VersionStatus, VersionSummary};
@@ -186,9 +186,24 @@ pub fn shown(ctx: &Context<'_>) -> Shown {
         .selection_fields()
         .into_iter()
         .chain(page.field("edges").field("node").selection_fields());
+    Shown {
+        total: page.field("totalCount").exists(),
+        lists: shown_lists(nodes),
+    }
+}
+
+/// What the `miniProgram` selection shows under the program.
+pub fn shown_under_program(ctx: &Context<'_>) -> Shown {
+    Shown {
+        total: false,
+        lists: shown_lists(ctx.look_ahead().selection_fields()),
+    }
+}
+
+fn shown_lists<'a>(programs: impl IntoIterator<Item = SelectionField<'a>>) -> Vec<ShownList> {
     let mut lists: Vec<ShownList> = Vec::new();
-    for node in nodes {
-        for field in node.selection_set().filter(|f| f.name() == "versions") {
+    for program in programs {
+        for field in program.selection_set().filter(|f| f.name() == "versions") {
             let Some(list) = field
                 .arguments()
                 .ok()
@@ -207,10 +222,7 @@ pub fn shown(ctx: &Context<'_>) -> Shown {
             }
         }
     }
-    Shown {
-        total: page.field("totalCount").exists(),
-        lists,
-    }
+    lists
 }
 
 /// The list that `versions` arguments ask for, if it starts at the first

@@ -5,7 +5,7 @@ use async_graphql::{Context, ID, InputObject, Object};
 use super::caller;
 use super::connection::{ListConnection, TotalCount, connection, page_cost};
 use super::enums::{MiniProgramChannel, MiniProgramType, UpdateMode};
-use super::listing::{Listing, shown};
+use super::listing::{Listing, shown, shown_under_program};
 use super::types::{MiniProgram, MiniProgramVersion, Viewer};
 use crate::domain::ProgramFilter;
 use crate::service::page::PageRequest;
@@ -75,9 +75,15 @@ impl ProgramQuery {
         id: ID,
     ) -> async_graphql::Result<Option<MiniProgram>> {
         let (services, principal) = caller(ctx)?;
-        Ok(mini_programs::find(services, principal, &id)
-            .await?
-            .map(MiniProgram::from))
+        let shown = shown_under_program(ctx);
+        let read = mini_programs::find_shown(services, principal, &id, &shown).await?;
+        let (page, listing) = Listing::new(read);
+        let listing = Arc::new(listing);
+        Ok(page
+            .items
+            .into_iter()
+            .next()
+            .map(|(_, program)| MiniProgram::listed(program, listing)))
     }
 
     /// A version of a mini program of the caller's workspace; null when there is none with this id.

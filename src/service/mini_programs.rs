@@ -69,6 +69,44 @@ pub async fn list(
     page: &PageRequest,
     shown: &Shown,
 ) -> Result<ListedPage, ServiceError> {
+    read_page(services, principal, None, filter, page, shown).await
+}
+
+/// A program of the principal's workspace with what its page shows, read
+/// together; an empty page when there is none with this id.
+pub async fn find_shown(
+    services: &Services,
+    principal: &Principal,
+    id: &str,
+    shown: &Shown,
+) -> Result<ListedPage, ServiceError> {
+    let one = PageRequest {
+        first: Some(1),
+        after: None,
+    };
+    let shown = Shown {
+        total: false,
+        lists: shown.lists.clone(),
+    };
+    read_page(
+        services,
+        principal,
+        Some(id),
+        &ProgramFilter::default(),
+        &one,
+        &shown,
+    )
+    .await
+}
+
+async fn read_page(
+    services: &Services,
+    principal: &Principal,
+    id: Option<&str>,
+    filter: &ProgramFilter,
+    page: &PageRequest,
+    shown: &Shown,
+) -> Result<ListedPage, ServiceError> {
     require_reader(principal)?;
     let window = page.window::<ProgramKey>()?;
     let (lists, windows): (Vec<ShownList>, Vec<_>) = shown
@@ -97,6 +135,7 @@ pub async fn list(
         .read(async |conn| {
             let query = PageQuery {
                 workspace_id: &principal.workspace_id,
+                id,
                 filter,
                 after: window.after.as_ref(),
                 limit: window.fetch,
