@@ -84,17 +84,13 @@ pub async fn find_shown(
         first: Some(1),
         after: None,
     };
-    let shown = Shown {
-        total: false,
-        lists: shown.lists.clone(),
-    };
     read_page(
         services,
         principal,
         Some(id),
         &ProgramFilter::default(),
         &one,
-        &shown,
+        shown,
     )
     .await
 }
