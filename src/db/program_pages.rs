@@ -65,13 +65,14 @@ pub struct ProgramPage {
 }
 
 pub async fn read(conn: &mut Conn<'_>, query: PageQuery<'_>) -> Result<ProgramPage, StorageError> {
-    let statement = PageStatement::new(&query);
     let rows: Vec<ListedRow> = match conn {
         Conn::Postgres(conn) => {
+            let statement = PageStatement(Writer::build(&query, Dialect::Postgres));
             let rows: Vec<PgRow> = statement.load(conn).await?;
             rows.into_iter().map(ListedRow::from).collect()
         }
         Conn::Sqlite(conn) => {
+            let statement = PageStatement(Writer::build(&query, Dialect::Sqlite));
             let rows: Vec<SqliteRow> = statement.load(conn).await?;
             rows.into_iter()
                 .map(ListedRow::try_from)
@@ -106,11 +107,9 @@ enum Piece {
     Bind(Bind),
 }
 
+/// The statement for the connection's backend, written for it alone.
 #[derive(Debug, Clone)]
-struct PageStatement {
-    postgres: Vec<Piece>,
-    sqlite: Vec<Piece>,
-}
+struct PageStatement(Vec<Piece>);
 
 /// The program columns, as `MiniProgramRow` reads them by name.
 const PROGRAM_COLUMNS: &str = "p.id, p.workspace_id, p.name, p.search_name, p.program_type, \
@@ -118,15 +117,6 @@ const PROGRAM_COLUMNS: &str = "p.id, p.workspace_id, p.name, p.search_name, p.pr
      p.sync_update_seconds, p.policy_revision, p.minimum_version";
 
 const NEWEST_FIRST: &str = "v.major DESC, v.minor DESC, v.patch DESC";
-
-impl PageStatement {
-    fn new(query: &PageQuery<'_>) -> Self {
-        Self {
-            postgres: Writer::build(query, Dialect::Postgres),
-            sqlite: Writer::build(query, Dialect::Sqlite),
-        }
-    }
-}
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Dialect {
@@ -311,7 +301,7 @@ impl QueryId for PageStatement {
 
 impl QueryFragment<Pg> for PageStatement {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        for piece in &self.postgres {
+        for piece in &self.0 {
             match piece {
                 Piece::Sql(sql) => out.push_sql(sql),
                 Piece::Bind(Bind::Text(text)) => out.push_bind_param::<Text, _>(text)?,
@@ -327,7 +317,7 @@ impl QueryFragment<Pg> for PageStatement {
 
 impl QueryFragment<Sqlite> for PageStatement {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
-        for piece in &self.sqlite {
+        for piece in &self.0 {
             match piece {
                 Piece::Sql(sql) => out.push_sql(sql),
                 Piece::Bind(Bind::Text(text)) => out.push_bind_param::<Text, _>(text)?,

@@ -275,7 +275,7 @@ impl MiniProgramVersion {
         })
     }
 
-    fn id(&self) -> &str {
+    fn version_id(&self) -> &str {
         match &self.0 {
             VersionRecord::Whole(version) => &version.id,
             VersionRecord::Summary { version, .. } => &version.id,
@@ -314,9 +314,8 @@ impl MiniProgramVersion {
 
 #[Object]
 impl MiniProgramVersion {
-    #[graphql(name = "id")]
-    async fn graphql_id(&self) -> ID {
-        ID(self.id().to_owned())
+    async fn id(&self) -> ID {
+        ID(self.version_id().to_owned())
     }
 
     async fn mini_program(&self, ctx: &Context<'_>) -> async_graphql::Result<MiniProgram> {
