@@ -184,8 +184,16 @@ def drain(port, timeout=120.0):
 def wrk(url, seconds, connections, env=None, script="graphql.lua"):
     output = run("wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency",
                  "-s", str(ROOT / "bench" / script), url, env=dict(os.environ, **(env or {})))
+    for failed in (line for line in output.splitlines() if line.startswith("FAILED")):
+        print(f"   {failed}", flush=True)
     line = next(line for line in output.splitlines() if line.startswith("RESULT"))
     figures = dict(field.split("=") for field in line.split()[1:])
+    # graphql.lua says which socket errors they were (wrk times a request
+    # out after 2 s) and the slowest answer.
+    kinds = {kind: figures[kind] for kind in ["connect", "read", "write", "status", "timeout"]
+             if figures.get(kind, "0") != "0"}
+    if kinds:
+        print(f"   socket errors {kinds}, slowest answer {int(figures['max_us']) / 1000} ms", flush=True)
     return {"rps": float(figures["rps"]), "p50_ms": int(figures["p50_us"]) / 1000,
             "p99_ms": int(figures["p99_us"]) / 1000,
             "void": int(figures.get("failures", figures.get("non200", 0))) + int(figures["socket_errors"])}

@@ -5,7 +5,8 @@
 --   MODE=mixed    90% list and program reads, 10% updateMode
 -- BODY (a file) replaces the list body, e.g. for a peer's schema; TOKEN is
 -- sent when set. Answers that are not 200, or whose body has "errors", are
--- counted: a run with any is void.
+-- counted: a run with any is void, and the first few are printed (FAILED
+-- lines) so that a void run says which error it was.
 local mode = os.getenv("MODE") or "list"
 local token = os.getenv("TOKEN")
 local ids = {}
@@ -84,6 +85,9 @@ end
 function response(status, headers, body)
   if status ~= 200 or string.find(body, '"errors"', 1, true) then
     failures = failures + 1
+    if failures <= 3 then
+      io.write(string.format("FAILED %d %s\n", status, string.sub(body, 1, 400)))
+    end
   end
 end
 
@@ -92,7 +96,10 @@ function done(summary, latency, requests)
   for _, thread in ipairs(threads) do
     failed = failed + thread:get("failures")
   end
-  io.write(string.format("RESULT rps=%.1f p50_us=%d p99_us=%d failures=%d socket_errors=%d\n",
-    summary.requests / (summary.duration / 1e6), latency:percentile(50), latency:percentile(99), failed,
-    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.status + summary.errors.timeout))
+  local errors = summary.errors
+  io.write(string.format("RESULT rps=%.1f p50_us=%d p99_us=%d max_us=%d failures=%d socket_errors=%d "
+    .. "connect=%d read=%d write=%d status=%d timeout=%d\n",
+    summary.requests / (summary.duration / 1e6), latency:percentile(50), latency:percentile(99), latency.max, failed,
+    errors.connect + errors.read + errors.write + errors.status + errors.timeout,
+    errors.connect, errors.read, errors.write, errors.status, errors.timeout))
 end

@@ -12,7 +12,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use tokio::sync::oneshot;
 
-use crate::db::{Database, StorageError, check_ins};
+use crate::db::{Committed, Database, StorageError, check_ins};
 use crate::domain::{CheckInKind, DeviceHash, DeviceSketch, LaunchDecision, LaunchRequest};
 use crate::sync::lock;
 
@@ -107,12 +107,8 @@ impl CheckIns {
                 Ok::<_, StorageError>(())
             })
             .await;
-        // A flush changes no launch policy and appends no event.
-        match written {
-            Ok(committed) => {
-                committed.into_parts();
-                Ok(rows.iter().map(|(_, _, tally)| tally.check_ins).sum())
-            }
+        match written.map(Committed::owing_nothing) {
+            Ok(()) => Ok(rows.iter().map(|(_, _, tally)| tally.check_ins).sum()),
             Err(error) => {
                 self.put_back(taken);
                 Err(error)
@@ -175,7 +171,7 @@ impl Flusher {
             .db
             .write(async |tx| check_ins::delete_before(tx, first_kept).await)
             .await
-            .map(|committed| committed.into_parts().0);
+            .map(Committed::owing_nothing);
         match deleted {
             Ok(0) => {}
             Ok(deleted) => tracing::info!(deleted, "deleted check-ins past their retention"),

@@ -12,7 +12,7 @@ use chrono::Utc;
 use futures_util::future::join_all;
 use tokio::sync::watch;
 
-use crate::db::{rollouts, scheduled_update_modes as windows};
+use crate::db::{Committed, rollouts, scheduled_update_modes as windows};
 use crate::service::Services;
 use crate::service::rollouts::advance;
 use crate::service::update_mode_windows::apply_due;
@@ -58,7 +58,7 @@ impl Scheduler {
                     Ok::<_, crate::db::StorageError>((steps, windows))
                 })
                 .await
-                .map(|committed| committed.into_parts().0);
+                .map(Committed::owing_nothing);
             match claimed {
                 Ok((steps, windows)) if !steps.is_empty() || !windows.is_empty() => {
                     join_all(steps.iter().map(|id| self.step(id))).await;

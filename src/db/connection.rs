@@ -1,7 +1,8 @@
-//! The two ways into the database: `Database::read` lends a connection and
-//! `Database::write` a write transaction. Repository functions take either
-//! (`&mut Conn` for reads, `&mut Tx` for writes), never the pool, so that
-//! several of them compose inside one caller's transaction.
+//! The two ways into the database: `Database::read` lends a connection to
+//! read on and `Database::write` a write transaction, the only way to write.
+//! Repository functions take either (`&mut Conn` for reads, `&mut Tx` for
+//! writes), never the pool, so that several of them compose inside one
+//! caller's transaction, and SQLite's writers take their turns.
 
 use std::ops::{Deref, DerefMut};
 
@@ -88,6 +89,16 @@ impl<T> Committed<T> {
     pub fn into_parts(self) -> (T, bool, Vec<PolicyChange>) {
         (self.value, self.deliveries_due, self.policy_changes)
     }
+
+    /// The value of a write that appended no event and changed no launch
+    /// policy (bookkeeping), so that its commit owes nothing.
+    pub fn owing_nothing(self) -> T {
+        debug_assert!(
+            !self.deliveries_due && self.policy_changes.is_empty(),
+            "a write that owes after its commit must go through after_commit"
+        );
+        self.value
+    }
 }
 
 impl Database {
@@ -98,7 +109,7 @@ impl Database {
         E: From<StorageError>,
     {
         match self.pool() {
-            Pools::Sqlite(pool) => {
+            Pools::Sqlite { pool, .. } => {
                 let mut pooled = pool.get().await.map_err(StorageError::from)?;
                 body(&mut Conn::Sqlite(&mut pooled)).await
             }
@@ -117,7 +128,10 @@ impl Database {
         E: From<StorageError>,
     {
         match self.pool() {
-            Pools::Sqlite(pool) => {
+            Pools::Sqlite { pool, writer } => {
+                // The turn is taken before the connection, so that writers
+                // waiting for it leave the pool's connections to readers.
+                let _turn = writer.lock().await;
                 let mut pooled = pool.get().await.map_err(StorageError::from)?;
                 transaction(&mut *pooled, body).await
             }
@@ -165,6 +179,81 @@ where
                 tracing::warn!(error = %rollback_error, "rollback failed");
             }
             Err(error)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    use super::super::{Database, DatabaseLocation, StorageError};
+
+    async fn write(db: &Database, sql: &'static str) {
+        use diesel_async::RunQueryDsl;
+        db.write(async |tx| {
+            on_backend!(tx, |conn| {
+                diesel::sql_query(sql).execute(conn).await?;
+            });
+            Ok::<_, StorageError>(())
+        })
+        .await
+        .unwrap()
+        .owing_nothing();
+    }
+
+    /// SQLite's busy handler leaves a waiting writer asleep (up to 100 ms a
+    /// time) while writers that come later take the lock, so under steady
+    /// writes an updateMode could wait for seconds. Here a writer waits only
+    /// for the writers that came before it.
+    #[tokio::test]
+    async fn sqlite_writers_take_turns_in_the_order_they_came() {
+        const WRITERS: usize = 3;
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("turns.db").display().to_string();
+        let db = Database::connect(DatabaseLocation::Sqlite(path), WRITERS + 1).unwrap();
+        write(&db, "CREATE TABLE turns (turn INTEGER PRIMARY KEY)").await;
+
+        let (committed, stop) = (
+            Arc::new(AtomicUsize::new(0)),
+            Arc::new(AtomicBool::new(false)),
+        );
+        let steady: Vec<_> = (0..WRITERS)
+            .map(|_| {
+                let (db, committed, stop) = (db.clone(), committed.clone(), stop.clone());
+                tokio::spawn(async move {
+                    // Bounded, so that a starved writer fails the test
+                    // instead of hanging it.
+                    for _ in 0..2_000 {
+                        if stop.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        write(&db, "INSERT INTO turns DEFAULT VALUES").await;
+                        committed.fetch_add(1, Ordering::Relaxed);
+                    }
+                })
+            })
+            .collect();
+        // Once the steady writers have the lock busy.
+        while committed.load(Ordering::Relaxed) < 50 {
+            tokio::task::yield_now().await;
+        }
+        // Any one turn could go right by luck; ten in a row do not.
+        for _ in 0..10 {
+            let before = committed.load(Ordering::Relaxed);
+            write(&db, "INSERT INTO turns DEFAULT VALUES").await;
+            let meanwhile = committed.load(Ordering::Relaxed) - before;
+            // At most one write of each steady writer was ahead of it, and
+            // one more of each may have been counted late.
+            assert!(
+                meanwhile <= 2 * WRITERS,
+                "{meanwhile} later writes went first"
+            );
+        }
+        stop.store(true, Ordering::Relaxed);
+        for writer in steady {
+            writer.await.unwrap();
         }
     }
 }

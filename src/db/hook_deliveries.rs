@@ -129,41 +129,43 @@ pub async fn claim(
         .collect()
 }
 
-/// Records the outcome of an attempt, if `owner` still holds the lease.
+/// Records the outcomes of attempts, by delivery id, of the deliveries
+/// whose lease `owner` still holds.
 pub async fn complete(
-    conn: &mut Conn<'_>,
-    id: &str,
+    tx: &mut Tx<'_>,
     owner: &str,
-    outcome: AttemptOutcome,
+    outcomes: &[(String, AttemptOutcome)],
 ) -> Result<(), StorageError> {
     let at = now();
-    let (status, next_attempt_at, delivered_at, last_error) = match outcome {
-        AttemptOutcome::Delivered => (DeliveryStatus::Delivered, at, Some(at), None),
-        AttemptOutcome::RetryAt { at: retry, error } => (
-            DeliveryStatus::Pending,
-            retry.naive_utc(),
-            None,
-            Some(error),
-        ),
-        AttemptOutcome::Failed { error } => (DeliveryStatus::Failed, at, None, Some(error)),
-    };
-    on_backend!(conn, |conn| {
-        diesel::update(
-            hook_deliveries::table
-                .filter(hook_deliveries::id.eq(id))
-                .filter(hook_deliveries::lease_owner.eq(owner)),
-        )
-        .set((
-            hook_deliveries::status.eq(status.as_str()),
-            hook_deliveries::next_attempt_at.eq(next_attempt_at),
-            hook_deliveries::delivered_at.eq(delivered_at),
-            hook_deliveries::last_error.eq(last_error),
-            hook_deliveries::lease_owner.eq(None::<String>),
-            hook_deliveries::lease_expires_at.eq(None::<NaiveDateTime>),
-        ))
-        .execute(conn)
-        .await?;
-    });
+    for (id, outcome) in outcomes {
+        let (status, next_attempt_at, delivered_at, last_error) = match outcome {
+            AttemptOutcome::Delivered => (DeliveryStatus::Delivered, at, Some(at), None),
+            AttemptOutcome::RetryAt { at: retry, error } => (
+                DeliveryStatus::Pending,
+                retry.naive_utc(),
+                None,
+                Some(error),
+            ),
+            AttemptOutcome::Failed { error } => (DeliveryStatus::Failed, at, None, Some(error)),
+        };
+        on_backend!(tx, |conn| {
+            diesel::update(
+                hook_deliveries::table
+                    .filter(hook_deliveries::id.eq(id))
+                    .filter(hook_deliveries::lease_owner.eq(owner)),
+            )
+            .set((
+                hook_deliveries::status.eq(status.as_str()),
+                hook_deliveries::next_attempt_at.eq(next_attempt_at),
+                hook_deliveries::delivered_at.eq(delivered_at),
+                hook_deliveries::last_error.eq(last_error),
+                hook_deliveries::lease_owner.eq(None::<String>),
+                hook_deliveries::lease_expires_at.eq(None::<NaiveDateTime>),
+            ))
+            .execute(conn)
+            .await?;
+        });
+    }
     Ok(())
 }
 

@@ -60,7 +60,15 @@ const SQLITE_BUSY_TIMEOUT_MS: u32 = 10_000;
 
 #[derive(Clone)]
 pub enum Pools {
-    Sqlite(Pool<SqliteConnection>),
+    Sqlite {
+        pool: Pool<SqliteConnection>,
+        /// SQLite has one writer; its busy handler retries a waiting writer
+        /// after sleeps of up to 100 ms, so under steady writes a writer
+        /// could lose the race for seconds. The writers of this process take
+        /// turns here instead, first come first served, and only a writer of
+        /// another process is left to the busy timeout.
+        writer: Arc<tokio::sync::Mutex<()>>,
+    },
     Postgres(Pool<AsyncPgConnection>),
 }
 
@@ -173,7 +181,10 @@ impl Database {
                     .boxed()
                 });
                 let manager = AsyncDieselConnectionManager::new_with_config(path, config);
-                Pools::Sqlite(build_pool(manager, pool_size)?)
+                Pools::Sqlite {
+                    pool: build_pool(manager, pool_size)?,
+                    writer: Arc::default(),
+                }
             }
             DatabaseLocation::Postgres(url) => {
                 let mut config = pool_config();
@@ -201,7 +212,7 @@ impl Database {
     /// How the pool's connections are used right now.
     pub fn pool_status(&self) -> PoolStatus {
         let status = match &self.pools {
-            Pools::Sqlite(pool) => pool.status(),
+            Pools::Sqlite { pool, .. } => pool.status(),
             Pools::Postgres(pool) => pool.status(),
         };
         PoolStatus {

@@ -51,10 +51,10 @@ macro_rules! fill_table {
                 }
             };
             match $db.write(set(key.clone())).await {
-                Ok(committed) => drop(committed.into_parts()),
+                Ok(committed) => committed.owing_nothing(),
                 Err(error) if error.is_unique_violation() => {
                     let apart = format!("{key}{APART}{id}");
-                    drop($db.write(set(apart)).await?.into_parts());
+                    $db.write(set(apart)).await?.owing_nothing();
                 }
                 Err(error) => return Err(error),
             }

@@ -7,7 +7,7 @@ use diesel_async::RunQueryDsl;
 
 use super::rows::now;
 use super::schema::persisted_queries;
-use super::{Conn, StorageError};
+use super::{Conn, StorageError, Tx};
 
 pub async fn find(conn: &mut Conn<'_>, hash: &str) -> Result<Option<String>, StorageError> {
     Ok(on_backend!(conn, |conn| {
@@ -22,8 +22,8 @@ pub async fn find(conn: &mut Conn<'_>, hash: &str) -> Result<Option<String>, Sto
 
 /// Keeps `document` under `hash`, used now; a document registered before
 /// stays as it is.
-pub async fn save(conn: &mut Conn<'_>, hash: &str, document: &str) -> Result<(), StorageError> {
-    on_backend!(conn, |conn| {
+pub async fn save(tx: &mut Tx<'_>, hash: &str, document: &str) -> Result<(), StorageError> {
+    on_backend!(tx, |conn| {
         diesel::insert_into(persisted_queries::table)
             .values((
                 persisted_queries::hash.eq(hash),
@@ -41,8 +41,8 @@ pub async fn save(conn: &mut Conn<'_>, hash: &str, document: &str) -> Result<(),
 }
 
 /// Notes that the document under `hash` was used now.
-pub async fn touch(conn: &mut Conn<'_>, hash: &str) -> Result<(), StorageError> {
-    on_backend!(conn, |conn| {
+pub async fn touch(tx: &mut Tx<'_>, hash: &str) -> Result<(), StorageError> {
+    on_backend!(tx, |conn| {
         diesel::update(persisted_queries::table.find(hash))
             .set(persisted_queries::last_used_at.eq(now()))
             .execute(conn)
@@ -53,10 +53,10 @@ pub async fn touch(conn: &mut Conn<'_>, hash: &str) -> Result<(), StorageError> 
 
 /// Removes the documents last used before `before`.
 pub async fn remove_unused(
-    conn: &mut Conn<'_>,
+    tx: &mut Tx<'_>,
     before: chrono::NaiveDateTime,
 ) -> Result<usize, StorageError> {
-    Ok(on_backend!(conn, |conn| {
+    Ok(on_backend!(tx, |conn| {
         diesel::delete(persisted_queries::table.filter(persisted_queries::last_used_at.lt(before)))
             .execute(conn)
             .await?

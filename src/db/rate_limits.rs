@@ -7,17 +7,17 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use super::schema::mutation_rate_windows;
-use super::{Conn, StorageError};
+use super::{Conn, StorageError, Tx};
 
 /// Counts one more mutation of `principal` in the minute starting at
 /// `window_start`, and returns the minute's count so far.
 pub async fn count_mutation(
-    conn: &mut Conn<'_>,
+    tx: &mut Tx<'_>,
     principal: &str,
     window_start: DateTime<Utc>,
 ) -> Result<i32, StorageError> {
     let window_start = window_start.naive_utc();
-    let count: i32 = on_backend!(conn, |conn| {
+    let count: i32 = on_backend!(tx, |conn| {
         diesel::insert_into(mutation_rate_windows::table)
             .values((
                 mutation_rate_windows::principal.eq(principal),
@@ -38,7 +38,7 @@ pub async fn count_mutation(
         // A principal's first mutation of a minute clears out old minutes,
         // so the table holds about one row per active principal.
         let expired = window_start - chrono::Duration::minutes(2);
-        on_backend!(conn, |conn| {
+        on_backend!(tx, |conn| {
             diesel::delete(
                 mutation_rate_windows::table
                     .filter(mutation_rate_windows::window_start.lt(expired)),

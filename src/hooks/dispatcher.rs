@@ -15,8 +15,8 @@ use tokio::sync::watch;
 
 use super::webhooks::WebhookSender;
 use super::{HookEvent, HookRegistry};
-use crate::db::Database;
 use crate::db::hook_deliveries::{self, AttemptOutcome, ClaimedDelivery, DeliveryTarget};
+use crate::db::{Committed, Database};
 
 #[derive(Debug, Clone)]
 pub struct DispatchSettings {
@@ -65,16 +65,16 @@ impl Dispatcher {
     pub async fn run(mut self) {
         loop {
             let (owner, lease, batch) = (&self.owner, self.settings.lease, self.settings.batch);
-            // A claim appends no event and changes no launch policy: its
-            // commit owes nothing.
             let claimed = self
                 .db
                 .write(async |tx| hook_deliveries::claim(tx, owner, lease, batch).await)
                 .await
-                .map(|committed| committed.into_parts().0);
+                .map(Committed::owing_nothing);
             match claimed {
                 Ok(claimed) if !claimed.is_empty() => {
-                    join_all(claimed.into_iter().map(|delivery| self.attempt(delivery))).await;
+                    let outcomes =
+                        join_all(claimed.into_iter().map(|delivery| self.attempt(delivery))).await;
+                    self.record(&outcomes).await;
                 }
                 Ok(_) => self.idle().await,
                 Err(error) => {
@@ -108,7 +108,8 @@ impl Dispatcher {
         }
     }
 
-    async fn attempt(&self, delivery: ClaimedDelivery) {
+    /// Delivers once and says what became of it, by delivery id.
+    async fn attempt(&self, delivery: ClaimedDelivery) -> (String, AttemptOutcome) {
         let result = match HookEvent::from_stored(&delivery.event) {
             Ok(event) => self.deliver(&delivery.target, &event).await,
             Err(error) => Err(format!("the stored event is unreadable: {error}")),
@@ -136,15 +137,20 @@ impl Dispatcher {
                 tracing::warn!(event = %delivery.event.id, attempt = delivery.attempt, %error, "delivery failed for good")
             }
         }
-        let completed = self
+        (delivery.id, outcome)
+    }
+
+    /// Records the outcomes of a batch in one write, so that the bookkeeping
+    /// of many deliveries waits once for SQLite's writer, not once each.
+    async fn record(&self, outcomes: &[(String, AttemptOutcome)]) {
+        let recorded = self
             .db
-            .read(async |conn| {
-                hook_deliveries::complete(conn, &delivery.id, &self.owner, outcome).await
-            })
-            .await;
-        if let Err(error) = completed {
-            // The lease runs out and another attempt follows: at least once.
-            tracing::warn!(%error, delivery = %delivery.id, "cannot record a delivery outcome");
+            .write(async |tx| hook_deliveries::complete(tx, &self.owner, outcomes).await)
+            .await
+            .map(Committed::owing_nothing);
+        if let Err(error) = recorded {
+            // The leases run out and other attempts follow: at least once.
+            tracing::warn!(%error, deliveries = outcomes.len(), "cannot record delivery outcomes");
         }
     }
 

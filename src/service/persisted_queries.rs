@@ -154,26 +154,26 @@ impl PersistedQueries {
         if let Some((document, recorded)) = self.read_cache(hash) {
             if recorded.elapsed() >= RECORD_USE_EVERY {
                 self.db
-                    .read(async |conn| repository::touch(conn, hash).await)
+                    .write(async |tx| repository::touch(tx, hash).await)
                     .await
-                    .map_err(|error| PersistedQueryError::Storage(error.into()))?;
+                    .map_err(|error| PersistedQueryError::Storage(error.into()))?
+                    .owing_nothing();
                 self.remember(hash, document.clone());
             }
             return Ok(document);
         }
         let document: Arc<str> = self
             .db
-            .read(async |conn| {
-                let document = repository::find(conn, hash).await?;
-                if document.is_some() {
-                    repository::touch(conn, hash).await?;
-                }
-                Ok::<_, crate::db::StorageError>(document)
-            })
+            .read(async |conn| repository::find(conn, hash).await)
             .await
             .map_err(|error| PersistedQueryError::Storage(error.into()))?
             .ok_or(PersistedQueryError::NotFound)?
             .into();
+        self.db
+            .write(async |tx| repository::touch(tx, hash).await)
+            .await
+            .map_err(|error| PersistedQueryError::Storage(error.into()))?
+            .owing_nothing();
         self.remember(hash, document.clone());
         Ok(document)
     }
@@ -190,12 +190,13 @@ impl PersistedQueries {
         let expired = chrono::Utc::now().naive_utc()
             - chrono::Duration::from_std(self.time_to_live).unwrap_or(chrono::Duration::MAX);
         self.db
-            .read(async |conn| {
-                repository::save(conn, hash, document).await?;
-                repository::remove_unused(conn, expired).await
+            .write(async |tx| {
+                repository::save(tx, hash, document).await?;
+                repository::remove_unused(tx, expired).await
             })
             .await
-            .map_err(|error| PersistedQueryError::Storage(error.into()))?;
+            .map_err(|error| PersistedQueryError::Storage(error.into()))?
+            .owing_nothing();
         self.remember(hash, Arc::from(document));
         Ok(())
     }

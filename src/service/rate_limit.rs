@@ -27,13 +27,14 @@ pub async fn admit_mutation(
     let key = format!("{}\u{1f}{}", principal.workspace_id, principal.subject);
     let (current, previous) = services
         .db
-        .read(async |conn| {
-            let current = rate_limits::count_mutation(conn, &key, window).await?;
+        .write(async |tx| {
+            let current = rate_limits::count_mutation(tx, &key, window).await?;
             let previous =
-                rate_limits::count_in(conn, &key, window - chrono::Duration::minutes(1)).await?;
+                rate_limits::count_in(tx, &key, window - chrono::Duration::minutes(1)).await?;
             Ok::<_, crate::db::StorageError>((current, previous))
         })
-        .await?;
+        .await?
+        .owing_nothing();
     let counts = SlidingMinute {
         previous: i64::from(previous),
         current: i64::from(current),
