@@ -122,6 +122,7 @@ pub async fn start(settings: ServerSettings, plugins: Plugins) -> Result<Server,
         launch: launch.clone(),
         live: Arc::new(LiveEvents::default()),
         targets,
+        schedule: Arc::new(tokio::sync::watch::Sender::new(0)),
     };
     let follower = match db.location() {
         DatabaseLocation::Postgres(url) => {

@@ -24,19 +24,21 @@ pub struct Scheduler {
     services: Services,
     /// How long a claim lasts: longer than a step takes, gates included.
     lease: Duration,
-    /// The longest the scheduler sleeps without a commit of this process to
+    /// The longest the scheduler sleeps without a change of this process to
     /// wake it, so that work scheduled through other processes is seen.
     poll_interval: Duration,
     /// This process, as lease owner.
     owner: String,
-    commits: watch::Receiver<u64>,
+    /// Ticks when a commit of this process planned or moved due work; other
+    /// commits leave the scheduler asleep.
+    changes: watch::Receiver<u64>,
 }
 
 impl Scheduler {
     /// `gate_timeout` bounds the slowest part of a step, the gates' answers.
     pub fn new(services: Services, gate_timeout: Duration, poll_interval: Duration) -> Self {
         Self {
-            commits: services.hooks.commits(),
+            changes: services.schedule.subscribe(),
             services,
             lease: gate_timeout + Duration::from_secs(10),
             poll_interval,
@@ -91,8 +93,8 @@ impl Scheduler {
         }
     }
 
-    /// Sleeps until the next due work, a commit of this process, or the
-    /// poll interval.
+    /// Sleeps until the next due work, a change of the schedule in this
+    /// process, or the poll interval.
     async fn idle(&mut self) {
         let mut wait = self.poll_interval;
         let next = self
@@ -115,7 +117,7 @@ impl Scheduler {
             Err(error) => tracing::warn!(%error, "cannot read when work is next due"),
         }
         tokio::select! {
-            _ = self.commits.changed() => {}
+            _ = self.changes.changed() => {}
             _ = tokio::time::sleep(wait) => {}
         }
     }

@@ -43,8 +43,7 @@ macro_rules! on_backend {
 /// owe after the commit, so that no use case can forget it.
 pub struct Tx<'a> {
     conn: Conn<'a>,
-    deliveries_due: bool,
-    policy_changes: Vec<PolicyChange>,
+    owed: Owed,
 }
 
 impl<'a> Deref for Tx<'a> {
@@ -64,37 +63,62 @@ impl Tx<'_> {
     /// Notes that deliveries are due once the transaction commits: events
     /// were appended, or a delivery was scheduled again.
     pub(super) fn deliveries_due(&mut self) {
-        self.deliveries_due = true;
+        self.owed.deliveries_due = true;
+    }
+
+    /// Notes that work the scheduler applies by itself (a rollout step, a
+    /// window) was planned or moved.
+    pub(super) fn schedule_changed(&mut self) {
+        self.owed.schedule_changed = true;
     }
 
     /// Notes a change of what launch answers are computed from.
     pub(super) fn changed_policy(&mut self, change: PolicyChange) {
-        if !self.policy_changes.contains(&change) {
-            self.policy_changes.push(change);
+        if !self.owed.policy_changes.contains(&change) {
+            self.owed.policy_changes.push(change);
         }
+    }
+}
+
+/// What a commit owes this process, which other processes learn through
+/// the database or at their next poll.
+#[derive(Debug, Default)]
+pub struct Owed {
+    /// Events were appended or a delivery was scheduled: wake the dispatcher
+    /// and the live feed.
+    pub deliveries_due: bool,
+    /// Wake the scheduler.
+    pub schedule_changed: bool,
+    /// Refresh the launch snapshot for these.
+    pub policy_changes: Vec<PolicyChange>,
+}
+
+impl Owed {
+    fn is_nothing(&self) -> bool {
+        !self.deliveries_due && !self.schedule_changed && self.policy_changes.is_empty()
     }
 }
 
 /// What a committed write transaction gave, with what it owes after the
 /// commit: `Services::after_commit` pays that and hands the value over.
-#[must_use = "after_commit wakes the dispatcher, refreshes launch answers and feeds live subscribers"]
+#[must_use = "after_commit wakes the dispatcher and the scheduler, refreshes launch answers and feeds live subscribers"]
 pub struct Committed<T> {
     value: T,
-    deliveries_due: bool,
-    policy_changes: Vec<PolicyChange>,
+    owed: Owed,
 }
 
 impl<T> Committed<T> {
-    /// The value, whether deliveries are due, and the policy changes.
-    pub fn into_parts(self) -> (T, bool, Vec<PolicyChange>) {
-        (self.value, self.deliveries_due, self.policy_changes)
+    /// The value, and what the commit owes.
+    pub fn into_parts(self) -> (T, Owed) {
+        (self.value, self.owed)
     }
 
-    /// The value of a write that appended no event and changed no launch
-    /// policy (bookkeeping), so that its commit owes nothing.
+    /// The value of a write that appended no event, planned nothing and
+    /// changed no launch policy (bookkeeping), so that its commit owes
+    /// nothing.
     pub fn owing_nothing(self) -> T {
         debug_assert!(
-            !self.deliveries_due && self.policy_changes.is_empty(),
+            self.owed.is_nothing(),
             "a write that owes after its commit must go through after_commit"
         );
         self.value
@@ -152,25 +176,16 @@ where
     conn.begin_write().await.map_err(StorageError::from)?;
     let mut tx = Tx {
         conn: conn.as_conn(),
-        deliveries_due: false,
-        policy_changes: Vec::new(),
+        owed: Owed::default(),
     };
     let outcome = body(&mut tx).await;
-    let Tx {
-        deliveries_due,
-        policy_changes,
-        ..
-    } = tx;
+    let Tx { owed, .. } = tx;
     match outcome {
         Ok(value) => {
             C::TransactionManager::commit_transaction(conn)
                 .await
                 .map_err(StorageError::from)?;
-            Ok(Committed {
-                value,
-                deliveries_due,
-                policy_changes,
-            })
+            Ok(Committed { value, owed })
         }
         Err(error) => {
             if let Err(rollback_error) = C::TransactionManager::rollback_transaction(conn).await {

@@ -20,13 +20,16 @@ use crate::launch::change::{CHANNEL, PolicyChange};
 /// process is told once it commits.
 pub async fn changed(tx: &mut Tx<'_>, change: PolicyChange) -> Result<(), StorageError> {
     on_backend!(tx, |conn| {
-        if let PolicyChange::Program(id) = &change {
-            diesel::update(mini_programs::table.find(id))
+        let revision = match &change {
+            PolicyChange::Program(id) => diesel::update(mini_programs::table.find(id))
                 .set(mini_programs::policy_revision.eq(mini_programs::policy_revision + 1))
-                .execute(conn)
-                .await?;
-        }
-        conn.notify(CHANNEL, change.to_payload()).await?;
+                .returning(mini_programs::policy_revision)
+                .get_result::<i32>(conn)
+                .await
+                .optional()?,
+            PolicyChange::ClientKeys => None,
+        };
+        conn.notify(CHANNEL, change.to_payload(revision)).await?;
     });
     tx.changed_policy(change);
     Ok(())
@@ -44,10 +47,43 @@ type ReleasedColumns = (
     Option<String>,
 );
 
+/// The policy revision of every program, to tell which policies moved.
+pub async fn revisions(conn: &mut Conn<'_>) -> Result<Vec<(String, i32)>, StorageError> {
+    Ok(on_backend!(conn, |conn| {
+        mini_programs::table
+            .select((mini_programs::id, mini_programs::policy_revision))
+            .load(conn)
+            .await?
+    }))
+}
+
 /// The policies of every program, or of one.
 pub async fn load(
     conn: &mut Conn<'_>,
     program_id: Option<&str>,
+) -> Result<Vec<LaunchPolicy>, StorageError> {
+    match program_id {
+        Some(id) => load_where(conn, Some(&[id])).await,
+        None => load_where(conn, None).await,
+    }
+}
+
+/// The policies of the programs of `ids` that exist, in as many reads as
+/// keep each under SQLite's limit of bound values.
+pub async fn load_each(
+    conn: &mut Conn<'_>,
+    ids: &[&str],
+) -> Result<Vec<LaunchPolicy>, StorageError> {
+    let mut policies = Vec::with_capacity(ids.len());
+    for some in ids.chunks(1_000) {
+        policies.extend(load_where(conn, Some(some)).await?);
+    }
+    Ok(policies)
+}
+
+async fn load_where(
+    conn: &mut Conn<'_>,
+    program_ids: Option<&[&str]>,
 ) -> Result<Vec<LaunchPolicy>, StorageError> {
     let (programs, released): (Vec<ProgramColumns>, Vec<ReleasedColumns>) =
         on_backend!(conn, |conn| {
@@ -82,9 +118,16 @@ pub async fn load(
                     mini_program_versions::offline_reason,
                 ))
                 .into_boxed();
-            if let Some(id) = program_id {
-                programs = programs.filter(mini_programs::id.eq(id));
-                released = released.filter(mini_program_versions::mini_program_id.eq(id));
+            match program_ids {
+                Some([id]) => {
+                    programs = programs.filter(mini_programs::id.eq(*id));
+                    released = released.filter(mini_program_versions::mini_program_id.eq(*id));
+                }
+                Some(ids) => {
+                    programs = programs.filter(mini_programs::id.eq_any(ids));
+                    released = released.filter(mini_program_versions::mini_program_id.eq_any(ids));
+                }
+                None => {}
             }
             (programs.load(conn).await?, released.load(conn).await?)
         });

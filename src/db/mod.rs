@@ -49,7 +49,7 @@ pub mod schema;
 pub mod update_mode_changes;
 pub mod versions;
 
-pub use connection::{Committed, Conn, Tx};
+pub use connection::{Committed, Conn, Owed, Tx};
 pub use error::StorageError;
 
 /// SQLite through diesel's synchronous driver, run on tokio's blocking pool.

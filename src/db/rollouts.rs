@@ -20,6 +20,7 @@ pub async fn insert(tx: &mut Tx<'_>, rollout: &Rollout) -> Result<(), StorageErr
             .execute(conn)
             .await?;
     });
+    tx.schedule_changed();
     Ok(())
 }
 
@@ -36,6 +37,7 @@ pub async fn save(tx: &mut Tx<'_>, rollout: &Rollout) -> Result<(), StorageError
             .execute(conn)
             .await?;
     });
+    tx.schedule_changed();
     Ok(())
 }
 

@@ -23,6 +23,7 @@ pub async fn insert(
             .execute(conn)
             .await?;
     });
+    tx.schedule_changed();
     Ok(())
 }
 
@@ -39,6 +40,7 @@ pub async fn save(tx: &mut Tx<'_>, window: &ScheduledUpdateModeChange) -> Result
             .execute(conn)
             .await?;
     });
+    tx.schedule_changed();
     Ok(())
 }
 

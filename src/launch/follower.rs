@@ -12,8 +12,8 @@ use super::LaunchPolicies;
 use super::change::{CHANNEL, PolicyChange};
 use crate::db::StorageError;
 
-/// How often a process re-reads everything while its notification
-/// connection is down, rather than serve stale answers.
+/// How often a process catches up while its notification connection is
+/// down, rather than serve stale answers.
 const RELOAD_WHILE_DISCONNECTED: Duration = Duration::from_secs(1);
 
 /// Follows the notification channel for as long as the process runs.
@@ -23,8 +23,8 @@ pub async fn follow_changes(policies: Arc<LaunchPolicies>, url: String, resync: 
             Ok(()) => tracing::warn!("the launch notification connection closed"),
             Err(error) => tracing::warn!(%error, "the launch notification connection failed"),
         }
-        if let Err(error) = policies.reload_all().await {
-            tracing::warn!(%error, "cannot reload the launch snapshot");
+        if let Err(error) = policies.resync().await {
+            tracing::warn!(%error, "cannot bring the launch snapshot up to date");
         }
         tokio::time::sleep(RELOAD_WHILE_DISCONNECTED).await;
     }
@@ -39,9 +39,9 @@ async fn listen(
     diesel::sql_query(format!("LISTEN {CHANNEL}"))
         .execute(&mut conn)
         .await?;
-    // What committed before LISTEN took effect is in this reload; what
-    // commits after arrives as a notification.
-    policies.reload_all().await?;
+    // What committed before LISTEN took effect is read here; what commits
+    // after arrives as a notification.
+    policies.resync().await?;
     tracing::info!("following launch policy changes");
     let mut notifications = pin!(conn.notifications_stream());
     let mut safety_net = tokio::time::interval(resync);
@@ -50,14 +50,16 @@ async fn listen(
         tokio::select! {
             notification = notifications.next() => match notification {
                 Some(Ok(notification)) => {
-                    if let Some(change) = PolicyChange::from_payload(&notification.payload) {
-                        policies.refresh(&change).await?;
+                    if let Some((change, revision)) = PolicyChange::from_payload(&notification.payload) {
+                        policies.refresh(&change, revision).await?;
                     }
                 }
                 Some(Err(error)) => return Err(error.into()),
                 None => return Ok(()),
             },
-            _ = safety_net.tick() => policies.reload_all().await?,
+            _ = safety_net.tick() => {
+                policies.resync().await?;
+            }
         }
     }
 }

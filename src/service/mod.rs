@@ -24,6 +24,8 @@ pub use error::ServiceError;
 
 use std::sync::Arc;
 
+use tokio::sync::watch;
+
 use crate::db::{Committed, Database};
 use crate::domain::{AuditAction, AuditContext, Principal, TargetPolicy};
 use crate::hooks::HookRegistry;
@@ -43,6 +45,9 @@ pub struct Services {
     pub launch: Arc<LaunchPolicies>,
     pub live: Arc<LiveEvents>,
     pub targets: TargetPolicy,
+    /// Ticks when a commit of this process planned or moved work that the
+    /// scheduler applies by itself.
+    pub schedule: Arc<watch::Sender<u64>>,
 }
 
 impl Services {
@@ -51,11 +56,15 @@ impl Services {
     /// this process's launch snapshot for each policy it changed (other
     /// processes hear of both through the database).
     pub async fn after_commit<T>(&self, committed: Committed<T>) -> T {
-        let (value, deliveries_due, policy_changes) = committed.into_parts();
-        if deliveries_due {
+        let (value, owed) = committed.into_parts();
+        if owed.deliveries_due {
             self.hooks.committed();
         }
-        for change in policy_changes {
+        if owed.schedule_changed {
+            self.schedule
+                .send_modify(|changes| *changes = changes.wrapping_add(1));
+        }
+        for change in owed.policy_changes {
             self.launch.committed(change).await;
         }
         value

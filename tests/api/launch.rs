@@ -512,6 +512,59 @@ async fn other_processes_follow_changes_within_a_second() {
     eprintln!("revocation visible on the second process after {took:?}");
 }
 
+/// The periodic resync reads the policies whose revision moved, so a change
+/// that no notification announced still reaches the answers, and only by
+/// its revision: a policy row changed without one is not read again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(test_database),
+    ignore = "set TEST_DATABASE_URL to run against PostgreSQL"
+)]
+async fn the_resync_reads_the_policies_whose_revision_moved() {
+    let db = TestDatabase::create(Backend::Postgres).await;
+    let settings = Settings {
+        env: vec![("LAUNCH_RESYNC_SECONDS".into(), "1".into())],
+        ..Settings::default()
+    };
+    let server = TestServer::start_on(&db, settings).await;
+    let key = create_client_key(&server, &admin()).await;
+    let (moved, _) = released(&server, "Shop", "ASYNC", "1.0.0").await;
+    let (unmarked, _) = released(&server, "Mall", "ASYNC", "1.0.0").await;
+    for program in [&moved, &unmarked] {
+        let next = create_version(&server, program, "1.1.0").await;
+        submit(&server, &developer(), &next).await.data();
+    }
+    let target = async |program: &str| {
+        launch_with(&server, Some(&key), program, &[("deviceId", "d1")], None)
+            .await
+            .body["targetVersion"]
+            .clone()
+    };
+    assert_eq!(target(&moved).await, "1.0.0");
+    assert_eq!(target(&unmarked).await, "1.0.0");
+
+    // Released behind the server's back: no notification, one revision.
+    let release = |program: &str| {
+        format!(
+            "UPDATE mini_program_versions SET status = CASE minor WHEN 1 THEN 'FULL_RELEASE' ELSE 'OFFLINE' END, \
+             update_mode = 'ASYNC' WHERE mini_program_id = '{program}'"
+        )
+    };
+    db.execute(&release(&moved)).await;
+    db.execute(&release(&unmarked)).await;
+    db.execute(&format!(
+        "UPDATE mini_programs SET policy_revision = policy_revision + 1 WHERE id = '{moved}'"
+    ))
+    .await;
+    eventually(
+        Duration::from_secs(5),
+        "the resync to read the moved policy",
+        || async { (target(&moved).await == "1.1.0").then_some(()) },
+    )
+    .await;
+    assert_eq!(target(&unmarked).await, "1.0.0");
+}
+
 /// A process whose notification connection is cut reconnects and reloads,
 /// rather than serve stale answers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
