@@ -105,7 +105,7 @@ pub async fn start(settings: ServerSettings, plugins: Plugins) -> Result<Server,
     for notifier in plugins.notifiers {
         registry = registry.with_notifier(notifier);
     }
-    let launch = Arc::new(LaunchPolicies::load(db.clone()).await?);
+    let launch = LaunchPolicies::start(db.clone()).await?;
     let check_ins = Flusher {
         check_ins: Arc::new(CheckIns::new(settings.launch.checkin_counting)),
         db: db.clone(),

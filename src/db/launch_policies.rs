@@ -47,6 +47,13 @@ type ReleasedColumns = (
     Option<String>,
 );
 
+/// How many programs there are, to size the snapshot once.
+pub async fn count(conn: &mut Conn<'_>) -> Result<i64, StorageError> {
+    Ok(on_backend!(conn, |conn| {
+        mini_programs::table.count().get_result(conn).await?
+    }))
+}
+
 /// The policy revision of every program, to tell which policies moved.
 pub async fn revisions(conn: &mut Conn<'_>) -> Result<Vec<(String, i32)>, StorageError> {
     Ok(on_backend!(conn, |conn| {
@@ -57,15 +64,23 @@ pub async fn revisions(conn: &mut Conn<'_>) -> Result<Vec<(String, i32)>, Storag
     }))
 }
 
-/// The policies of every program, or of one.
+/// Which programs' policies to read.
+#[derive(Clone, Copy)]
+enum Programs<'a> {
+    Ids(&'a [&'a str]),
+    /// Up to `limit` programs in the order of their ids, after `after`.
+    Page {
+        after: Option<&'a str>,
+        limit: i64,
+    },
+}
+
+/// The policy of one program, if it exists.
 pub async fn load(
     conn: &mut Conn<'_>,
-    program_id: Option<&str>,
-) -> Result<Vec<LaunchPolicy>, StorageError> {
-    match program_id {
-        Some(id) => load_where(conn, Some(&[id])).await,
-        None => load_where(conn, None).await,
-    }
+    program_id: &str,
+) -> Result<Option<LaunchPolicy>, StorageError> {
+    Ok(load_where(conn, Programs::Ids(&[program_id])).await?.pop())
 }
 
 /// The policies of the programs of `ids` that exist, in as many reads as
@@ -76,14 +91,25 @@ pub async fn load_each(
 ) -> Result<Vec<LaunchPolicy>, StorageError> {
     let mut policies = Vec::with_capacity(ids.len());
     for some in ids.chunks(1_000) {
-        policies.extend(load_where(conn, Some(some)).await?);
+        policies.extend(load_where(conn, Programs::Ids(some)).await?);
     }
     Ok(policies)
 }
 
+/// The policies of up to `limit` programs in the order of their ids, after
+/// `after`: the snapshot is read a page at a time, so that the rows read
+/// are never held all at once beside it.
+pub async fn load_page(
+    conn: &mut Conn<'_>,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<LaunchPolicy>, StorageError> {
+    load_where(conn, Programs::Page { after, limit }).await
+}
+
 async fn load_where(
     conn: &mut Conn<'_>,
-    program_ids: Option<&[&str]>,
+    which: Programs<'_>,
 ) -> Result<Vec<LaunchPolicy>, StorageError> {
     let (programs, released): (Vec<ProgramColumns>, Vec<ReleasedColumns>) =
         on_backend!(conn, |conn| {
@@ -118,18 +144,36 @@ async fn load_where(
                     mini_program_versions::offline_reason,
                 ))
                 .into_boxed();
-            match program_ids {
-                Some([id]) => {
+            match which {
+                Programs::Ids([id]) => {
                     programs = programs.filter(mini_programs::id.eq(*id));
                     released = released.filter(mini_program_versions::mini_program_id.eq(*id));
                 }
-                Some(ids) => {
+                Programs::Ids(ids) => {
                     programs = programs.filter(mini_programs::id.eq_any(ids));
                     released = released.filter(mini_program_versions::mini_program_id.eq_any(ids));
                 }
-                None => {}
+                Programs::Page { after, limit } => {
+                    programs = programs.order(mini_programs::id).limit(limit);
+                    if let Some(after) = after {
+                        programs = programs.filter(mini_programs::id.gt(after));
+                        released =
+                            released.filter(mini_program_versions::mini_program_id.gt(after));
+                    }
+                }
             }
-            (programs.load(conn).await?, released.load(conn).await?)
+            let programs: Vec<ProgramColumns> = programs.load(conn).await?;
+            let last = programs.last().map(|(id, ..)| id.clone());
+            if let (Programs::Page { .. }, Some(last)) = (which, last) {
+                // The page's programs are every id up to its last.
+                released = released.filter(mini_program_versions::mini_program_id.le(last));
+            }
+            let released = if programs.is_empty() {
+                Vec::new()
+            } else {
+                released.load(conn).await?
+            };
+            (programs, released)
         });
     let mut policies: std::collections::HashMap<String, LaunchPolicy> = programs
         .into_iter()

@@ -134,7 +134,7 @@ pub async fn launch(
             .into_launch_response();
         }
     };
-    let decision = match launch.answer(&workspace, &mini_program_id, &request) {
+    let decision = match launch.answer(&workspace, &mini_program_id, &request).await {
         Ok(decision) => decision,
         Err(refusal) => return refused(refusal),
     };
@@ -211,6 +211,11 @@ fn refused(refusal: LaunchRefusal) -> Response {
         LaunchRefusal::NoSuchProgram => {
             ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "mini program not found")
         }
+        LaunchRefusal::Unavailable => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "SERVICE_UNAVAILABLE",
+            "the launch policy cannot be read right now; retry",
+        ),
     }
     .into_launch_response()
 }

@@ -91,9 +91,8 @@ async fn policy_and_check_ins(
     services
         .db
         .read(async |conn| {
-            let policy = launch_policies::load(conn, Some(mini_program_id))
+            let policy = launch_policies::load(conn, mini_program_id)
                 .await?
-                .pop()
                 .filter(|policy| policy.workspace_id == principal.workspace_id)
                 .ok_or(ServiceError::NotFound("mini program"))?;
             let groups = read_window(conn, mini_program_id, window).await?;

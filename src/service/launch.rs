@@ -32,9 +32,8 @@ pub async fn preview(
     let request = LaunchRequest::new(device_id, cached_version, cache_age_seconds)?;
     let policy = services
         .db
-        .read(async |conn| launch_policies::load(conn, Some(mini_program_id)).await)
+        .read(async |conn| launch_policies::load(conn, mini_program_id).await)
         .await?
-        .pop()
         .filter(|policy| policy.workspace_id == principal.workspace_id)
         .ok_or(ServiceError::NotFound("mini program"))?;
     let decision = decide_launch(&policy, &request);

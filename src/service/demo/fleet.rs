@@ -39,9 +39,8 @@ pub async fn simulate(
     fleet: &Fleet,
 ) -> Result<(), ServiceError> {
     let policy = db
-        .read(async |conn| launch_policies::load(conn, Some(mini_program_id)).await)
+        .read(async |conn| launch_policies::load(conn, mini_program_id).await)
         .await?
-        .pop()
         .ok_or(ServiceError::NotFound("mini program"))?;
     // The same figures at every start of a fresh demo.
     let mut rng = StdRng::seed_from_u64(fleet.devices as u64);
