@@ -318,16 +318,24 @@ def measure(backend, size, work, receiver, args, loads):
                 subjects["db ceiling: update"] = lambda: pgbench(setup.url, "update_mode.sql", args.seconds, variables)
             if args.peers:
                 peers = start_peers(setup, work)
-                for name, peer_port, body, token in peers:
+                for name, peer_port, body, program_body, token in peers:
                     subjects[f"peer: {name}"] = (lambda peer_port=peer_port, body=body, token=token: wrk(
                         f"http://127.0.0.1:{peer_port}/graphql", args.seconds, args.connections,
                         {"BODY": body, "TOKEN": token or "", "MODE": "list"}))
+                    # The same program query as ours (`program`), on the same ids.
+                    if "program" in loads:
+                        subjects[f"peer: {name}, program"] = (
+                            lambda peer_port=peer_port, program_body=program_body, token=token: wrk(
+                                f"http://127.0.0.1:{peer_port}/graphql", args.seconds, args.connections,
+                                {"PROGRAM_BODY": program_body, "IDS": setup.ids, "TOKEN": token or "",
+                                 "MODE": "program"}))
         # Warm-up, not reported.
         wrk(url, 2, args.connections, dict(base, MODE="list"))
         runs = {name: [] for name in subjects}
         peaks = {name: 0 for name in subjects}
         ours = [server.pid for server, _ in setup.servers]
-        served_by = {f"peer: {name}": [process.pid] for (name, *_), process in zip(peers, PEER_PROCESSES)}
+        served_by = {subject: [process.pid] for (name, *_), process in zip(peers, PEER_PROCESSES)
+                     for subject in (f"peer: {name}", f"peer: {name}, program")}
         for round in range(args.rounds):
             for name, subject in subjects.items():
                 pids = served_by.get(name, [] if name.startswith("db") else ours)
@@ -386,16 +394,19 @@ def start_peers(setup, work):
     if not (peers_dir / "node_modules").exists():
         subprocess.run(["npm", "ci", "--silent"], cwd=peers_dir, check=True)
     started = []
-    for name, script, port, body, token in [
-        ("PostGraphile 5 (no token)", "start-postgraphile.sh", FIRST_PORT + 50, "postgraphile-list.json", None),
-        ("Apollo Server + pg", "start-apollo.sh", FIRST_PORT + 51, "apollo-list.json", setup.token),
+    for name, script, port, body, program_body, token in [
+        ("PostGraphile 5 (no token)", "start-postgraphile.sh", FIRST_PORT + 50, "postgraphile-list.json",
+         "postgraphile-program.json", None),
+        ("Apollo Server + pg", "start-apollo.sh", FIRST_PORT + 51, "apollo-list.json", "apollo-program.json",
+         setup.token),
     ]:
         command = [str(peers_dir / script), setup.url, str(port), str(POOL)] + ([SECRET] if token else [])
         process = subprocess.Popen(command, cwd=peers_dir, stdout=subprocess.DEVNULL,
                                    stderr=open(f"{work}/{script}.log", "w"))
         PEER_PROCESSES.append(process)
         wait_port(port)
-        started.append((name, port, str(peers_dir / "queries" / body), token))
+        started.append((name, port, str(peers_dir / "queries" / body), str(peers_dir / "queries" / program_body),
+                        token))
     return started
 
 

@@ -1,12 +1,15 @@
 -- wrk script of bench/api.py: POSTs GraphQL requests with a bearer token.
 --   MODE=list     the console's list page (BODY, or update-mode's own)
 --   MODE=program  one program of IDS with its versions and history
+--                 (PROGRAM_BODY, or update-mode's own)
 --   MODE=update   updateMode on a random program of IDS, to a random mode
 --   MODE=mixed    90% list and program reads, 10% updateMode
--- BODY (a file) replaces the list body, e.g. for a peer's schema; TOKEN is
--- sent when set. Answers that are not 200, or whose body has "errors", are
--- counted: a run with any is void, and the first few are printed (FAILED
--- lines) so that a void run says which error it was.
+-- BODY (a file) replaces the list body, and PROGRAM_BODY (a file with one %s
+-- where the program's id goes, in its "variables") the program body, e.g.
+-- for a peer's schema (bench/peers/queries/); unset, update-mode's own are
+-- sent. TOKEN is sent when set. Answers that are not 200, or whose body has
+-- "errors", are counted: a run with any is void, and the first few are
+-- printed (FAILED lines) so that a void run says which error it was.
 local mode = os.getenv("MODE") or "list"
 local token = os.getenv("TOKEN")
 local ids = {}
@@ -27,6 +30,17 @@ if body_file and body_file ~= "" then
   local file = assert(io.open(body_file, "rb"))
   LIST = file:read("*a")
   file:close()
+end
+
+local program_file = os.getenv("PROGRAM_BODY")
+if program_file and program_file ~= "" then
+  local file = assert(io.open(program_file, "rb"))
+  PROGRAM = file:read("*a")
+  file:close()
+  -- string.format must find exactly one placeholder and no other directive.
+  local _, placeholders = string.gsub(PROGRAM, "%%s", "")
+  local _, percents = string.gsub(PROGRAM, "%%", "")
+  assert(placeholders == 1 and percents == 1, program_file .. " must hold exactly one %s and no other %")
 end
 
 local ids_file = os.getenv("IDS")

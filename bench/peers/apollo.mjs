@@ -1,6 +1,7 @@
-// Apollo Server peer for the console list-page benchmark: update-mode's
-// `miniPrograms` list with each program's newest versions, served from the
-// same PostgreSQL tables by hand-written resolvers.
+// Apollo Server peer for the console benchmarks: update-mode's
+// `miniPrograms` list with each program's newest versions, and its
+// `miniProgram` query (one program with its versions and update-mode
+// history), served from the same PostgreSQL tables by hand-written resolvers.
 //
 // Environment: DATABASE_URL, PORT, POOL_SIZE, JWT_SECRET (HS256), and
 // optionally HOST (default 127.0.0.1). start-apollo.sh sets them.
@@ -11,8 +12,13 @@
 // programs (keyset on (search_name, id), LIMIT first + 1) and, through a
 // per-request DataLoader, one statement for the newest versions of every
 // program on the page (LATERAL ... ORDER BY major, minor, patch DESC LIMIT n
-// on the unique index (mini_program_id, major, minor, patch)). Both are
-// named (prepared once per connection).
+// on the unique index (mini_program_id, major, minor, patch)). For
+// `miniProgram(id)`: one statement for the program (by id, within the
+// token's workspace), then, through per-request DataLoaders, one for its
+// newest versions (the same statement as the list's) and one for its newest
+// update-mode changes (LATERAL ... ORDER BY revision DESC LIMIT n on the
+// primary key (mini_program_id, revision)). All are named (prepared once per
+// connection).
 import http from "node:http";
 import { ApolloServer, HeaderMap } from "@apollo/server";
 import {
@@ -59,6 +65,9 @@ const typeDefs = /* GraphQL */ `
   enum MiniProgramType { DSL H5 }
   enum MiniProgramChannel { WORKSPACE ALIPAY_PLUS }
   enum UpdateMode { DEFAULT ASYNC SYNC }
+  enum UpdateModeSource { PENDING RELEASED }
+  "RFC 3339 in UTC with microseconds, as update-mode's (2026-11-25T06:43:56.123456Z)."
+  scalar DateTime
   enum VersionStatus {
     NEW_VERSION_CREATED PENDING_APPROVAL APPROVED REJECTED GRAY_RELEASE FULL_RELEASE OFFLINE
   }
@@ -75,10 +84,25 @@ const typeDefs = /* GraphQL */ `
     status: VersionStatus!
     "The version's fixed mode, or the program's while NEW_VERSION_CREATED."
     updateMode: UpdateMode!
+    "PENDING while NEW_VERSION_CREATED (the program's mode applies), else RELEASED."
+    updateModeSource: UpdateModeSource!
   }
 
   type MiniProgramVersionConnection {
     nodes: [MiniProgramVersion!]!
+  }
+
+  type UpdateModeChange {
+    "The program's revision that this change produced."
+    revision: Int!
+    previousMode: UpdateMode!
+    mode: UpdateMode!
+    changedBy: String!
+    changedAt: DateTime!
+  }
+
+  type UpdateModeChangeConnection {
+    nodes: [UpdateModeChange!]!
   }
 
   type MiniProgram {
@@ -87,8 +111,13 @@ const typeDefs = /* GraphQL */ `
     type: MiniProgramType!
     channel: MiniProgramChannel!
     updateMode: UpdateMode!
+    "Whether the caller may change the update mode: WORKSPACE_ADMIN, a DSL program, not on ALIPAY_PLUS."
+    updateModeEditable: Boolean!
+    revision: Int!
     "Newest version number first; first is 1 to 100."
     versions(first: Int = 5): MiniProgramVersionConnection!
+    "Newest change first; first is 1 to 100."
+    updateModeHistory(first: Int = 20): UpdateModeChangeConnection!
   }
 
   type MiniProgramConnection {
@@ -99,23 +128,29 @@ const typeDefs = /* GraphQL */ `
   type Query {
     "The caller's workspace's programs by (lowercased name, id); first is 1 to 100."
     miniPrograms(first: Int = 20, after: String): MiniProgramConnection!
+    "A program of the caller's workspace; null when there is none with this id."
+    miniProgram(id: ID!): MiniProgram
   }
 `;
 
 // Column aliases match the GraphQL field names, so the default resolvers
 // serve MiniProgram's scalar fields.
 const PROGRAMS_FIRST_PAGE = `
-  SELECT id, name, search_name, program_type AS type, channel, update_mode AS "updateMode"
+  SELECT id, name, search_name, program_type AS type, channel, update_mode AS "updateMode", revision
   FROM mini_programs
   WHERE workspace_id = $1
   ORDER BY search_name, id
   LIMIT $2`;
 const PROGRAMS_AFTER = `
-  SELECT id, name, search_name, program_type AS type, channel, update_mode AS "updateMode"
+  SELECT id, name, search_name, program_type AS type, channel, update_mode AS "updateMode", revision
   FROM mini_programs
   WHERE workspace_id = $1 AND (search_name, id) > ($2, $3)
   ORDER BY search_name, id
   LIMIT $4`;
+const PROGRAM_BY_ID = `
+  SELECT id, name, search_name, program_type AS type, channel, update_mode AS "updateMode", revision
+  FROM mini_programs
+  WHERE id = $1 AND workspace_id = $2`;
 const NEWEST_VERSIONS = `
   SELECT p.id AS mini_program_id, v.id, v.major, v.minor, v.patch, v.status, v.update_mode
   FROM unnest($1::text[]) AS p(id)
@@ -126,6 +161,19 @@ const NEWEST_VERSIONS = `
     ORDER BY major DESC, minor DESC, patch DESC
     LIMIT $2
   ) v`;
+// The time formatted by PostgreSQL as update-mode formats it (the column is
+// a UTC TIMESTAMP without zone).
+const NEWEST_CHANGES = `
+  SELECT p.id AS mini_program_id, c.revision, c.previous_mode, c.mode, c.changed_by, c.changed_at
+  FROM unnest($1::text[]) AS p(id)
+  CROSS JOIN LATERAL (
+    SELECT revision, previous_mode, mode, changed_by,
+      to_char(changed_at, 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS changed_at
+    FROM update_mode_changes
+    WHERE mini_program_id = p.id
+    ORDER BY revision DESC
+    LIMIT $2
+  ) c`;
 
 function badInput(message) {
   return new GraphQLError(message, { extensions: { code: "BAD_USER_INPUT" } });
@@ -155,18 +203,14 @@ function decodeCursor(cursor) {
 }
 
 // One loader per `first` value within a request: every program on the page
-// asks with the same `first`, so the page costs one query.
-function versionLoaders() {
+// asks with the same `first`, so the page costs one query (named `name`).
+function topLoaders(name, text) {
   const loaders = new Map();
   return (first) => {
     let loader = loaders.get(first);
     if (!loader) {
       loader = new DataLoader(async (programIds) => {
-        const { rows } = await pool.query({
-          name: "newest_versions",
-          text: NEWEST_VERSIONS,
-          values: [programIds, first],
-        });
+        const { rows } = await pool.query({ name, text, values: [programIds, first] });
         const byProgram = new Map();
         for (const row of rows) {
           let list = byProgram.get(row.mini_program_id);
@@ -180,6 +224,9 @@ function versionLoaders() {
     return loader;
   };
 }
+
+const versionLoaders = () => topLoaders("newest_versions", NEWEST_VERSIONS);
+const historyLoaders = () => topLoaders("newest_changes", NEWEST_CHANGES);
 
 const resolvers = {
   Query: {
@@ -204,8 +251,22 @@ const resolvers = {
         },
       };
     },
+    async miniProgram(_root, { id }, { principal }) {
+      const { rows } = await pool.query({
+        name: "program_by_id",
+        text: PROGRAM_BY_ID,
+        values: [id, principal.workspaceId],
+      });
+      return rows[0] ?? null;
+    },
   },
   MiniProgram: {
+    // As update-mode's update_mode_locks: empty exactly when all three hold.
+    updateModeEditable(program, _args, { principal }) {
+      return (
+        principal.roles.includes("WORKSPACE_ADMIN") && program.type === "DSL" && program.channel !== "ALIPAY_PLUS"
+      );
+    },
     async versions(program, { first }, { versions }) {
       const rows = await versions(pageSize(first)).load(program.id);
       return {
@@ -215,6 +276,19 @@ const resolvers = {
           status: row.status,
           // NULL exactly while NEW_VERSION_CREATED: the program's mode applies.
           updateMode: row.update_mode ?? program.updateMode,
+          updateModeSource: row.update_mode == null ? "PENDING" : "RELEASED",
+        })),
+      };
+    },
+    async updateModeHistory(program, { first }, { history }) {
+      const rows = await history(pageSize(first)).load(program.id);
+      return {
+        nodes: rows.map((row) => ({
+          revision: row.revision,
+          previousMode: row.previous_mode,
+          mode: row.mode,
+          changedBy: row.changed_by,
+          changedAt: row.changed_at,
         })),
       };
     },
@@ -332,7 +406,7 @@ httpServer.on("request", async (req, res) => {
         search: queryAt === -1 ? "" : req.url.slice(queryAt),
         body,
       },
-      context: async () => ({ principal, versions: versionLoaders() }),
+      context: async () => ({ principal, versions: versionLoaders(), history: historyLoaders() }),
     });
     for (const [key, value] of response.headers) res.setHeader(key, value);
     res.statusCode = response.status ?? 200;

@@ -1,6 +1,7 @@
-// PostGraphile 5 for the list-page benchmark: the amber preset over the
-// `public` schema, in its production shape (no GraphiQL, no watch, no explain,
-// no websockets/LISTEN, no JWT/pgSettings, so no transaction per request).
+// PostGraphile 5 for the list-page and program benchmarks: the amber preset
+// over the `public` schema, in its production shape (no GraphiQL, no watch,
+// no explain, no websockets/LISTEN, no JWT/pgSettings, so no transaction per
+// request).
 // start-postgraphile.sh passes DATABASE_URL and POOL_SIZE in the environment;
 // host and port come from the CLI (-n / -p).
 import { PostGraphileAmberPreset } from "postgraphile/presets/amber";
