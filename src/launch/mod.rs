@@ -14,6 +14,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use tokio::sync::watch;
+
 pub use change::PolicyChange;
 pub use follower::follow_changes;
 pub use limit::LaunchLimiter;
@@ -45,6 +47,8 @@ const LOAD_RETRY: Duration = Duration::from_secs(1);
 pub struct LaunchPolicies {
     db: Database,
     snapshot: RwLock<Snapshot>,
+    /// Whether the first load is done.
+    loaded: watch::Sender<bool>,
     /// Active client keys by hash, with their workspace.
     keys: RwLock<HashMap<String, String>>,
 }
@@ -105,6 +109,7 @@ impl LaunchPolicies {
                 programs: HashMap::new(),
                 loading: Some(HashSet::new()),
             }),
+            loaded: watch::Sender::new(false),
             keys: RwLock::new(keys.into_iter().collect()),
         });
         tokio::spawn(policies.clone().load_programs());
@@ -152,6 +157,8 @@ impl LaunchPolicies {
             if !full {
                 snapshot.loading = None;
                 tracing::info!(programs = snapshot.programs.len(), "launch policies loaded");
+                drop(snapshot);
+                self.loaded.send_replace(true);
                 return;
             }
             after = last;
@@ -209,8 +216,12 @@ impl LaunchPolicies {
     /// Catches up with what may have been missed (notifications lost while
     /// disconnected, or never sent): reads every program's policy revision
     /// and only the policies that moved, so the snapshot is never held
-    /// twice; returns how many were read.
-    pub async fn resync(&self) -> Result<usize, StorageError> {
+    /// twice. It waits for the first load, which would otherwise be read
+    /// twice over, and then also catches what changed while its pages were
+    /// read.
+    pub async fn resync(&self) -> Result<(), StorageError> {
+        // The sender lives as long as `self`, so waiting cannot fail.
+        let _ = self.loaded.subscribe().wait_for(|loaded| *loaded).await;
         let revisions = self
             .db
             .read(async |conn| launch_policies::revisions(conn).await)
@@ -259,7 +270,8 @@ impl LaunchPolicies {
         }
         drop(snapshot);
         *write(&self.keys) = keys.into_iter().collect();
-        Ok(stale.len())
+        tracing::debug!(read = stale.len(), "launch snapshot resynced");
+        Ok(())
     }
 
     /// Reads again what a committed change touched, unless the snapshot
