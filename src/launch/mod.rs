@@ -82,6 +82,48 @@ impl Snapshot {
         }
     }
 
+    /// The programs to read again, given every program's policy revision:
+    /// those whose revision moved or that are not held, and those held but
+    /// gone from the database (read again rather than dropped, in case one
+    /// was created after the revisions were read).
+    fn stale(&self, revisions: &[(String, i32)]) -> Vec<String> {
+        let current: HashSet<&str> = revisions.iter().map(|(id, _)| id.as_str()).collect();
+        let moved = revisions
+            .iter()
+            .filter(|(id, revision)| {
+                self.programs
+                    .get(id)
+                    .is_none_or(|policy| policy.revision < *revision)
+            })
+            .map(|(id, _)| id.as_str());
+        let gone = self
+            .programs
+            .keys()
+            .map(String::as_str)
+            .filter(|id| !current.contains(id));
+        moved.chain(gone).map(str::to_owned).collect()
+    }
+
+    /// Takes what was read again of the `stale` programs: the policies
+    /// found, and the absence of the others.
+    fn catch_up(&mut self, stale: &[&str], policies: Vec<LaunchPolicy>) {
+        let found: HashSet<&str> = policies
+            .iter()
+            .map(|policy| policy.mini_program_id.as_str())
+            .collect();
+        let gone: Vec<&str> = stale
+            .iter()
+            .copied()
+            .filter(|id| !found.contains(id))
+            .collect();
+        for id in gone {
+            self.remove(id);
+        }
+        for policy in policies {
+            self.keep(policy);
+        }
+    }
+
     /// Keeps a page of the first load, but not a program found gone since.
     fn keep_page(&mut self, page: Vec<LaunchPolicy>) {
         for policy in page {
@@ -226,27 +268,7 @@ impl LaunchPolicies {
             .db
             .read(async |conn| launch_policies::revisions(conn).await)
             .await?;
-        let stale: Vec<String> = {
-            let snapshot = read(&self.snapshot);
-            let current: HashSet<&str> = revisions.iter().map(|(id, _)| id.as_str()).collect();
-            let moved = revisions
-                .iter()
-                .filter(|(id, revision)| {
-                    snapshot
-                        .programs
-                        .get(id)
-                        .is_none_or(|policy| policy.revision < *revision)
-                })
-                .map(|(id, _)| id.as_str());
-            // Programs gone since; read again below rather than dropped, in
-            // case one was created after the revisions were read.
-            let gone = snapshot
-                .programs
-                .keys()
-                .map(String::as_str)
-                .filter(|id| !current.contains(id));
-            moved.chain(gone).map(str::to_owned).collect()
-        };
+        let stale = read(&self.snapshot).stale(&revisions);
         drop(revisions);
         let stale: Vec<&str> = stale.iter().map(String::as_str).collect();
         let (policies, keys) = self
@@ -256,19 +278,7 @@ impl LaunchPolicies {
                 Ok::<_, StorageError>((policies, launch_policies::active_client_keys(conn).await?))
             })
             .await?;
-        let mut snapshot = write(&self.snapshot);
-        let found: HashSet<&str> = policies
-            .iter()
-            .map(|policy| policy.mini_program_id.as_str())
-            .collect();
-        for id in stale.iter().filter(|id| !found.contains(*id)) {
-            snapshot.remove(id);
-        }
-        drop(found);
-        for policy in policies {
-            snapshot.keep(policy);
-        }
-        drop(snapshot);
+        write(&self.snapshot).catch_up(&stale, policies);
         *write(&self.keys) = keys.into_iter().collect();
         tracing::debug!(read = stale.len(), "launch snapshot resynced");
         Ok(())
@@ -360,6 +370,28 @@ mod tests {
         assert_eq!(revisions(&snapshot), [("a", 3)]);
         snapshot.keep(policy("a", 4));
         assert_eq!(revisions(&snapshot), [("a", 4)]);
+    }
+
+    #[test]
+    fn a_resync_reads_again_what_moved_is_new_or_is_gone() {
+        let mut snapshot = Snapshot::default();
+        for (id, revision) in [("same", 2), ("moved", 2), ("gone", 1)] {
+            snapshot.keep(policy(id, revision));
+        }
+        let in_database = [("same", 2), ("moved", 3), ("new", 1)].map(|(id, r)| (id.to_owned(), r));
+        let mut stale = snapshot.stale(&in_database);
+        stale.sort();
+        assert_eq!(stale, ["gone", "moved", "new"]);
+
+        // "gone" is not found when read again; the others are.
+        snapshot.catch_up(
+            &["gone", "moved", "new"],
+            vec![policy("moved", 3), policy("new", 1)],
+        );
+        assert_eq!(
+            revisions(&snapshot),
+            [("moved", 3), ("new", 1), ("same", 2)]
+        );
     }
 
     #[test]
